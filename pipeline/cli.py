@@ -1,0 +1,85 @@
+"""The ``loyalty-pipeline`` command."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import click
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Move loyalty activity from loyalty programs to messaging platforms."""
+
+
+@main.command()
+@click.option("--merchants", default=8, show_default=True, help="Simulated merchants (one Smile account and one Postscript shop each).")
+@click.option("--customers", default=300, show_default=True, help="Smile customers, spread over the merchants.")
+@click.option("--transactions", default=2000, show_default=True, help="Smile points transactions, spread over the merchants.")
+@click.option("--timeout", "timeout_s", default=300.0, show_default=True, help="Give up after this many seconds.")
+@click.option("--postscript-rate", "postscript_rate", default=15.0, show_default=True,
+              help="Requests/s the simulated Postscript allows per shop (the real limit is 15).")
+@click.option("--no-fake-redis", is_flag=True, help="Fail instead of falling back to the embedded fakeredis server.")
+def demo(merchants: int, customers: int, transactions: int, timeout_s: float, postscript_rate: float,
+         no_fake_redis: bool) -> None:
+    """Run the pipeline end to end on simulators; exit 0 only if every event arrived."""
+    from pipeline.demo import DemoOptions, run_demo
+
+    opts = DemoOptions(merchants=merchants, customers=customers, transactions=transactions, timeout_s=timeout_s,
+                       postscript_rate_per_s=postscript_rate, redis_url=os.environ.get("REDIS_URL") or None,
+                       allow_fake_redis=not no_fake_redis)
+    try:
+        result = run_demo(opts, say=lambda line: click.echo(line, err=True))
+    except KeyboardInterrupt:
+        click.echo("interrupted; everything the demo started has been stopped", err=True)
+        sys.exit(130)
+    c = result.counters
+    rows = [
+        ("pulled", c["pulled"]), ("quarantined", c["quarantined"]), ("transformed", c["transformed"]),
+        ("delivered", c["delivered"]), ("skipped (not a subscriber)", c["skipped"]),
+        ("failed attempts (retried)", c["retried"]), ("dead-lettered", c["dead_lettered"]),
+        ("events seeded / received", f"{result.expected_events} / {result.received_events}"),
+        ("subscriber profiles matching Smile", f"{result.profiles_matching} / {result.profiles_expected}"),
+        ("redis", result.redis), ("elapsed", f"{result.elapsed_s:.1f} s"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        click.echo(f"{key:<{width}}  {value}")
+    for problem in result.problems:
+        click.echo(f"PROBLEM: {problem}", err=True)
+    click.echo("demo OK" if result.ok else "demo FAILED")
+    sys.exit(0 if result.ok else 1)
+
+
+@main.command()
+@click.option("--smile-port", default=8101, show_default=True)
+@click.option("--postscript-port", default=8102, show_default=True)
+@click.option("--customers", default=100, show_default=True)
+@click.option("--transactions", default=1000, show_default=True)
+@click.option("--smile-key", default="smile_sim_key", show_default=True)
+@click.option("--postscript-key", default="sk_sim_key", show_default=True)
+def simulate(smile_port: int, postscript_port: int, customers: int, transactions: int, smile_key: str,
+             postscript_key: str) -> None:
+    """Serve seeded Smile and Postscript simulators on loopback until Ctrl-C."""
+    from pipeline.sim import PostscriptSimulator, SmileSimulator, seed_demo
+
+    smile = SmileSimulator(port=smile_port).start()
+    postscript = PostscriptSimulator(port=postscript_port).start()
+    summary = seed_demo(smile.add_account(smile_key), postscript.add_shop(postscript_key),
+                        customers=customers, transactions=transactions)
+    click.echo(f"smile      {smile.base_url}/v1   Authorization: Bearer {smile_key}")
+    click.echo(f"postscript {postscript.base_url}   Authorization: Bearer {postscript_key}")
+    click.echo(f"seeded {summary.customers} customers, {summary.transactions} transactions, "
+               f"{summary.subscribers} subscribers; Ctrl-C to stop")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        postscript.stop()
+        smile.stop()

@@ -1,0 +1,235 @@
+"""The connections file: which merchants exist, where their loyalty data comes from,
+and which messaging platforms it goes to.
+
+Example (TOML)::
+
+    [merchants.acme.provider]
+    kind = "smile"
+    credential_env = "ACME_SMILE_API_KEY"     # the NAME of the env var, never the secret
+    # base_url = "http://127.0.0.1:8101/v1"   # override to point at a simulator
+    # sync_interval_s = 300
+    # lookback_s = 120
+
+    [[merchants.acme.platforms]]
+    kind = "postscript"
+    credential_env = "ACME_POSTSCRIPT_API_KEY"
+    # unknown_subscriber = "skip"             # per-integration policy
+    # rate_per_s = 15
+
+Every problem is reported as ``ConfigError`` naming the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from pipeline.errors import ConfigError
+
+__all__ = ["Connection", "PlatformAccount", "ProviderAccount", "Secret", "load_connections", "parse_connections"]
+
+#: Known kinds and their defaults. A new provider or platform adds one row here.
+PROVIDER_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
+    "smile": {"base_url": "https://api.smile.io/v1", "rate_per_s": 10.0},
+}
+PLATFORM_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
+    "postscript": {"base_url": "https://api.postscript.io", "rate_per_s": 15.0, "unknown_subscriber": "skip"},
+}
+UNKNOWN_SUBSCRIBER_POLICIES = ("skip", "create")
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Secret:
+    """A credential value that never shows itself in reprs, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself: call this only where it goes onto the wire."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderAccount:
+    """Where one merchant's loyalty activity is pulled from."""
+
+    kind: str
+    base_url: str
+    credential_env: str
+    credential: Secret = field(repr=False)
+    rate_per_s: float
+    sync_interval_s: float = 300.0
+    lookback_s: float = 120.0
+    page_size: int = 250
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformAccount:
+    """One messaging platform connected to a merchant, with its per-integration policy."""
+
+    kind: str
+    base_url: str
+    credential_env: str
+    credential: Secret = field(repr=False)
+    rate_per_s: float
+    unknown_subscriber: str = "skip"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Connection:
+    """A merchant: one provider account fanned out to its platforms."""
+
+    merchant: str
+    provider: ProviderAccount
+    platforms: tuple[PlatformAccount, ...]
+
+    def platform(self, kind: str) -> PlatformAccount:
+        """The connected platform of that kind; KeyError if not connected."""
+        for account in self.platforms:
+            if account.kind == kind:
+                return account
+        raise KeyError(f"{self.merchant} has no {kind} platform")
+
+
+def load_connections(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> dict[str, Connection]:
+    """Read and validate a connections file; credentials are resolved from ``env``."""
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("file not found (set CONNECTIONS_FILE)", source=source) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", source=source) from None
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=source) from None
+    return parse_connections(document, source=source, env=os.environ if env is None else env)
+
+
+def parse_connections(document: Mapping[str, Any], *, source: str, env: Mapping[str, str]) -> dict[str, Connection]:
+    """Validate an already-parsed connections document."""
+    reader = _Reader(source, env)
+    unknown = set(document) - {"merchants"}
+    if unknown:
+        raise ConfigError(f"unknown top-level key(s): {', '.join(sorted(unknown))}", source=source)
+    merchants = reader.table(document, "merchants", "merchants", required=True)
+    if not merchants:
+        raise ConfigError("declares no merchant", source=source, key="merchants")
+    connections: dict[str, Connection] = {}
+    for merchant, body in merchants.items():
+        where = f"merchants.{merchant}"
+        if not _ID.match(merchant):
+            raise ConfigError("merchant ids are lower-case letters, digits, '-' and '_' (max 63)", source=source, key=where)
+        if not isinstance(body, Mapping):
+            raise ConfigError("must be a table", source=source, key=where)
+        reader.no_unknown(body, where, {"provider", "platforms", "name"})
+        provider = reader.provider(reader.table(body, "provider", f"{where}.provider", required=True), f"{where}.provider")
+        platform_list = body.get("platforms")
+        if not isinstance(platform_list, list) or not platform_list:
+            raise ConfigError("needs at least one [[...platforms]] entry", source=source, key=f"{where}.platforms")
+        platforms = tuple(reader.platform(p, f"{where}.platforms[{i}]") for i, p in enumerate(platform_list))
+        kinds = [p.kind for p in platforms]
+        if len(set(kinds)) != len(kinds):
+            raise ConfigError("a platform kind is connected twice", source=source, key=f"{where}.platforms")
+        connections[merchant] = Connection(merchant=merchant, provider=provider, platforms=platforms)
+    return connections
+
+
+class _Reader:
+    """Typed access to the parsed document, raising ConfigError with file and key."""
+
+    def __init__(self, source: str, env: Mapping[str, str]) -> None:
+        self.source = source
+        self.env = env
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(message, source=self.source, key=key)
+
+    def table(self, parent: Mapping[str, Any], name: str, key: str, *, required: bool = False) -> Mapping[str, Any]:
+        value = parent.get(name)
+        if value is None:
+            if required:
+                raise self.fail(key, "is missing")
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.fail(key, "must be a table")
+        return value
+
+    def no_unknown(self, body: Mapping[str, Any], where: str, allowed: set[str]) -> None:
+        unknown = set(body) - allowed
+        if unknown:
+            raise self.fail(where, f"unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}")
+
+    def number(self, body: Mapping[str, Any], name: str, where: str, default: float, *, minimum: float = 0.0) -> float:
+        value = body.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(f"{where}.{name}", f"must be a number, got {type(value).__name__}")
+        if value <= minimum:
+            raise self.fail(f"{where}.{name}", f"must be greater than {minimum:g}")
+        return float(value)
+
+    def common(self, body: Any, where: str, defaults: Mapping[str, Mapping[str, Any]], extra: set[str]) -> dict[str, Any]:
+        if not isinstance(body, Mapping):
+            raise self.fail(where, "must be a table")
+        self.no_unknown(body, where, {"kind", "base_url", "credential_env", "rate_per_s"} | extra)
+        kind = body.get("kind")
+        if kind not in defaults:
+            raise self.fail(f"{where}.kind", f"unknown kind {kind!r}; expected one of {', '.join(sorted(defaults))}")
+        base_url = body.get("base_url", defaults[kind]["base_url"])
+        parsed = urlparse(base_url) if isinstance(base_url, str) else None
+        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise self.fail(f"{where}.base_url", f"must be an http(s) URL, got {base_url!r}")
+        env_name = body.get("credential_env")
+        if not isinstance(env_name, str) or not _ENV_NAME.match(env_name):
+            raise self.fail(f"{where}.credential_env", "must name an environment variable (the secret itself never goes in this file)")
+        secret = self.env.get(env_name, "")
+        if not secret.strip():
+            raise self.fail(f"{where}.credential_env", f"environment variable {env_name} is not set or empty")
+        return {
+            "kind": kind,
+            "base_url": base_url.rstrip("/"),
+            "credential_env": env_name,
+            "credential": Secret(secret.strip()),
+            "rate_per_s": self.number(body, "rate_per_s", where, defaults[kind]["rate_per_s"]),
+        }
+
+    def provider(self, body: Any, where: str) -> ProviderAccount:
+        fields = self.common(body, where, PROVIDER_DEFAULTS, {"sync_interval_s", "lookback_s", "page_size"})
+        page_size = body.get("page_size", 250)
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 250:
+            raise self.fail(f"{where}.page_size", "must be an integer between 1 and 250")
+        return ProviderAccount(
+            **fields,
+            sync_interval_s=self.number(body, "sync_interval_s", where, 300.0),
+            lookback_s=self.number(body, "lookback_s", where, 120.0, minimum=-1.0),
+            page_size=page_size,
+        )
+
+    def platform(self, body: Any, where: str) -> PlatformAccount:
+        fields = self.common(body, where, PLATFORM_DEFAULTS, {"unknown_subscriber"})
+        policy = body.get("unknown_subscriber", PLATFORM_DEFAULTS[fields["kind"]]["unknown_subscriber"])
+        if policy not in UNKNOWN_SUBSCRIBER_POLICIES:
+            raise self.fail(f"{where}.unknown_subscriber", f"must be one of {', '.join(UNKNOWN_SUBSCRIBER_POLICIES)}, got {policy!r}")
+        return PlatformAccount(**fields, unknown_subscriber=policy)

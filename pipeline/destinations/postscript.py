@@ -1,0 +1,166 @@
+"""Postscript Partner API v2: custom events and subscriber properties.
+
+* Events: ``POST /api/v2/events`` (202). ``type`` allows only ``[A-Za-z0-9_]``, so the
+  catalog's display name is encoded by ``event_type`` ("Smile Points Earned" →
+  ``Smile_Points_Earned``); ``occurred_at`` is UTC ``%Y-%m-%d %H:%M:%S.%f``;
+  ``external_id`` carries our delivery id.
+* Properties: look the subscriber up (``GET /api/v2/subscribers?email__eq=`` or
+  ``phone_number__eq=``), cache the ``s_`` id, then ``PATCH /api/v2/subscribers/{id}``.
+  A customer who is not a subscriber is skipped with a reason (policy ``skip``), or, with
+  policy ``create`` and a phone number, created with ``POST /api/v2/subscribers``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+import httpx
+
+from pipeline.config import PlatformAccount
+from pipeline.destinations.base import SendResult
+from pipeline.errors import FatalError, RetriableError
+from pipeline.http.policy import raise_for_response, raise_for_transport
+from pipeline.state.subscribers import ABSENT, SubscriberCache
+from pipeline.types import Customer, Event, Item, ProfileUpdate, Value
+
+__all__ = ["PostscriptDestination", "encode_event", "encode_properties", "event_type"]
+
+_NOT_TYPE_CHARS = re.compile(r"[^A-Za-z0-9]+")
+#: Postscript accepts at most this many custom properties per subscriber.
+MAX_PROPERTIES = 50
+SUBSCRIBER_TTL_S = 24 * 3600
+ABSENT_TTL_S = 15 * 60
+
+
+def event_type(name: str) -> str:
+    """Stable Postscript ``type`` for a display name: runs of other characters become one
+    underscore, trimmed ("Okendo Loyalty Tier Changed" → ``Okendo_Loyalty_Tier_Changed``)."""
+    encoded = _NOT_TYPE_CHARS.sub("_", name).strip("_")
+    if not encoded:
+        raise ValueError(f"event name {name!r} has no letter or digit")
+    return encoded
+
+
+def _encode_value(value: Value) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value
+
+
+def encode_properties(properties: Mapping[str, Value]) -> dict[str, Any]:
+    """Properties as Postscript takes them: datetimes as ISO 8601, missing values omitted."""
+    return {k: _encode_value(v) for k, v in properties.items() if v is not None}
+
+
+def _occurred_at(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _identifiers(customer: Customer) -> dict[str, str]:
+    return {k: v for k, v in (("email", customer.email), ("phone", customer.phone)) if v}
+
+
+def encode_event(event: Event, *, delivery_id: str) -> dict[str, Any]:
+    """The ``POST /api/v2/events`` body for one event."""
+    return {
+        "type": event_type(event.name),
+        **_identifiers(event.customer),
+        "occurred_at": _occurred_at(event.occurred_at),
+        "properties": encode_properties(event.properties),
+        "external_id": delivery_id,
+    }
+
+
+class PostscriptDestination:
+    """One merchant's Postscript shop. The client carries auth and the shared rate limit."""
+
+    kind: ClassVar[str] = "postscript"
+
+    def __init__(self, *, merchant: str, account: PlatformAccount, client: httpx.Client,
+                 subscribers: SubscriberCache) -> None:
+        self._merchant = merchant
+        self._account = account
+        self._client = client
+        self._subscribers = subscribers
+
+    @staticmethod
+    def auth_headers(account: PlatformAccount) -> dict[str, str]:
+        """Shop key as Bearer token (the official scheme for a shop calling for itself)."""
+        return {"Authorization": f"Bearer {account.credential.reveal()}"}
+
+    def send(self, item: Item, *, delivery_id: str) -> SendResult:
+        if isinstance(item, Event):
+            return self._send_event(item, delivery_id)
+        return self._update_profile(item)
+
+    def _request(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._client.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise raise_for_transport(exc, what=f"postscript {what}") from None
+        return raise_for_response(response, what=f"postscript {what}")
+
+    def _send_event(self, event: Event, delivery_id: str) -> SendResult:
+        if not _identifiers(event.customer):
+            return SendResult("skipped", reason="customer has neither email nor phone")
+        response = self._request("POST", "/api/v2/events", what="POST /api/v2/events",
+                                 json=encode_event(event, delivery_id=delivery_id))
+        return SendResult("delivered", status=response.status_code)
+
+    def _update_profile(self, update: ProfileUpdate) -> SendResult:
+        properties = encode_properties(update.properties)
+        if len(properties) > MAX_PROPERTIES:
+            raise FatalError(f"{len(properties)} properties exceed Postscript's {MAX_PROPERTIES}")
+        subscriber_id = self._subscriber_id(update.customer)
+        if subscriber_id is None:
+            return self._unknown_subscriber(update, properties)
+        try:
+            response = self._request("PATCH", f"/api/v2/subscribers/{subscriber_id}",
+                                     what="PATCH /api/v2/subscribers/{id}", json={"properties": properties})
+        except FatalError as exc:
+            if exc.status == 404:  # the cached id went stale (subscriber removed)
+                self._forget(update.customer)
+                raise RetriableError("postscript subscriber id went stale", status=404) from None
+            raise
+        return SendResult("delivered", status=response.status_code)
+
+    def _unknown_subscriber(self, update: ProfileUpdate, properties: dict[str, Any]) -> SendResult:
+        if self._account.unknown_subscriber != "create":
+            return SendResult("skipped", reason="not a Postscript subscriber (policy: skip)")
+        if not update.customer.phone:
+            return SendResult("skipped", reason="not a Postscript subscriber and no phone number to create one")
+        body = {"phone_number": update.customer.phone, "properties": properties, "origin": "loyalty-pipeline",
+                **({"email": update.customer.email} if update.customer.email else {})}
+        response = self._request("POST", "/api/v2/subscribers", what="POST /api/v2/subscribers", json=body)
+        return SendResult("delivered", status=response.status_code)
+
+    def _identity(self, customer: Customer) -> tuple[str, dict[str, str]] | None:
+        if customer.email:
+            return customer.email, {"email__eq": customer.email}
+        if customer.phone:
+            digits = re.sub(r"\D", "", customer.phone)
+            return customer.phone, {"phone_number__eq": digits}
+        return None
+
+    def _subscriber_id(self, customer: Customer) -> str | None:
+        identity = self._identity(customer)
+        if identity is None:
+            return None
+        key, params = identity
+        cached = self._subscribers.get(self._merchant, self.kind, key)
+        if cached is not None:
+            return cached or None
+        response = self._request("GET", "/api/v2/subscribers", what="GET /api/v2/subscribers", params=params)
+        found = response.json().get("subscribers") or []
+        subscriber_id = str(found[0]["id"]) if found else ABSENT
+        ttl = SUBSCRIBER_TTL_S if subscriber_id else ABSENT_TTL_S
+        self._subscribers.put(self._merchant, self.kind, key, subscriber_id, ttl_s=ttl)
+        return subscriber_id or None
+
+    def _forget(self, customer: Customer) -> None:
+        identity = self._identity(customer)
+        if identity is not None:
+            self._subscribers.put(self._merchant, self.kind, identity[0], ABSENT, ttl_s=1)

@@ -1,0 +1,38 @@
+"""Building the HTTP clients: one place for timeouts, pooling, user agent and throttling."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import httpx
+
+__all__ = ["build_client", "USER_AGENT"]
+
+USER_AGENT = "loyalty-pipeline/0.1 (+https://github.com/loyalty-pipeline)"
+
+
+def build_client(
+    *,
+    base_url: str,
+    headers: Mapping[str, str],
+    timeout_s: float,
+    transport: httpx.BaseTransport | None = None,
+    before_request: Callable[[httpx.Request], None] | None = None,
+    max_connections: int = 10,
+) -> httpx.Client:
+    """A synchronous client (0.23 ms CPU per request here, against 1.3 ms for the async
+    pool at 50 connections: see research/limits.md).
+
+    Args:
+        transport: inject ``httpx.MockTransport`` in unit tests.
+        before_request: called before every request is sent, e.g. a rate limiter's wait.
+    """
+    hooks = {"request": [before_request]} if before_request else {}
+    return httpx.Client(
+        base_url=base_url,
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
+        timeout=httpx.Timeout(timeout_s),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        transport=transport,
+        event_hooks=hooks,
+    )

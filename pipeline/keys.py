@@ -1,0 +1,71 @@
+"""Every Redis key the pipeline uses, in one place.
+
+All keys start with ``lp:``. Personal data never appears in a key: customer emails are
+hashed (``identity_hash``) before they become part of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+PREFIX = "lp"
+
+
+def identity_hash(value: str) -> str:
+    """A stable, non-reversible token for an email or phone, safe to put in keys and logs."""
+    return hashlib.sha256(value.strip().lower().encode()).hexdigest()[:24]
+
+
+def cursor(merchant: str, provider: str, stream: str) -> str:
+    """Hash: incremental-sync state of one stream (watermark, in-progress window)."""
+    return f"{PREFIX}:cursor:{merchant}:{provider}:{stream}"
+
+
+def seen(merchant: str, provider: str, stream: str, record_version: str) -> str:
+    """String with TTL: this record version was already handed to transform."""
+    return f"{PREFIX}:seen:{merchant}:{provider}:{stream}:{record_version}"
+
+
+def customer(merchant: str, provider: str, customer_id: str) -> str:
+    """Hash: the provider customer's identity (email/phone) for joining activity records."""
+    return f"{PREFIX}:customer:{merchant}:{provider}:{customer_id}"
+
+
+def delivered(merchant: str, platform: str, delivery_id: str) -> str:
+    """String with TTL: the platform acknowledged this delivery; never send it again."""
+    return f"{PREFIX}:delivered:{merchant}:{platform}:{delivery_id}"
+
+
+def subscriber(merchant: str, platform: str, identity: str) -> str:
+    """String with TTL: platform subscriber id for an identity hash."""
+    return f"{PREFIX}:subscriber:{merchant}:{platform}:{identity}"
+
+
+def dlq(merchant: str, platform: str) -> str:
+    """Stream: dead-lettered deliveries of one (merchant, platform)."""
+    return f"{PREFIX}:dlq:{merchant}:{platform}"
+
+
+def quarantine(provider: str) -> str:
+    """Stream: provider records that failed validation."""
+    return f"{PREFIX}:quarantine:{provider}"
+
+
+def skipped(merchant: str, platform: str) -> str:
+    """Stream: deliveries deliberately not sent (e.g. unknown subscriber), with the reason."""
+    return f"{PREFIX}:skipped:{merchant}:{platform}"
+
+
+def stats(merchant: str) -> str:
+    """Hash: counters (pulled, transformed, delivered, ...) of one merchant."""
+    return f"{PREFIX}:stats:{merchant}"
+
+
+def rate_limit(scope: str) -> str:
+    """String: GCRA theoretical arrival time of one limiter scope."""
+    return f"{PREFIX}:rl:{scope}"
+
+
+def lock(name: str) -> str:
+    """String with TTL: a mutual-exclusion lock."""
+    return f"{PREFIX}:lock:{name}"

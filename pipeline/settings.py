@@ -1,0 +1,85 @@
+"""Process settings: one frozen object, built once from the environment at the edge."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from pipeline.errors import ConfigError
+
+__all__ = ["Settings"]
+
+_REDIS_SCHEMES = {"redis", "rediss", "unix"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything a process needs that is not per-connection.
+
+    Environment variables (all optional):
+
+    ``REDIS_URL`` state, DLQ, limiter (default ``redis://127.0.0.1:6379/0``);
+    ``BROKER_URL`` Celery broker (default: ``REDIS_URL``);
+    ``CONNECTIONS_FILE`` merchants and their connections (default ``connections.toml``);
+    ``HTTP_TIMEOUT_S`` per-request timeout (default 10);
+    ``DELIVERY_BATCH_SIZE`` deliveries per task (default 100);
+    ``DELIVERY_MAX_ATTEMPTS`` attempts before dead-lettering (default 8);
+    ``DELIVERY_RETRY_MAX_S`` cap of one retry delay (default 60);
+    ``LOG_LEVEL`` (default INFO).
+    """
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    broker_url: str = ""
+    connections_file: str = "connections.toml"
+    http_timeout_s: float = 10.0
+    delivery_batch_size: int = 100
+    delivery_max_attempts: int = 8
+    delivery_retry_base_s: float = 1.0
+    delivery_retry_max_s: float = 60.0
+    dedup_ttl_s: int = 7 * 24 * 3600
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        for name in ("redis_url", "broker_url"):
+            value = getattr(self, name)
+            if value and urlparse(value).scheme not in _REDIS_SCHEMES | {"amqp", "pyamqp", "memory"}:
+                raise ConfigError(f"unsupported URL scheme in {value.split('@')[-1]!r}", key=name.upper())
+        if not self.broker_url:
+            object.__setattr__(self, "broker_url", self.redis_url)
+        if self.delivery_batch_size < 1:
+            raise ConfigError("must be at least 1", key="DELIVERY_BATCH_SIZE")
+        if self.delivery_max_attempts < 1:
+            raise ConfigError("must be at least 1", key="DELIVERY_MAX_ATTEMPTS")
+        if self.http_timeout_s <= 0:
+            raise ConfigError("must be positive", key="HTTP_TIMEOUT_S")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (default ``os.environ``); bad values raise ConfigError."""
+        env = os.environ if env is None else env
+        kwargs: dict[str, object] = {}
+        for field, var, cast in _ENV_FIELDS:
+            raw = env.get(var)
+            if raw is None or raw == "":
+                continue
+            try:
+                kwargs[field] = cast(raw)
+            except ValueError:
+                raise ConfigError(f"expected {cast.__name__}, got {raw!r}", key=var) from None
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+
+_ENV_FIELDS: tuple[tuple[str, str, type], ...] = (
+    ("redis_url", "REDIS_URL", str),
+    ("broker_url", "BROKER_URL", str),
+    ("connections_file", "CONNECTIONS_FILE", str),
+    ("http_timeout_s", "HTTP_TIMEOUT_S", float),
+    ("delivery_batch_size", "DELIVERY_BATCH_SIZE", int),
+    ("delivery_max_attempts", "DELIVERY_MAX_ATTEMPTS", int),
+    ("delivery_retry_base_s", "DELIVERY_RETRY_BASE_S", float),
+    ("delivery_retry_max_s", "DELIVERY_RETRY_MAX_S", float),
+    ("dedup_ttl_s", "DEDUP_TTL_S", int),
+    ("log_level", "LOG_LEVEL", str),
+)

@@ -1,0 +1,59 @@
+"""Per-merchant counters: pulled, transformed, delivered, skipped, failed, dead-lettered."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Literal, Protocol
+
+import redis
+
+from pipeline import keys
+
+__all__ = ["COUNTERS", "CounterName", "Counters", "MemoryCounters", "RedisCounters"]
+
+CounterName = Literal[
+    "pulled", "quarantined", "transformed", "enqueued", "delivered", "skipped",
+    "retried", "dead_lettered", "duplicates_dropped", "syncs_completed",
+]
+COUNTERS: tuple[CounterName, ...] = (
+    "pulled", "quarantined", "transformed", "enqueued", "delivered", "skipped",
+    "retried", "dead_lettered", "duplicates_dropped", "syncs_completed",
+)
+
+
+class Counters(Protocol):
+    def add(self, merchant: str, counts: Mapping[CounterName, int]) -> None: ...
+
+    def get(self, merchant: str) -> dict[str, int]: ...
+
+
+class RedisCounters:
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    def add(self, merchant: str, counts: Mapping[CounterName, int]) -> None:
+        nonzero = {k: v for k, v in counts.items() if v}
+        if not nonzero:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for name, value in nonzero.items():
+            pipe.hincrby(keys.stats(merchant), name, value)
+        pipe.execute()
+
+    def get(self, merchant: str) -> dict[str, int]:
+        raw = self._redis.hgetall(keys.stats(merchant))
+        values = {k.decode(): int(v) for k, v in raw.items()}
+        return {name: values.get(name, 0) for name in COUNTERS}
+
+
+class MemoryCounters:
+    def __init__(self) -> None:
+        self._data: dict[str, Counter[str]] = {}
+
+    def add(self, merchant: str, counts: Mapping[CounterName, int]) -> None:
+        self._data.setdefault(merchant, Counter()).update({k: v for k, v in counts.items() if v})
+
+    def get(self, merchant: str) -> dict[str, int]:
+        data = self._data.get(merchant, Counter())
+        return {name: data.get(name, 0) for name in COUNTERS}

@@ -1,0 +1,37 @@
+"""Architecture rules that must not erode."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_pipeline_never_imports_celery() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(n for n in _imports(path) if n.split(".")[0] in {"celery", "workers"})
+        for path in (ROOT / "pipeline").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_modules_stay_small() -> None:
+    big = {str(p.relative_to(ROOT)): n for p in [*(ROOT / "pipeline").rglob("*.py"), *(ROOT / "workers").rglob("*.py")]
+           if (n := len(p.read_text().splitlines())) > 400}
+    assert big == {}
+
+
+def test_procfile_declares_worker_and_beat() -> None:
+    kinds = {line.split(":", 1)[0] for line in (ROOT / "Procfile").read_text().splitlines() if ":" in line}
+    assert {"worker", "beat"} <= kinds

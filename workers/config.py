@@ -1,0 +1,49 @@
+"""Celery configuration, derived from ``Settings``. Hardened per research/anchors.md §c."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu import Queue
+
+from pipeline.config import PLATFORM_DEFAULTS
+from pipeline.settings import Settings
+
+__all__ = ["INGEST_QUEUE", "celery_config", "delivery_queue", "queue_names"]
+
+INGEST_QUEUE = "ingest"
+#: Celery's Redis transport redelivers unacknowledged messages after this: it must exceed
+#: the longest task plus the longest countdown we ever set.
+VISIBILITY_TIMEOUT_S = 7200
+
+
+def delivery_queue(platform: str) -> str:
+    """Each platform has its own queue: one that is down or throttled does not stall the others."""
+    return f"deliver.{platform}"
+
+
+def queue_names() -> list[str]:
+    return [INGEST_QUEUE, *(delivery_queue(p) for p in PLATFORM_DEFAULTS)]
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "broker_url": settings.broker_url,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        "task_queues": [Queue(name) for name in queue_names()],
+        "task_default_queue": INGEST_QUEUE,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure_or_timeout": True,
+        "task_time_limit": 1800,
+        "task_soft_time_limit": 1700,
+        "worker_prefetch_multiplier": 1,
+        "worker_disable_rate_limits": True,
+        "worker_hijack_root_logger": False,
+        "timezone": "UTC",
+        "enable_utc": True,
+    }

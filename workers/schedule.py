@@ -1,0 +1,27 @@
+"""The beat schedule, generated from the connections file: one sync job per merchant."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from pipeline.config import Connection
+from workers.config import INGEST_QUEUE
+
+__all__ = ["SYNC_TASK", "build_schedule"]
+
+SYNC_TASK = "lp.sync_connection"
+
+
+def build_schedule(connections: Mapping[str, Connection]) -> dict[str, dict[str, Any]]:
+    return {
+        f"sync:{merchant}": {
+            "task": SYNC_TASK,
+            "schedule": timedelta(seconds=conn.provider.sync_interval_s),
+            "args": (merchant,),
+            # a job still queued when the next one is due is superseded by it
+            "options": {"queue": INGEST_QUEUE, "expires": conn.provider.sync_interval_s},
+        }
+        for merchant, conn in sorted(connections.items())
+    }

@@ -1,0 +1,111 @@
+"""Composition root: settings + connections → real adapters. The only place that builds them."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from functools import cached_property
+
+import httpx
+import redis
+
+from pipeline.clock import Clock, SystemClock
+from pipeline.config import Connection
+from pipeline.delivery import Deliverer
+from pipeline.destinations.registry import DESTINATIONS
+from pipeline.http.client import build_client
+from pipeline.ingest import Enqueue, Ingestor
+from pipeline.providers.base import Provider
+from pipeline.providers.registry import PROVIDERS
+from pipeline.ratelimit.limiter import RedisRateLimiter, wait
+from pipeline.settings import Settings
+from pipeline.state.counters import RedisCounters
+from pipeline.state.cursors import RedisCursorStore
+from pipeline.state.directory import RedisCustomerDirectory
+from pipeline.state.journal import RedisJournal
+from pipeline.state.ledger import RedisLedger
+from pipeline.state.subscribers import RedisSubscriberCache
+from pipeline.transform.mapper import Mapper
+
+__all__ = ["Runtime"]
+
+
+class Runtime:
+    """Per-process adapters, built lazily (after the worker forks) and reused across tasks."""
+
+    def __init__(self, settings: Settings, connections: Mapping[str, Connection], clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.connections = connections
+        self.clock = clock or SystemClock()
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self._clients: dict[tuple[str, str], httpx.Client] = {}
+        self._pid = os.getpid()
+
+    def connection(self, merchant: str) -> Connection:
+        try:
+            return self.connections[merchant]
+        except KeyError:
+            raise KeyError(f"merchant {merchant!r} is not in {self.settings.connections_file}") from None
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.settings.redis_url, health_check_interval=30)
+
+    @cached_property
+    def limiter(self) -> RedisRateLimiter:
+        return RedisRateLimiter(self.redis)
+
+    @cached_property
+    def mapper(self) -> Mapper:
+        return Mapper()
+
+    def _client(self, role: str, merchant: str, kind: str, base_url: str, headers: dict[str, str],
+                rate_per_s: float) -> httpx.Client:
+        if os.getpid() != self._pid:  # forked: never share sockets with the parent
+            self._clients.clear()
+            self._pid = os.getpid()
+        key = (f"{role}:{merchant}", kind)
+        if key not in self._clients:
+            scope = f"{role}:{kind}:{merchant}"
+
+            def throttle(_request: httpx.Request) -> None:
+                wait(self.limiter, self.clock, scope, rate_per_s=rate_per_s)
+
+            self._clients[key] = build_client(base_url=base_url, headers=headers,
+                                              timeout_s=self.settings.http_timeout_s, before_request=throttle)
+        return self._clients[key]
+
+    def provider(self, merchant: str) -> Provider:
+        account = self.connection(merchant).provider
+        cls = PROVIDERS[account.kind]
+        client = self._client("provider", merchant, account.kind, account.base_url, cls.auth_headers(account),
+                              account.rate_per_s)
+        return cls(merchant=merchant, account=account, client=client,
+                   directory=RedisCustomerDirectory(self.redis), clock=self.clock)
+
+    def ingestor(self, merchant: str, enqueue: Enqueue) -> Ingestor:
+        conn = self.connection(merchant)
+        return Ingestor(
+            merchant=merchant, provider=self.provider(merchant), platforms=[p.kind for p in conn.platforms],
+            enqueue=enqueue, mapper=self.mapper, cursors=RedisCursorStore(self.redis), ledger=RedisLedger(self.redis),
+            quarantine=RedisJournal(self.redis), counters=RedisCounters(self.redis), clock=self.clock,
+            lookback_s=conn.provider.lookback_s, batch_size=self.settings.delivery_batch_size,
+            seen_ttl_s=self.settings.dedup_ttl_s,
+        )
+
+    def deliverer(self, merchant: str, platform: str) -> Deliverer:
+        account = self.connection(merchant).platform(platform)
+        cls = DESTINATIONS[account.kind]
+        client = self._client("platform", merchant, account.kind, account.base_url, cls.auth_headers(account),
+                              account.rate_per_s)
+        destination = cls(merchant=merchant, account=account, client=client,
+                          subscribers=RedisSubscriberCache(self.redis))
+        journal = RedisJournal(self.redis)
+        s = self.settings
+        return Deliverer(
+            merchant=merchant, platform=platform, destination=destination, ledger=RedisLedger(self.redis),
+            dead_letters=journal, skipped=journal, counters=RedisCounters(self.redis), clock=self.clock,
+            dedup_ttl_s=s.dedup_ttl_s, max_attempts=s.delivery_max_attempts, retry_base_s=s.delivery_retry_base_s,
+            retry_max_s=s.delivery_retry_max_s, worker=self.worker,
+        )
