@@ -163,4 +163,4 @@ class PostscriptDestination:
     def _forget(self, customer: Customer) -> None:
         identity = self._identity(customer)
         if identity is not None:
-            self._subscribers.put(self._merchant, self.kind, identity[0], ABSENT, ttl_s=1)
+            self._subscribers.forget(self._merchant, self.kind, identity[0])

@@ -26,6 +26,10 @@ class SubscriberCache(Protocol):
 
     def put(self, merchant: str, platform: str, identity: str, subscriber_id: str, *, ttl_s: int) -> None: ...
 
+    def forget(self, merchant: str, platform: str, identity: str) -> None:
+        """Drop the cached answer (e.g. the id went stale)."""
+        ...
+
 
 class RedisSubscriberCache:
     def __init__(self, client: redis.Redis) -> None:
@@ -37,6 +41,9 @@ class RedisSubscriberCache:
 
     def put(self, merchant: str, platform: str, identity: str, subscriber_id: str, *, ttl_s: int) -> None:
         self._redis.set(keys.subscriber(merchant, platform, keys.identity_hash(identity)), subscriber_id, ex=ttl_s)
+
+    def forget(self, merchant: str, platform: str, identity: str) -> None:
+        self._redis.delete(keys.subscriber(merchant, platform, keys.identity_hash(identity)))
 
 
 class MemorySubscriberCache:
@@ -52,3 +59,6 @@ class MemorySubscriberCache:
     def put(self, merchant: str, platform: str, identity: str, subscriber_id: str, *, ttl_s: int) -> None:
         key = keys.subscriber(merchant, platform, keys.identity_hash(identity))
         self._data[key] = (subscriber_id, self._clock.monotonic() + ttl_s)
+
+    def forget(self, merchant: str, platform: str, identity: str) -> None:
+        self._data.pop(keys.subscriber(merchant, platform, keys.identity_hash(identity)), None)
