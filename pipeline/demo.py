@@ -14,9 +14,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -24,7 +26,7 @@ from pipeline.localredis import LocalRedis, ensure_redis
 from pipeline.sim import PostscriptSimulator, SmileSimulator, seed_demo
 from pipeline.state.counters import RedisCounters
 
-__all__ = ["DemoOptions", "DemoResult", "run_demo", "verify"]
+__all__ = ["DemoOptions", "DemoResult", "Stack", "demo_stack", "run_demo", "verify"]
 
 QUEUES = "ingest,deliver.postscript"
 
@@ -42,6 +44,7 @@ class DemoOptions:
     smile_rate_per_s: float = 10.0
     redis_url: str | None = None
     allow_fake_redis: bool = True
+    log_level: str = "WARNING"
 
 
 @dataclass
@@ -101,23 +104,56 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def run_demo(opts: DemoOptions, *, say: Callable[[str], None] = print) -> DemoResult:
-    """Run the demo; everything started here is stopped before returning (also on Ctrl-C)."""
-    started = time.monotonic()
+@dataclass
+class Stack:
+    """Everything the demo started, for the report and for end-to-end tests."""
+
+    redis: LocalRedis
+    smile: SmileSimulator
+    postscript: PostscriptSimulator
+    merchants: list[str]
+    seeds: dict[str, tuple[Any, Any, Any]]
+    processes: dict[str, subprocess.Popen[bytes]]
+    logs: Path
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        counters = RedisCounters(redis.Redis.from_url(self.redis.url))
+        return {m: counters.get(m) for m in self.merchants}
+
+    def wait_settled(self, timeout_s: float) -> list[str]:
+        """Wait until every merchant's first sync is delivered; returns problems (empty = fine)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            dead = [f"{name} exited with {p.returncode}; its log ends with:\n"
+                    + (self.logs / f"{name}.log").read_text()[-3000:]
+                    for name, p in self.processes.items() if p.poll() is not None]
+            if dead:
+                return dead
+            if all(_settled(c) for c in self.counters().values()):
+                return []
+            if time.monotonic() > deadline:
+                return [f"timed out after {timeout_s:.0f}s waiting for delivery; counters: {self.counters()}"]
+            time.sleep(0.25)
+
+
+@contextmanager
+def demo_stack(opts: DemoOptions, *, say: Callable[[str], None] = print) -> Iterator[Stack]:
+    """Start Redis (if needed), seeded simulators, a worker and a beat; stop them all on exit."""
     local: LocalRedis | None = None
     smile = SmileSimulator(rate_per_s=opts.smile_rate_per_s)
     postscript = PostscriptSimulator(rate_per_s=opts.postscript_rate_per_s)
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: dict[str, subprocess.Popen[bytes]] = {}
     workdir = tempfile.TemporaryDirectory(prefix="lp-demo-")
     try:
         local = ensure_redis(opts.redis_url, allow_fake=opts.allow_fake_redis)
         say(f"redis: {local.describe()}")
         smile.start()
         postscript.start()
-        run_id = f"{int(time.time()) % 100000:05d}"
+        run_id = f"{os.getpid() % 10000:04d}{int(time.time()) % 1000:03d}"
         merchants = [f"demo{run_id}-{i + 1}" for i in range(opts.merchants)]
-        env = {**os.environ, "REDIS_URL": local.url, "CONNECTIONS_FILE": str(Path(workdir.name, "connections.toml")),
-               "LOG_LEVEL": "WARNING"}
+        logs = Path(workdir.name)
+        env = {**os.environ, "REDIS_URL": local.url, "CONNECTIONS_FILE": str(logs / "connections.toml"),
+               "LOG_LEVEL": opts.log_level}
         env.pop("BROKER_URL", None)
         seeds = {}
         for i, m in enumerate(merchants):
@@ -129,40 +165,19 @@ def run_demo(opts: DemoOptions, *, say: Callable[[str], None] = print) -> DemoRe
             per_t = opts.transactions // opts.merchants + (1 if i < opts.transactions % opts.merchants else 0)
             seeds[m] = (account, shop, seed_demo(account, shop, customers=per_c, transactions=per_t,
                                                  seed=opts.seed + i))
-        Path(env["CONNECTIONS_FILE"]).write_text(_connections_toml(merchants, smile.base_url, postscript.base_url, opts))
+        (logs / "connections.toml").write_text(_connections_toml(merchants, smile.base_url, postscript.base_url, opts))
         say(f"simulators: smile {smile.base_url}, postscript {postscript.base_url}; "
             f"{opts.merchants} merchants, {opts.customers} customers, {opts.transactions} transactions")
-        logs = Path(workdir.name)
-        processes.append(_spawn(["worker", "-Q", QUEUES, "--pool", "threads", "-c", str(opts.worker_concurrency),
-                                 "-n", f"demo-{run_id}@%h", "--without-gossip", "--without-mingle",
-                                 "--loglevel", "WARNING"], env, logs / "worker.log"))
-        processes.append(_spawn(["beat", "-s", str(logs / "beat-schedule"), "--loglevel", "WARNING"], env,
-                                logs / "beat.log"))
+        processes["worker"] = _spawn(["worker", "-Q", QUEUES, "--pool", "threads", "-c",
+                                      str(opts.worker_concurrency), "-n", f"demo-{run_id}@%h", "--without-gossip",
+                                      "--without-mingle", "--loglevel", opts.log_level], env, logs / "worker.log")
+        processes["beat"] = _spawn(["beat", "-s", str(logs / "beat-schedule"), "--loglevel", opts.log_level], env,
+                                   logs / "beat.log")
         say("worker and beat started; waiting for the first full sync to be delivered ...")
-        counters = RedisCounters(redis.Redis.from_url(local.url))
-        deadline = time.monotonic() + opts.timeout_s
-        problems: list[str] = []
-        while True:
-            for p, name in zip(processes, ("worker", "beat")):
-                if p.poll() is not None:
-                    problems.append(f"{name} exited with {p.returncode}; see its log:\n"
-                                    + (logs / f"{name}.log").read_text()[-3000:])
-            if problems:
-                break
-            totals = [counters.get(m) for m in merchants]
-            if all(_settled(t) for t in totals):
-                break
-            if time.monotonic() > deadline:
-                problems.append(f"timed out after {opts.timeout_s:.0f}s waiting for delivery")
-                break
-            time.sleep(0.5)
-        result = verify(seeds, {m: counters.get(m) for m in merchants})
-        result.problems[:0] = problems
-        result.elapsed_s = time.monotonic() - started
-        result.redis = local.kind
-        return result
+        yield Stack(redis=local, smile=smile, postscript=postscript, merchants=merchants, seeds=seeds,
+                    processes=processes, logs=logs)
     finally:
-        for p in processes:
+        for p in processes.values():
             _stop(p)
         postscript.stop()
         smile.stop()
@@ -171,12 +186,24 @@ def run_demo(opts: DemoOptions, *, say: Callable[[str], None] = print) -> DemoRe
         workdir.cleanup()
 
 
+def run_demo(opts: DemoOptions, *, say: Callable[[str], None] = print) -> DemoResult:
+    """Run the demo; everything started here is stopped before returning (also on Ctrl-C)."""
+    started = time.monotonic()
+    with demo_stack(opts, say=say) as stack:
+        problems = stack.wait_settled(opts.timeout_s)
+        result = verify(stack.seeds, stack.counters())
+        result.problems[:0] = problems
+        result.redis = stack.redis.kind
+    result.elapsed_s = time.monotonic() - started
+    return result
+
+
 def _settled(c: dict[str, int]) -> bool:
     finished = c["delivered"] + c["skipped"] + c["dead_lettered"] + c["duplicates_dropped"]
     return c["syncs_completed"] >= 1 and c["enqueued"] > 0 and finished >= c["enqueued"]
 
 
-def verify(seeds: dict[str, tuple], counters: dict[str, dict[str, int]]) -> DemoResult:
+def verify(seeds: dict[str, tuple[Any, Any, Any]], counters: dict[str, dict[str, int]]) -> DemoResult:
     """Compare what each simulated Postscript shop accepted with what its Smile account holds."""
     from pipeline.destinations.postscript import event_type
 

@@ -131,7 +131,7 @@ class Ingestor:
         self._counters.add(self._merchant, {
             "pulled": len(page.records) + len(page.rejected), "quarantined": quarantined,
             "transformed": transformed,
-            "enqueued": len(deliveries), "duplicates_dropped": len(page.records) - len(fresh)})
+            "enqueued": len(deliveries), "repulled": len(page.records) - len(fresh)})
         newest = max((r.updated_at for r in page.records), default=None)
         return newest.isoformat() if newest else None
 

@@ -1,4 +1,10 @@
-"""Per-merchant counters: pulled, transformed, delivered, skipped, failed, dead-lettered."""
+"""Per-merchant counters.
+
+``pulled`` records read (``repulled``: of those, versions already handed over, e.g. in the
+lookback overlap); ``transformed`` items made; ``enqueued`` deliveries handed to delivery.
+Every enqueued delivery ends exactly once as ``delivered``, ``skipped``, ``dead_lettered``
+or ``duplicates_dropped`` (already acknowledged); ``retried`` counts failed attempts.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +19,11 @@ from pipeline import keys
 __all__ = ["COUNTERS", "CounterName", "Counters", "MemoryCounters", "RedisCounters"]
 
 CounterName = Literal[
-    "pulled", "quarantined", "transformed", "enqueued", "delivered", "skipped",
+    "pulled", "repulled", "quarantined", "transformed", "enqueued", "delivered", "skipped",
     "retried", "dead_lettered", "duplicates_dropped", "syncs_completed",
 ]
 COUNTERS: tuple[CounterName, ...] = (
-    "pulled", "quarantined", "transformed", "enqueued", "delivered", "skipped",
+    "pulled", "repulled", "quarantined", "transformed", "enqueued", "delivered", "skipped",
     "retried", "dead_lettered", "duplicates_dropped", "syncs_completed",
 )
 

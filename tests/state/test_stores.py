@@ -1,0 +1,89 @@
+"""One contract per store, run against the in-memory version and against real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+
+from pipeline.clock import FrozenClock
+from pipeline.state.counters import MemoryCounters, RedisCounters
+from pipeline.state.cursors import CursorState, MemoryCursorStore, RedisCursorStore
+from pipeline.state.directory import MemoryCustomerDirectory, RedisCustomerDirectory
+from pipeline.state.journal import MemoryJournal, RedisJournal
+from pipeline.state.ledger import MemoryLedger, RedisLedger
+from pipeline.state.subscribers import ABSENT, MemorySubscriberCache, RedisSubscriberCache
+from pipeline.types import Customer
+
+Factory = Callable[[], Any]
+
+
+@pytest.fixture(params=["memory", "redis"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def make(backend: str, request: pytest.FixtureRequest, memory: Factory, real: Callable[[redis.Redis], Any]) -> Any:
+    if backend == "memory":
+        return memory()
+    return real(request.getfixturevalue("real_redis"))
+
+
+def test_cursor_store(backend: str, request: pytest.FixtureRequest) -> None:
+    store = make(backend, request, MemoryCursorStore, RedisCursorStore)
+    assert store.get("m", "smile", "customers") == CursorState()
+    state = CursorState(watermark="2026-01-01T00:00:00+00:00", window_start="", page_cursor="abc")
+    store.put("m", "smile", "customers", state)
+    assert store.get("m", "smile", "customers") == state
+    assert store.get("m", "smile", "points_transactions") == CursorState()
+
+
+def test_ledger(backend: str, request: pytest.FixtureRequest) -> None:
+    ledger = make(backend, request, lambda: MemoryLedger(FrozenClock()), RedisLedger)
+    assert ledger.which_exist(["a", "b"]) == [False, False]
+    ledger.mark(["a"], ttl_s=60)
+    assert ledger.which_exist(["a", "b"]) == [True, False]
+    assert ledger.which_exist([]) == []
+
+
+def test_journal(backend: str, request: pytest.FixtureRequest) -> None:
+    journal = make(backend, request, lambda: MemoryJournal(FrozenClock()), RedisJournal)
+    ids = [journal.append("j", {"n": n}) for n in range(3)]
+    assert [e for _, e in journal.read("j")] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert [e for _, e in journal.read("j", after=ids[0], count=1)] == [{"n": 1}]
+    assert journal.delete("j", ids[1]) and not journal.delete("j", ids[1])
+    assert journal.length("j") == 2
+
+
+def test_counters(backend: str, request: pytest.FixtureRequest) -> None:
+    counters = make(backend, request, MemoryCounters, RedisCounters)
+    counters.add("m", {"pulled": 3, "delivered": 0})
+    counters.add("m", {"pulled": 2})
+    got = counters.get("m")
+    assert got["pulled"] == 5 and got["delivered"] == 0 and counters.get("other")["pulled"] == 0
+
+
+def test_customer_directory(backend: str, request: pytest.FixtureRequest) -> None:
+    directory = make(backend, request, MemoryCustomerDirectory, RedisCustomerDirectory)
+    directory.put_many("m", "smile", [Customer(provider_id="1", email="a@x.test"), Customer(provider_id="2")])
+    assert directory.get_many("m", "smile", ["1", "2", "3"]) == {
+        "1": Customer(provider_id="1", email="a@x.test"), "2": Customer(provider_id="2")}
+
+
+def test_subscriber_cache(backend: str, request: pytest.FixtureRequest) -> None:
+    cache = make(backend, request, lambda: MemorySubscriberCache(FrozenClock()), RedisSubscriberCache)
+    assert cache.get("m", "postscript", "a@x.test") is None
+    cache.put("m", "postscript", "a@x.test", "s_1", ttl_s=60)
+    cache.put("m", "postscript", "b@x.test", ABSENT, ttl_s=60)
+    assert cache.get("m", "postscript", "A@x.test ") == "s_1"  # identities are normalised
+    assert cache.get("m", "postscript", "b@x.test") == ABSENT
+    cache.forget("m", "postscript", "a@x.test")
+    assert cache.get("m", "postscript", "a@x.test") is None
+
+
+def test_no_personal_data_in_redis_keys(real_redis: redis.Redis) -> None:
+    RedisSubscriberCache(real_redis).put("m", "postscript", "jane@example.test", "s_1", ttl_s=60)
+    RedisCustomerDirectory(real_redis).put_many("m", "smile", [Customer(provider_id="9", email="jane@example.test")])
+    assert not [k for k in real_redis.keys("*") if b"jane" in k]

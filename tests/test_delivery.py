@@ -1,0 +1,105 @@
+"""Batch delivery: dedup, retries with backoff, dead-letters with every attempt, skips."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pipeline.clock import FrozenClock
+from pipeline.delivery import Deliverer
+from pipeline.destinations.base import SendResult
+from pipeline.errors import FatalError, RateLimited, RetriableError
+from pipeline.state.counters import MemoryCounters
+from pipeline.state.journal import MemoryJournal
+from pipeline.state.ledger import MemoryLedger
+from pipeline.types import Delivery, Item
+from tests.factories import event, profile
+
+
+class ScriptedDestination:
+    kind: ClassVar[str] = "postscript"
+
+    def __init__(self, *outcomes: object) -> None:
+        self.outcomes = list(outcomes)
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, item: Item, *, delivery_id: str) -> SendResult:
+        self.sent.append((item.id, delivery_id))
+        outcome = self.outcomes.pop(0) if self.outcomes else SendResult("delivered", status=202)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome  # type: ignore[return-value]
+
+
+def harness(dest: ScriptedDestination, max_attempts: int = 3) -> tuple[Deliverer, MemoryJournal, MemoryCounters]:
+    clock = FrozenClock()
+    journal = MemoryJournal(clock)
+    counters = MemoryCounters()
+    deliverer = Deliverer(merchant="acme", platform="postscript", destination=dest, ledger=MemoryLedger(clock),
+                          dead_letters=journal, skipped=journal, counters=counters, clock=clock, dedup_ttl_s=3600,
+                          max_attempts=max_attempts, retry_base_s=1, retry_max_s=60, worker="w1",
+                          rand=lambda: 1.0)
+    return deliverer, journal, counters
+
+
+def test_acknowledged_deliveries_are_never_sent_again() -> None:
+    dest = ScriptedDestination()
+    deliverer, _, counters = harness(dest)
+    batch = [Delivery(platform="postscript", item=event(id="a")), Delivery(platform="postscript", item=event(id="b"))]
+    assert deliverer.deliver(batch).delivered == 2
+    again = deliverer.deliver(batch)
+    assert again.delivered == 0 and again.duplicates == 2
+    assert len(dest.sent) == 2
+    assert dest.sent[0][1] == batch[0].id  # the delivery id is the idempotency key
+    assert counters.get("acme")["delivered"] == 2 and counters.get("acme")["duplicates_dropped"] == 2
+
+
+def test_retriable_failures_come_back_with_the_attempt_and_a_delay() -> None:
+    dest = ScriptedDestination(RateLimited("429", status=429, retry_after_s=7.0), SendResult("delivered"))
+    deliverer, _, _ = harness(dest)
+    result = deliverer.deliver([Delivery(platform="postscript", item=event(id="a")),
+                                Delivery(platform="postscript", item=event(id="b"))])
+    assert result.delivered == 1
+    (retry,) = result.retry
+    assert retry.item.id == "a" and retry.attempts[0].status == 429 and retry.attempts[0].worker == "w1"
+    assert result.retry_in_s == 7.0  # Retry-After beats the 1 s first backoff
+
+
+def test_exhausted_retries_are_dead_lettered_with_every_attempt() -> None:
+    dest = ScriptedDestination(*(RetriableError("503", status=503) for _ in range(3)))
+    deliverer, journal, counters = harness(dest, max_attempts=3)
+    pending = [Delivery(platform="postscript", item=event(id="a"))]
+    for _ in range(3):
+        pending = deliverer.deliver(pending).retry
+    assert pending == []
+    (entry,) = [e for _, e in journal.read("lp:dlq:acme:postscript")]
+    assert entry["error_class"] == "RetriableError" and entry["http_status"] == 503
+    assert [a["status"] for a in entry["attempts"]] == [503, 503, 503]
+    assert "retries exhausted" in entry["reason"]
+    assert Delivery.from_dict(entry["delivery"]).item == event(id="a")
+    assert counters.get("acme")["dead_lettered"] == 1
+
+
+def test_permanent_errors_are_dead_lettered_at_once() -> None:
+    dest = ScriptedDestination(FatalError("postscript POST /api/v2/events answered 400", status=400,
+                                          response_excerpt='{"error":"type"}'))
+    deliverer, journal, _ = harness(dest)
+    result = deliverer.deliver([Delivery(platform="postscript", item=event(id="a"))])
+    assert result.dead_lettered == 1 and result.retry == []
+    (entry,) = [e for _, e in journal.read("lp:dlq:acme:postscript")]
+    assert entry["http_status"] == 400 and entry["response_excerpt"] == '{"error":"type"}'
+    assert entry["event_name"] == "Smile Points Earned"
+
+
+def test_skips_are_recorded_with_reason_and_not_retried() -> None:
+    dest = ScriptedDestination(SendResult("skipped", reason="not a Postscript subscriber (policy: skip)"))
+    deliverer, journal, _ = harness(dest)
+    batch = [Delivery(platform="postscript", item=profile())]
+    assert deliverer.deliver(batch).skipped == 1
+    (entry,) = [e for _, e in journal.read("lp:skipped:acme:postscript")]
+    assert entry["reason"].startswith("not a Postscript subscriber") and entry["kind"] == "profile"
+    assert deliverer.deliver(batch).duplicates == 1
+
+
+def test_delivery_round_trips_through_its_wire_dict() -> None:
+    d = Delivery(platform="postscript", item=profile())
+    assert Delivery.from_dict(d.to_dict()) == d and Delivery.from_dict(d.to_dict()).id == d.id
