@@ -36,9 +36,16 @@ class RedisRateLimiter:
     _script_source = resources.files("pipeline.ratelimit").joinpath("gcra.lua").read_text()
 
     def __init__(self, client: redis.Redis) -> None:
+        self._client = client
         self._script = client.register_script(self._script_source)
+        self._loaded = False
 
     def acquire(self, scope: str, *, rate_per_s: float, burst: int = 1, cost: int = 1) -> float:
+        if not self._loaded:
+            # Load once up front so the hot path never takes the NOSCRIPT round trip (redis-py
+            # still recovers from NOSCRIPT if the server restarts and loses its script cache).
+            self._client.script_load(self._script_source)
+            self._loaded = True
         interval_us = int(1_000_000 / rate_per_s)
         wait_us = self._script(keys=[keys.rate_limit(scope)], args=[interval_us, max(1, burst), cost])
         return int(wait_us) / 1_000_000

@@ -1,0 +1,31 @@
+"""The README's first command, as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.redis]
+
+
+def test_demo_command_reports_and_exits_zero(redis_url: str) -> None:
+    env = {**os.environ, "REDIS_URL": redis_url}
+    result = subprocess.run(
+        [sys.executable, "-c", "from pipeline.cli import main; main()", "demo", "--merchants", "1",
+         "--customers", "6", "--transactions", "30", "--timeout", "90"],
+        env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"using the Redis at {redis_url}" in result.stderr
+    lines = dict(line.split(None, 1) if " " in line else (line, "") for line in result.stdout.splitlines())
+    assert "demo OK" in result.stdout
+    assert "events seeded / received            30 / 30" in result.stdout
+    assert lines["dead-lettered"].strip() == "0"
+
+
+def test_help_lists_the_commands() -> None:
+    result = subprocess.run([sys.executable, "-c", "from pipeline.cli import main; main()", "--help"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and "demo" in result.stdout and "simulate" in result.stdout
