@@ -35,3 +35,17 @@ def test_modules_stay_small() -> None:
 def test_procfile_declares_worker_and_beat() -> None:
     kinds = {line.split(":", 1)[0] for line in (ROOT / "Procfile").read_text().splitlines() if ":" in line}
     assert {"worker", "beat"} <= kinds
+
+
+def test_redis_keys_come_only_from_keys_module() -> None:
+    offenders = [str(p.relative_to(ROOT)) for p in [*(ROOT / "pipeline").rglob("*.py"), *(ROOT / "workers").rglob("*.py")]
+                 if p.name != "keys.py" and ('"lp:' in p.read_text() or "f\"lp:" in p.read_text())]
+    assert offenders == []
+
+
+def test_worker_consumes_every_queue_the_app_declares() -> None:
+    from workers.config import queue_names
+
+    worker = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("worker:"))
+    consumed = worker.split("-Q", 1)[1].split()[0].split(",")
+    assert sorted(consumed) == sorted(queue_names())

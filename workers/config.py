@@ -5,16 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from kombu import Queue
+from redis.exceptions import RedisError
 
 from pipeline.config import PLATFORM_DEFAULTS
 from pipeline.settings import Settings
 
-__all__ = ["INGEST_QUEUE", "celery_config", "delivery_queue", "queue_names"]
+__all__ = ["INFRA_ERRORS", "INGEST_QUEUE", "celery_config", "delivery_queue", "queue_names"]
 
 INGEST_QUEUE = "ingest"
 #: Celery's Redis transport redelivers unacknowledged messages after this: it must exceed
 #: the longest task plus the longest countdown we ever set.
 VISIBILITY_TIMEOUT_S = 7200
+#: Failures of our own infrastructure: the whole task is retried (Celery acknowledges a task
+#: that raised, so without a retry its message would be gone).
+INFRA_ERRORS: tuple[type[Exception], ...] = (RedisError, ConnectionError)
 
 
 def delivery_queue(platform: str) -> str:

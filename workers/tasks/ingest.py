@@ -11,7 +11,7 @@ from pipeline import keys
 from pipeline.errors import RetriableError
 from pipeline.types import Delivery
 from workers.app import app, runtime
-from workers.config import INGEST_QUEUE, delivery_queue
+from workers.config import INFRA_ERRORS, INGEST_QUEUE, delivery_queue
 from workers.schedule import SYNC_TASK
 from workers.tasks.deliver import deliver_batch
 
@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 SYNC_LOCK_TIMEOUT_S = 900
 
 
-@app.task(name=SYNC_TASK, bind=True, queue=INGEST_QUEUE, max_retries=5)
+@app.task(name=SYNC_TASK, bind=True, queue=INGEST_QUEUE, max_retries=5, autoretry_for=INFRA_ERRORS,
+          retry_backoff=5, retry_backoff_max=300, retry_jitter=True)
 def sync_connection(self: Any, merchant: str) -> dict[str, Any] | None:
     lock = runtime.redis.lock(keys.lock(f"sync:{merchant}"), timeout=SYNC_LOCK_TIMEOUT_S, blocking=False)
     if not lock.acquire():
