@@ -205,7 +205,7 @@ def _settled(c: dict[str, int]) -> bool:
 
 def verify(seeds: dict[str, tuple[Any, Any, Any]], counters: dict[str, dict[str, int]]) -> DemoResult:
     """Compare what each simulated Postscript shop accepted with what its Smile account holds."""
-    from pipeline.destinations.postscript import event_type
+    from pipeline.destinations.encoding.postscript import event_type
 
     total = {k: sum(c[k] for c in counters.values()) for k in next(iter(counters.values()))}
     expected = received = missing = duplicates = profiles_expected = profiles_ok = 0

@@ -13,8 +13,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 import httpx
@@ -24,55 +22,13 @@ from pipeline.destinations.base import SendResult
 from pipeline.errors import FatalError, RetriableError
 from pipeline.http.policy import raise_for_response, raise_for_transport
 from pipeline.state.subscribers import ABSENT, SubscriberCache
-from pipeline.types import Customer, Event, Item, ProfileUpdate, Value
+from pipeline.destinations.encoding.postscript import MAX_PROPERTIES, encode_event, encode_properties, identifiers
+from pipeline.types import Customer, Event, Item, ProfileUpdate
 
-__all__ = ["PostscriptDestination", "encode_event", "encode_properties", "event_type"]
+__all__ = ["PostscriptDestination"]
 
-_NOT_TYPE_CHARS = re.compile(r"[^A-Za-z0-9]+")
-#: Postscript accepts at most this many custom properties per subscriber.
-MAX_PROPERTIES = 50
 SUBSCRIBER_TTL_S = 24 * 3600
 ABSENT_TTL_S = 15 * 60
-
-
-def event_type(name: str) -> str:
-    """Stable Postscript ``type`` for a display name: runs of other characters become one
-    underscore, trimmed ("Okendo Loyalty Tier Changed" → ``Okendo_Loyalty_Tier_Changed``)."""
-    encoded = _NOT_TYPE_CHARS.sub("_", name).strip("_")
-    if not encoded:
-        raise ValueError(f"event name {name!r} has no letter or digit")
-    return encoded
-
-
-def _encode_value(value: Value) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-    return value
-
-
-def encode_properties(properties: Mapping[str, Value]) -> dict[str, Any]:
-    """Properties as Postscript takes them: datetimes as ISO 8601, missing values omitted."""
-    return {k: _encode_value(v) for k, v in properties.items() if v is not None}
-
-
-def _occurred_at(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _identifiers(customer: Customer) -> dict[str, str]:
-    return {k: v for k, v in (("email", customer.email), ("phone", customer.phone)) if v}
-
-
-def encode_event(event: Event, *, delivery_id: str) -> dict[str, Any]:
-    """The ``POST /api/v2/events`` body for one event."""
-    return {
-        "type": event_type(event.name),
-        **_identifiers(event.customer),
-        "occurred_at": _occurred_at(event.occurred_at),
-        "properties": encode_properties(event.properties),
-        "external_id": delivery_id,
-    }
-
 
 class PostscriptDestination:
     """One merchant's Postscript shop. The client carries auth and the shared rate limit."""
@@ -104,7 +60,7 @@ class PostscriptDestination:
         return raise_for_response(response, what=f"postscript {what}")
 
     def _send_event(self, event: Event, delivery_id: str) -> SendResult:
-        if not _identifiers(event.customer):
+        if not identifiers(event.customer):
             return SendResult("skipped", reason="customer has neither email nor phone")
         response = self._request("POST", "/api/v2/events", what="POST /api/v2/events",
                                  json=encode_event(event, delivery_id=delivery_id))

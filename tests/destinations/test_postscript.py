@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from pipeline.clock import FrozenClock
-from pipeline.destinations.postscript import PostscriptDestination, encode_event, event_type
+from pipeline.destinations.encoding.postscript import encode_event, event_type
+from pipeline.destinations.postscript import PostscriptDestination
 from pipeline.errors import AuthError, FatalError, RateLimited, RetriableError
 from pipeline.http.client import build_client
 from pipeline.state.subscribers import MemorySubscriberCache

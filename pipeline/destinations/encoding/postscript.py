@@ -1,0 +1,65 @@
+"""Postscript wire encoding: pure functions from catalog items to request bodies.
+
+* Event ``type`` allows only ``[A-Za-z0-9_]``: every run of other characters in the display
+  name becomes one underscore, trimmed ("Smile Points Earned" → ``Smile_Points_Earned``).
+  Changing it would break merchants' Flows, so the rule is fixed and tested.
+* ``occurred_at`` is UTC ``%Y-%m-%d %H:%M:%S.%f``.
+* Property values: strings, booleans, integers, floats; datetimes as ISO 8601 UTC
+  (``2026-03-01T12:00:00Z``); missing values are omitted. At most 50 subscriber properties.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from pipeline.types import Customer, Event, Value
+
+__all__ = ["MAX_PROPERTIES", "encode_event", "encode_properties", "event_type", "identifiers"]
+
+_NOT_TYPE_CHARS = re.compile(r"[^A-Za-z0-9]+")
+#: Postscript accepts at most this many custom properties per subscriber.
+MAX_PROPERTIES = 50
+
+
+def event_type(name: str) -> str:
+    """Stable Postscript ``type`` for a display name: runs of other characters become one
+    underscore, trimmed ("Okendo Loyalty Tier Changed" → ``Okendo_Loyalty_Tier_Changed``)."""
+    encoded = _NOT_TYPE_CHARS.sub("_", name).strip("_")
+    if not encoded:
+        raise ValueError(f"event name {name!r} has no letter or digit")
+    return encoded
+
+
+def _encode_value(value: Value) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value
+
+
+def encode_properties(properties: Mapping[str, Value]) -> dict[str, Any]:
+    """Properties as Postscript takes them: datetimes as ISO 8601, missing values omitted."""
+    return {k: _encode_value(v) for k, v in properties.items() if v is not None}
+
+
+def _occurred_at(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def identifiers(customer: Customer) -> dict[str, str]:
+    return {k: v for k, v in (("email", customer.email), ("phone", customer.phone)) if v}
+
+
+def encode_event(event: Event, *, delivery_id: str) -> dict[str, Any]:
+    """The ``POST /api/v2/events`` body for one event."""
+    return {
+        "type": event_type(event.name),
+        **identifiers(event.customer),
+        "occurred_at": _occurred_at(event.occurred_at),
+        "properties": encode_properties(event.properties),
+        "external_id": delivery_id,
+    }
+
+
