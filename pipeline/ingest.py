@@ -24,7 +24,7 @@ from pipeline.state.cursors import CursorState, CursorStore
 from pipeline.state.journal import Journal
 from pipeline.state.ledger import Ledger
 from pipeline.transform.mapper import Mapper
-from pipeline.types import Delivery
+from pipeline.types import Delivery, goes_to
 
 __all__ = ["Enqueue", "Ingestor", "SyncReport"]
 
@@ -116,11 +116,14 @@ class Ingestor:
                     "at": self._clock.now().isoformat()})
                 continue
             transformed += len(items)
-            deliveries.extend(Delivery(platform=p, item=item) for item in items for p in self._platforms)
+            deliveries.extend(Delivery(platform=p, item=item) for item in items for p in self._platforms
+                              if goes_to(item, p))
         for platform in self._platforms:
             mine = [d for d in deliveries if d.platform == platform]
             for start in range(0, len(mine), self._batch_size):
                 self._enqueue(platform, mine[start:start + self._batch_size])
+        if page.after_handover is not None:
+            page.after_handover()
         self._ledger.mark([k for k, s in zip(seen_keys, seen) if not s], ttl_s=self._seen_ttl_s)
         report.pages += 1
         report.pulled += len(page.records) + len(page.rejected)

@@ -69,3 +69,8 @@ def rate_limit(scope: str) -> str:
 def lock(name: str) -> str:
     """String with TTL: a mutual-exclusion lock."""
     return f"{PREFIX}:lock:{name}"
+
+
+def snapshot(merchant: str, provider: str, stream: str) -> str:
+    """Hash: record id → JSON of the fields diffed between versions (tier, state, ...)."""
+    return f"{PREFIX}:snapshot:{merchant}:{provider}:{stream}"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, Union
 
-__all__ = ["Attempt", "Customer", "Delivery", "Event", "Item", "ProfileUpdate", "Record", "Value", "item_from_dict"]
+__all__ = ["Attempt", "Customer", "Delivery", "Event", "Item", "ProfileUpdate", "Record", "Value", "goes_to", "item_from_dict"]
 
 #: A property value as the catalog produces it; platforms encode it further.
 Value = Union[str, int, float, bool, datetime, None]
@@ -61,7 +61,9 @@ class Record:
 
 @dataclass(frozen=True, kw_only=True)
 class Event:
-    """A named loyalty event ("Smile Points Earned") for one customer."""
+    """A named loyalty event ("Smile Points Earned") for one customer.
+
+    ``platforms`` limits which connected platforms receive it (None: all of them)."""
 
     id: str
     merchant: str
@@ -70,6 +72,7 @@ class Event:
     occurred_at: datetime
     customer: Customer
     properties: Mapping[str, Value]
+    platforms: tuple[str, ...] | None = None
     kind: Literal["event"] = "event"
 
 
@@ -83,10 +86,16 @@ class ProfileUpdate:
     as_of: datetime
     customer: Customer
     properties: Mapping[str, Value]
+    platforms: tuple[str, ...] | None = None
     kind: Literal["profile"] = "profile"
 
 
 Item = Union[Event, ProfileUpdate]
+
+
+def goes_to(item: Item, platform: str) -> bool:
+    """Whether ``item`` is meant for ``platform``."""
+    return item.platforms is None or platform in item.platforms
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,7 +160,8 @@ def _decode_value(value: Any) -> Value:
 def _item_to_dict(item: Item) -> dict[str, Any]:
     base = {"kind": item.kind, "id": item.id, "merchant": item.merchant, "provider": item.provider,
             "customer": item.customer.to_dict(),
-            "properties": {k: _encode_value(v) for k, v in item.properties.items()}}
+            "properties": {k: _encode_value(v) for k, v in item.properties.items()},
+            "platforms": list(item.platforms) if item.platforms is not None else None}
     if isinstance(item, Event):
         return {**base, "name": item.name, "occurred_at": item.occurred_at.isoformat()}
     return {**base, "as_of": item.as_of.isoformat()}
@@ -161,7 +171,8 @@ def item_from_dict(data: Mapping[str, Any]) -> Item:
     """Inverse of the item part of ``Delivery.to_dict``."""
     common = {"id": data["id"], "merchant": data["merchant"], "provider": data["provider"],
               "customer": Customer(**data["customer"]),
-              "properties": {k: _decode_value(v) for k, v in data["properties"].items()}}
+              "properties": {k: _decode_value(v) for k, v in data["properties"].items()},
+              "platforms": tuple(data["platforms"]) if data.get("platforms") is not None else None}
     if data["kind"] == "event":
         return Event(name=data["name"], occurred_at=datetime.fromisoformat(data["occurred_at"]), **common)
     if data["kind"] == "profile":

@@ -25,6 +25,7 @@ from pipeline.state.cursors import RedisCursorStore
 from pipeline.state.directory import RedisCustomerDirectory
 from pipeline.state.journal import RedisJournal
 from pipeline.state.ledger import RedisLedger
+from pipeline.state.snapshots import RedisSnapshotStore
 from pipeline.state.subscribers import RedisSubscriberCache
 from pipeline.transform.mapper import Mapper
 
@@ -81,8 +82,8 @@ class Runtime:
         cls = PROVIDERS[account.kind]
         client = self._client("provider", merchant, account.kind, account.base_url, cls.auth_headers(account),
                               account.rate_per_s)
-        return cls(merchant=merchant, account=account, client=client,
-                   directory=RedisCustomerDirectory(self.redis), clock=self.clock)
+        return cls(merchant=merchant, account=account, client=client, directory=RedisCustomerDirectory(self.redis),
+                   snapshots=RedisSnapshotStore(self.redis), clock=self.clock)
 
     def ingestor(self, merchant: str, enqueue: Enqueue) -> Ingestor:
         conn = self.connection(merchant)

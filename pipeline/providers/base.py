@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -29,11 +29,16 @@ class Rejected:
 
 @dataclass(frozen=True)
 class Page:
-    """One provider page: valid records, rejected ones, and the cursor of the next page."""
+    """One provider page: valid records, rejected ones, and the cursor of the next page.
+
+    ``after_handover`` (if set) is called once the page's deliveries are enqueued, to commit
+    what must not be committed earlier (e.g. the snapshots its change events were diffed with).
+    """
 
     records: list[Record]
     rejected: list[Rejected] = field(default_factory=list)
     next_cursor: str | None = None
+    after_handover: Callable[[], None] | None = None
 
 
 class Provider(Protocol):

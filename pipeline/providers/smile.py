@@ -10,41 +10,32 @@ customer not seen yet, by ``GET /customers/{id}``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 import httpx
-from marshmallow import Schema, ValidationError
 
 from pipeline.clock import Clock
 from pipeline.config import ProviderAccount
 from pipeline.errors import FatalError, InvalidRecord
 from pipeline.providers.base import Page, Rejected, get_json
-from pipeline.providers.schemas.smile import CustomerSchema, PointsTransactionSchema
+from pipeline.providers.resources import decode, snapshot_of
 from pipeline.state.directory import CustomerDirectory
+from pipeline.state.snapshots import SnapshotStore
 from pipeline.types import Customer, Record
 
 __all__ = ["SmileProvider"]
 
-#: stream → (path, response list key, schema, extra query parameters)
-STREAMS: Mapping[str, tuple[str, str, Schema, Mapping[str, str]]] = {
-    "customers": ("/customers", "customers", CustomerSchema(), {"include": "vip_status"}),
-    "points_transactions": ("/points_transactions", "points_transactions", PointsTransactionSchema(), {}),
+#: stream → (path, response list key, extra query parameters)
+STREAMS: Mapping[str, tuple[str, str, Mapping[str, str]]] = {
+    "customers": ("/customers", "customers", {"include": "vip_status"}),
+    "points_transactions": ("/points_transactions", "points_transactions", {}),
 }
 
 
 def _iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _first_error(messages: Any, prefix: str = "") -> tuple[str, str]:
-    """The first (field path, message) of a marshmallow error tree."""
-    if isinstance(messages, Mapping):
-        name, inner = next(iter(messages.items()))
-        return _first_error(inner, f"{prefix}.{name}" if prefix else str(name))
-    if isinstance(messages, list) and messages:
-        return _first_error(messages[0], prefix)
-    return prefix, str(messages)
 
 
 class SmileProvider:
@@ -54,11 +45,12 @@ class SmileProvider:
     streams: ClassVar[tuple[str, ...]] = ("customers", "points_transactions")
 
     def __init__(self, *, merchant: str, account: ProviderAccount, client: httpx.Client,
-                 directory: CustomerDirectory, clock: Clock) -> None:
+                 directory: CustomerDirectory, snapshots: SnapshotStore, clock: Clock) -> None:
         self._merchant = merchant
         self._account = account
         self._client = client
         self._directory = directory
+        self._snapshots = snapshots
         self._clock = clock
 
     @staticmethod
@@ -68,7 +60,7 @@ class SmileProvider:
     def pages(self, stream: str, *, since: datetime | None, cursor: str | None) -> Iterator[Page]:
         if stream not in STREAMS:
             raise FatalError(f"smile has no stream {stream!r}")
-        path, list_key, schema, extra = STREAMS[stream]
+        path, list_key, extra = STREAMS[stream]
         params: dict[str, Any] = {"limit": self._account.page_size, **extra}
         if since is not None:
             params["updated_at_min"] = _iso(since)
@@ -78,33 +70,32 @@ class SmileProvider:
             raw_records = body.get(list_key) if isinstance(body, Mapping) else None
             if not isinstance(raw_records, list):
                 raise FatalError(f"smile GET {path}: response has no {list_key!r} list")
-            page = self._parse(stream, schema, raw_records)
+            page = self._parse(stream, raw_records)
             cursor = (body.get("metadata") or {}).get("next_cursor") or None
-            yield Page(records=page.records, rejected=page.rejected, next_cursor=cursor)
+            yield replace(page, next_cursor=cursor)
             if cursor is None:
                 return
 
-    def _parse(self, stream: str, schema: Schema, raw_records: list[Any]) -> Page:
-        valid: list[dict[str, Any]] = []
+    def _parse(self, stream: str, raw_records: list[Any]) -> Page:
+        records: list[Record] = []
         rejected: list[Rejected] = []
-        for raw in raw_records:
-            if not isinstance(raw, Mapping):
-                rejected.append(Rejected(stream, {"value": raw}, InvalidRecord(
-                    "record is not an object", provider=self.kind, field=stream)))
-                continue
-            try:
-                valid.append(schema.load(raw))
-            except ValidationError as exc:
-                field, message = _first_error(exc.messages)
-                rejected.append(Rejected(stream, raw, InvalidRecord(message, provider=self.kind,
-                                                                    field=f"{stream}.{field}")))
+        previous: dict[str, dict[str, Any]] = {}
         if stream == "customers":
-            customers = [Customer(provider_id=str(r["id"]), email=r["email"]) for r in valid]
-            self._directory.put_many(self._merchant, self.kind, customers)
-            by_id = {c.provider_id: c for c in customers}
-            return Page(records=[self._record(stream, r, by_id[str(r["id"])]) for r in valid], rejected=rejected)
-        identities = self._identities({str(r["customer_id"]) for r in valid})
-        return Page(records=[self._record(stream, r, identities[str(r["customer_id"])]) for r in valid],
+            ids = [str(r["id"]) for r in raw_records if isinstance(r, Mapping) and "id" in r]
+            previous = self._snapshots.get_many(self._merchant, self.kind, stream, ids)
+        for raw in raw_records:
+            try:
+                key = str(raw.get("id")) if isinstance(raw, Mapping) else ""
+                records.append(decode(self.kind, stream, raw, merchant=self._merchant, previous=previous.get(key)))
+            except InvalidRecord as exc:
+                rejected.append(Rejected(stream, raw if isinstance(raw, Mapping) else {"value": raw}, exc))
+        if stream == "customers":
+            self._directory.put_many(self._merchant, self.kind, [r.customer for r in records])
+            snapshots = {r.record_id: snapshot_of(r) for r in records}
+            return Page(records=records, rejected=rejected, after_handover=lambda: self._snapshots.put_many(
+                self._merchant, self.kind, stream, snapshots))
+        identities = self._identities({r.customer.provider_id for r in records})
+        return Page(records=[replace(r, customer=identities[r.customer.provider_id]) for r in records],
                     rejected=rejected)
 
     def _identities(self, ids: set[str]) -> dict[str, Customer]:
@@ -125,7 +116,3 @@ class SmileProvider:
             self._directory.put_many(self._merchant, self.kind, fetched)
             found.update({c.provider_id: c for c in fetched})
         return found
-
-    def _record(self, stream: str, data: dict[str, Any], customer: Customer) -> Record:
-        return Record(merchant=self._merchant, provider=self.kind, stream=stream, record_id=str(data["id"]),
-                      updated_at=data["updated_at"], customer=customer, data=data)

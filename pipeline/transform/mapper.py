@@ -9,36 +9,41 @@ from typing import Any
 
 from pipeline.errors import InvalidRecord
 from pipeline.transform.catalog import EVENT_RULES, PROFILE_RULES
-from pipeline.transform.rules import OPS, Abs, Cond, EventRule, Expr, Field, ProfileRule, Test
+from pipeline.transform.rules import Abs, Count, Each, EventRule, Expr, Field, ProfileRule, Test, YesNo, lookup
 from pipeline.types import Event, Item, ProfileUpdate, Record, Value, stable_id
 
-__all__ = ["Mapper"]
-
-_MISSING = object()
-
-
-def _lookup(data: Mapping[str, Any], path: str) -> Any:
-    value: Any = data
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
-def _holds(cond: Cond, data: Mapping[str, Any]) -> bool:
-    return OPS[cond.op](_lookup(data, cond.path), cond.value)
+__all__ = ["Mapper", "evaluate_properties"]
 
 
 def _evaluate(expr: Expr, data: Mapping[str, Any]) -> Value:
     if isinstance(expr, Field):
-        return _lookup(data, expr.path)  # type: ignore[no-any-return]
+        value = lookup(data, expr.path)
+        return value if value is None or isinstance(value, str | int | float | bool | datetime) else str(value)
     if isinstance(expr, Abs):
-        value = _lookup(data, expr.path)
-        return abs(value) if isinstance(value, int | float) else None
+        value = lookup(data, expr.path)
+        return abs(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
     if isinstance(expr, Test):
-        return _holds(expr.cond, data)
+        return expr.cond.holds(data)
+    if isinstance(expr, YesNo):
+        value = lookup(data, expr.path)
+        return None if value is None else ("Yes" if value else "No")
+    if isinstance(expr, Count):
+        items = lookup(data, expr.path)
+        if not isinstance(items, list):
+            return 0
+        return sum(1 for i in items if expr.key is None or lookup(i, expr.key) == expr.equals)
     raise TypeError(f"unknown expression {expr!r}")
+
+
+def evaluate_properties(properties: Mapping[str, Expr], data: Mapping[str, Any]) -> dict[str, Value]:
+    """Every property a rule sets; templated names (``Each``) expand to one per entry."""
+    out: dict[str, Value] = {}
+    for name, expr in properties.items():
+        if isinstance(expr, Each):
+            out.update(expr.expand(name, data))
+        else:
+            out[name] = _evaluate(expr, data)
+    return out
 
 
 class Mapper:
@@ -66,15 +71,18 @@ class Mapper:
         key = (record.provider, record.stream)
         items: list[Item] = []
         for rule in self._events.get(key, ()):
-            if all(_holds(c, record.data) for c in rule.when):
+            if all(c.holds(record.data) for c in rule.when):
                 items.append(self._event(rule, record))
         for prule in self._profiles.get(key, ()):
-            if all(_holds(c, record.data) for c in prule.when):
+            if all(c.holds(record.data) for c in prule.when):
+                properties = {k: v for k, v in evaluate_properties(prule.properties, record.data).items()
+                              if v is not None}
+                if not properties:
+                    continue
                 items.append(ProfileUpdate(
-                    id=stable_id(record.merchant, record.provider, record.stream, record.version, "profile"),
+                    id=stable_id(record.merchant, record.provider, record.stream, record.version, prule.name),
                     merchant=record.merchant, provider=record.provider, as_of=record.updated_at,
-                    customer=record.customer,
-                    properties={name: _evaluate(expr, record.data) for name, expr in prule.properties.items()},
+                    customer=record.customer, properties=properties, platforms=prule.platforms,
                 ))
         return items
 
@@ -82,13 +90,14 @@ class Mapper:
         return [item for record in records for item in self.map(record)]
 
     def _event(self, rule: EventRule, record: Record) -> Event:
-        occurred = _lookup(record.data, rule.occurred_at)
+        occurred = lookup(record.data, rule.occurred_at)
         if not isinstance(occurred, datetime):
             raise InvalidRecord(f"needed by event {rule.event!r} but missing or not a datetime",
                                 provider=record.provider, field=f"{record.stream}.{rule.occurred_at}")
+        identity = record.version if rule.per_version else record.record_id
         return Event(
-            id=stable_id(record.merchant, record.provider, record.stream, record.record_id, rule.event),
+            id=stable_id(record.merchant, record.provider, record.stream, identity, rule.event),
             merchant=record.merchant, provider=record.provider, name=rule.event, occurred_at=occurred,
-            customer=record.customer,
-            properties={name: _evaluate(expr, record.data) for name, expr in rule.properties.items()},
+            customer=record.customer, properties=evaluate_properties(rule.properties, record.data),
+            platforms=rule.platforms,
         )

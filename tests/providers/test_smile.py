@@ -15,6 +15,7 @@ from pipeline.errors import AuthError, RetriableError
 from pipeline.http.client import build_client
 from pipeline.providers.smile import SmileProvider
 from pipeline.state.directory import MemoryCustomerDirectory
+from pipeline.state.snapshots import MemorySnapshotStore
 from pipeline.types import Customer
 from tests.factories import provider_account, smile_customer, smile_txn
 from tests.support.openapi import RequestValidator
@@ -36,7 +37,8 @@ def provider(handler: Callable[[httpx.Request], httpx.Response], directory: Memo
     client = build_client(base_url=account.base_url, headers=SmileProvider.auth_headers(account), timeout_s=5,
                           transport=httpx.MockTransport(recording))
     return SmileProvider(merchant="acme", account=account, client=client,
-                         directory=directory or MemoryCustomerDirectory(), clock=clock), seen, clock
+                         directory=directory or MemoryCustomerDirectory(), snapshots=MemorySnapshotStore(),
+                         clock=clock), seen, clock
 
 
 def page(key: str, records: list[dict], next_cursor: str | None) -> httpx.Response:

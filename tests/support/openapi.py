@@ -18,7 +18,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import yaml
-from openapi_schema_validator import OAS31Validator
+from openapi_schema_validator import OAS30Validator, OAS31Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4, DRAFT202012
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 
@@ -51,14 +53,83 @@ def _check_event(body: dict[str, Any]) -> None:
         datetime.strptime(body["occurred_at"], "%Y-%m-%d %H:%M:%S.%f")
 
 
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+
+
+def _check_e164(where: str, phone: Any) -> None:
+    if phone is not None and not _E164.fullmatch(phone):
+        raise ValueError(f"{where} is not E.164")  # the number itself is personal data: not in the message
+
+
+def _check_attentive_event(body: dict[str, Any]) -> None:
+    """Attentive v1 ``CustomEventsRequest``: character rules stated in the field descriptions."""
+    if re.search(r"[\"'(){}\[\]\\|,]", body.get("type", "")) or not body.get("type", "").strip():
+        raise ValueError(f"type {body.get('type')!r} is empty or has one of \" ' ( ) {{ }} [ ] \\ | ,")
+    for key in body.get("properties") or {}:
+        if re.search(r"[\"{}\[\]\\|]", key):
+            raise ValueError(f"properties key {key!r} has one of \" {{ }} [ ] \\ |")
+    _check_e164("user/phone", body.get("user", {}).get("phone"))
+
+
+def _check_attentive_attributes(body: dict[str, Any]) -> None:
+    """Attentive v1 ``postCustomAttributes``: "does not support arrays"; names at most 200 characters."""
+    for key, value in (body.get("properties") or {}).items():
+        if len(key) > 200:
+            raise ValueError(f"attribute name {key[:40]!r}... is longer than 200 characters")
+        if isinstance(value, (list, dict)):
+            raise ValueError(f"attribute {key!r} is an array or object")
+    _check_e164("user/phone", body.get("user", {}).get("phone"))
+
+
+def _check_klaviyo_profile(where: str, profile: dict[str, Any]) -> None:
+    attributes = profile.get("attributes", {})
+    if not profile.get("id") and not any(attributes.get(k) for k in ("email", "phone_number", "external_id")):
+        raise ValueError(f"{where} has no identifier (id, email, phone_number or external_id)")
+    _check_e164(f"{where}/attributes/phone_number", attributes.get("phone_number"))
+
+
+def _check_klaviyo_event(body: dict[str, Any]) -> None:
+    """Klaviyo ``create_event``: metric name < 128 characters, <= 400 properties, a profile identifier."""
+    attributes = body["data"]["attributes"]
+    name = attributes["metric"]["data"]["attributes"]["name"]
+    if len(name) >= 128:
+        raise ValueError(f"metric name has {len(name)} characters; it must be less than 128")
+    if len(attributes["properties"]) > 400:
+        raise ValueError("more than 400 event properties")
+    _check_klaviyo_profile("profile/data", attributes["profile"]["data"])
+
+
+def _check_klaviyo_profile_import(body: dict[str, Any]) -> None:
+    _check_klaviyo_profile("data", body["data"])
+
+
+def _check_klaviyo_bulk_import(body: dict[str, Any]) -> None:
+    """Klaviyo ``bulk_import_profiles``: "Accepts up to 10,000 profiles per request"."""
+    profiles = body["data"]["attributes"]["profiles"]["data"]
+    if len(profiles) > 10_000:
+        raise ValueError(f"{len(profiles)} profiles; at most 10,000 per job")
+    for i, profile in enumerate(profiles):
+        _check_klaviyo_profile(f"profiles/data/{i}", profile)
+
+
 BODY_CHECKS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("POST", "/api/v2/events"): _check_event,
+    # Attentive v1 (server_prefix "/v1")
+    ("POST", "/events/custom"): _check_attentive_event,
+    ("POST", "/attributes/custom"): _check_attentive_attributes,
+    # Klaviyo
+    ("POST", "/api/events"): _check_klaviyo_event,
+    ("POST", "/api/profile-import"): _check_klaviyo_profile_import,
+    ("POST", "/api/profile-bulk-import-jobs"): _check_klaviyo_bulk_import,
 }
 
 
 @cache
 def load_spec(name: str) -> dict[str, Any]:
-    spec = yaml.safe_load((SPECS / name).read_text())
+    """The spec ``specs/<name>`` (YAML or JSON, e.g. ``klaviyo/create_event.json``) with its errata applied."""
+    text = (SPECS / name).read_text()
+    # JSON is read as JSON: faster, and some JSON escapes are not YAML 1.1 (Attentive's "yaml" is JSON).
+    spec = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
     spec = copy.deepcopy(spec)
     if name in ERRATA:
         ERRATA[name](spec)
@@ -69,12 +140,25 @@ class SpecViolation(AssertionError):
     pass
 
 
+_SPEC_URI = "urn:openapi-spec"
+
+
+def _pointer(*parts: str) -> str:
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
 class RequestValidator:
     """``validate(request)`` raises ``SpecViolation`` naming what is wrong."""
 
     def __init__(self, spec_name: str, *, server_prefix: str = "") -> None:
         self.spec = load_spec(spec_name)
         self.prefix = server_prefix
+        # OpenAPI 3.0 schemas (`nullable`, Draft 4 based) differ from 3.1 ones (JSON Schema 2020-12).
+        v30 = str(self.spec.get("openapi", "")).startswith("3.0")
+        self._schema_validator = OAS30Validator if v30 else OAS31Validator
+        # `$ref`s (recursive ones too) are resolved lazily, against the whole document.
+        resource = Resource(contents=self.spec, specification=DRAFT4 if v30 else DRAFT202012)
+        self._registry: Registry[Any] = Registry().with_resource(_SPEC_URI, resource)
         self._routes = [
             (re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", path) + "$"), path)
             for path in self.spec["paths"]
@@ -115,17 +199,27 @@ class RequestValidator:
         for name, param in params.items():
             if param.get("required") and name not in parse_qs(url.query):
                 raise SpecViolation(f"{request.method} {template}: required query parameter {name!r} missing")
+        for param in op.get("parameters", []):
+            if param.get("in") == "header" and param.get("required") and param["name"] not in request.headers:
+                raise SpecViolation(f"{request.method} {template}: required header {param['name']!r} missing")
         body_spec = op.get("requestBody")
         content = request.content
         if body_spec is None:
             if content:
                 raise SpecViolation(f"{request.method} {template}: a body is sent but the spec declares none")
             return
-        if "application/json" not in request.headers.get("content-type", ""):
-            raise SpecViolation(f"{request.method} {template}: content-type is not application/json")
+        body_pointer = _pointer("paths", template, request.method.lower(), "requestBody")
+        if "$ref" in body_spec:
+            body_pointer, body_spec = body_spec["$ref"].lstrip("#"), self._resolve(body_spec)
+        media = request.headers.get("content-type", "").split(";")[0].strip()
+        if media not in body_spec["content"]:
+            raise SpecViolation(f"{request.method} {template}: content-type {media!r} is not one of "
+                                f"{sorted(body_spec['content'])}")
         body = json.loads(content)
-        schema = self._resolve(body_spec["content"]["application/json"]["schema"])
-        errors = sorted(OAS31Validator(schema).iter_errors(body), key=lambda e: list(e.path))
+        schema = {"$ref": _SPEC_URI + "#" + body_pointer + _pointer("content", media, "schema")}
+        validator = self._schema_validator(schema, registry=self._registry,
+                                           format_checker=self._schema_validator.FORMAT_CHECKER)
+        errors = sorted(validator.iter_errors(body), key=lambda e: list(e.path))
         if errors:
             first = errors[0]
             where = "/".join(str(p) for p in first.path) or "<body>"

@@ -62,7 +62,7 @@ def test_missing_timestamp_is_an_invalid_record() -> None:
 
 
 def test_catalog_rows_are_unique_and_named_like_the_seeds() -> None:
-    names = [(r.provider, r.stream, r.event) for r in EVENT_RULES]
+    names = [(r.provider, r.stream, r.event, r.when) for r in EVENT_RULES]
     assert len(names) == len(set(names))
     props = {p for r in PROFILE_RULES for p in r.properties}
     assert {"Enrolled in Smile", "Smile Points Balance"} <= props

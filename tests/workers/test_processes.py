@@ -6,6 +6,7 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -51,16 +52,20 @@ def test_procfile_command_starts(kind: str, tmp_path: Path, redis_url: str) -> N
     proc = subprocess.Popen(command(procfile()[kind], tmp_path), cwd=ROOT, env=env_for(tmp_path, redis_url),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen: list[str] = []
+    assert proc.stdout is not None
+    reader = threading.Thread(target=lambda: seen.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
     deadline = time.monotonic() + 60
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            seen.append(line)
-            if READY[kind] in line or time.monotonic() > deadline:
-                break
+        while not any(READY[kind] in line for line in seen) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
     assert any(READY[kind] in line for line in seen), "".join(seen[-40:])
 
 

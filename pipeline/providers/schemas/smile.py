@@ -1,34 +1,31 @@
-"""Marshmallow schemas of the Smile.io records we read (shapes from specs/smile-io-openapi.yml)."""
+"""Smile.io records (shapes from specs/smile-io-openapi.yml)."""
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import fields, validate
 
-__all__ = ["CustomerSchema", "PointsTransactionSchema"]
+from pipeline.providers.schemas.common import Lenient, Timestamp
 
-
-class _Strict(Schema):
-    class Meta:
-        unknown = EXCLUDE  # new API fields must not break ingestion
+__all__ = ["CustomerSchema", "PointsTransactionSchema", "RewardFulfillmentSchema"]
 
 
-class PointsTransactionSchema(_Strict):
+class PointsTransactionSchema(Lenient):
     id = fields.Integer(required=True, strict=True)
     customer_id = fields.Integer(required=True, strict=True)
     points_change = fields.Integer(required=True, strict=True)
     description = fields.String(load_default=None, allow_none=True)
     internal_note = fields.String(load_default=None, allow_none=True)
-    created_at = fields.AwareDateTime(required=True, default_timezone=None)
-    updated_at = fields.AwareDateTime(required=True, default_timezone=None)
+    created_at = Timestamp(required=True)
+    updated_at = Timestamp(required=True)
 
 
-class VipStatusSchema(_Strict):
+class VipStatusSchema(Lenient):
     vip_tier_id = fields.Integer(allow_none=True, load_default=None)
-    vip_tier_expires_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    vip_tier_expires_at = Timestamp(allow_none=True, load_default=None)
     next_vip_tier_id = fields.Integer(allow_none=True, load_default=None)
 
 
-class CustomerSchema(_Strict):
+class CustomerSchema(Lenient):
     id = fields.Integer(required=True, strict=True)
     email = fields.String(load_default=None, allow_none=True)
     first_name = fields.String(load_default=None, allow_none=True)
@@ -38,5 +35,18 @@ class CustomerSchema(_Strict):
     date_of_birth = fields.String(load_default=None, allow_none=True)
     vip_tier_id = fields.Integer(load_default=None, allow_none=True)
     vip_status = fields.Nested(VipStatusSchema, load_default=None, allow_none=True)
-    created_at = fields.AwareDateTime(required=True, default_timezone=None)
-    updated_at = fields.AwareDateTime(required=True, default_timezone=None)
+    created_at = Timestamp(required=True)
+    updated_at = Timestamp(required=True)
+
+
+class RewardFulfillmentSchema(Lenient):
+    id = fields.Integer(required=True, strict=True)
+    customer_id = fields.Integer(required=True, strict=True)
+    name = fields.String(load_default=None, allow_none=True)
+    code = fields.String(load_default=None, allow_none=True)
+    fulfillment_status = fields.String(load_default=None, allow_none=True)
+    usage_status = fields.String(load_default=None, allow_none=True)
+    used_at = Timestamp(load_default=None, allow_none=True)
+    expires_at = Timestamp(load_default=None, allow_none=True)
+    created_at = Timestamp(required=True)
+    updated_at = Timestamp(required=True)

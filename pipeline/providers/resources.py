@@ -1,0 +1,181 @@
+"""What each provider resource is: its schema, where its id, timestamp and customer live.
+
+``decode`` turns one raw provider object into a validated ``Record`` (or raises
+``InvalidRecord`` naming the field); ``unwrap`` opens a webhook delivery body. Connectors,
+the webhook endpoint and ``loyalty-pipeline transform`` all decode through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from marshmallow import Schema, ValidationError
+
+from pipeline.errors import InvalidRecord
+from pipeline.providers.schemas import okendo, omneo, rediem, smile
+from pipeline.providers.schemas.common import first_error
+from pipeline.transform.rules import lookup
+from pipeline.types import Customer, Record
+
+__all__ = ["RESOURCES", "Resource", "decode", "resource", "snapshot_of", "unwrap"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resource:
+    """One kind of provider record.
+
+    Args:
+        id_paths: the fields whose values, joined with ``:``, identify the record.
+        updated_path: the modification time (the watermark field).
+        snapshot: fields compared with the previous version of the record, for rules that
+            fire on a change (``previous.<field>`` in the catalog).
+    """
+
+    provider: str
+    name: str
+    schema: Schema
+    id_paths: tuple[str, ...]
+    updated_path: str
+    customer_id_path: str | None = None
+    email_path: str | None = None
+    phone_path: str | None = None
+    snapshot: tuple[str, ...] = ()
+
+
+def _okendo(name: str, id_path: str, updated: str = "dateCreated", *, customer: str | None = "customerId",
+            email: str | None = "email", snapshot: tuple[str, ...] = ()) -> Resource:
+    return Resource(provider="okendo", name=name, schema=okendo.RESOURCE_SCHEMAS[name], id_paths=(id_path,),
+                    updated_path=updated, customer_id_path=customer, email_path=email, snapshot=snapshot)
+
+
+def _omneo(name: str, id_paths: tuple[str, ...] = ("id",), customer: str = "profile_id") -> Resource:
+    return Resource(provider="omneo", name=name, schema=omneo.RESOURCE_SCHEMAS[name], id_paths=id_paths,
+                    updated_path="updated_at", customer_id_path=customer, email_path="profile.email",
+                    phone_path="profile.mobile_phone_e164")
+
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource(provider="smile", name="customers", schema=smile.CustomerSchema(), id_paths=("id",),
+             updated_path="updated_at", customer_id_path="id", email_path="email",
+             snapshot=("state", "vip_status.vip_tier_id")),
+    Resource(provider="smile", name="points_transactions", schema=smile.PointsTransactionSchema(), id_paths=("id",),
+             updated_path="updated_at", customer_id_path="customer_id"),
+    Resource(provider="smile", name="reward_fulfillments", schema=smile.RewardFulfillmentSchema(), id_paths=("id",),
+             updated_path="updated_at", customer_id_path="customer_id"),
+    _okendo("review", "reviewId", customer=None, email="reviewer.email"),
+    _okendo("review_request", "reviewRequestId", customer=None, email="customer.email"),
+    _okendo("quiz_response", "quizResponseId", customer=None, email="customer.email"),
+    _okendo("survey_response", "surveyResponseId", customer=None, email="customer.email"),
+    _okendo("referral", "activityId", customer=None),
+    _okendo("loyalty_customer", "loyaltyCustomerId", "dateUpdated", snapshot=("status", "vipTierName", "vipTierRank")),
+    _okendo("loyalty_earning_transaction", "transactionId"),
+    _okendo("loyalty_redemption_transaction", "transactionId"),
+    _okendo("loyalty_adjustment_transaction", "transactionId"),
+    _okendo("loyalty_tier_upgrade_nudge", "activityId"),
+    _okendo("customer", "customerId", "dateUpdated"),
+    Resource(provider="rediem", name="activities", schema=rediem.ActivitySchema(), id_paths=("id",),
+             updated_path="updated_at", customer_id_path="customer.id", email_path="customer.email",
+             phone_path="customer.phone"),
+    _omneo("points"), _omneo("rewards"), _omneo("redemptions"), _omneo("transactions"),
+    _omneo("tiers", ("profile_id", "current_tier.handle", "achieved_at")),
+    _omneo("balances", ("profile_id", "updated_at")),
+    Resource(provider="omneo", name="profiles", schema=omneo.RESOURCE_SCHEMAS["profiles"], id_paths=("id",),
+             updated_path="updated_at", customer_id_path="id", email_path="email", phone_path="mobile_phone_e164"),
+)
+_BY_KEY: Mapping[tuple[str, str], Resource] = {(r.provider, r.name): r for r in RESOURCES}
+
+
+def resource(provider: str, name: str) -> Resource:
+    """The resource definition; InvalidRecord naming the known ones if there is none."""
+    try:
+        return _BY_KEY[provider, name]
+    except KeyError:
+        known = sorted(n for p, n in _BY_KEY if p == provider)
+        if not known:
+            raise InvalidRecord(f"unknown provider; known: {', '.join(sorted({p for p, _ in _BY_KEY}))}",
+                                provider=provider) from None
+        raise InvalidRecord(f"unknown resource {name!r}; known: {', '.join(known)}", provider=provider) from None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def decode(provider: str, name: str, raw: Any, *, merchant: str, previous: Mapping[str, Any] | None = None,
+           extra: Mapping[str, Any] | None = None) -> Record:
+    """Validate one raw provider object and make it a ``Record``.
+
+    Args:
+        previous: the record's previous snapshot (``snapshot_of``), if one is known.
+        extra: fields to add to the record's data (e.g. a webhook's ``_topic``).
+
+    Raises:
+        InvalidRecord: naming the provider, the resource and the offending field.
+    """
+    res = resource(provider, name)
+    if not isinstance(raw, Mapping):
+        raise InvalidRecord(f"expected a JSON object, got {type(raw).__name__}", provider=provider, field=name)
+    try:
+        data: dict[str, Any] = res.schema.load(raw)
+    except ValidationError as exc:
+        field, message = first_error(exc.messages)
+        raise InvalidRecord(message, provider=provider, field=f"{name}.{field}") from None
+    updated = lookup(data, res.updated_path)
+    if not isinstance(updated, datetime):
+        raise InvalidRecord("missing modification time", provider=provider, field=f"{name}.{res.updated_path}")
+    parts = [lookup(data, p) for p in res.id_paths]
+    if any(p is None or p == "" for p in parts):
+        raise InvalidRecord("missing identifier", provider=provider, field=f"{name}.{'+'.join(res.id_paths)}")
+    data["previous"] = dict(previous) if previous is not None else None
+    data.update(extra or {})
+    customer = Customer(
+        provider_id=(_text(lookup(data, res.customer_id_path)) if res.customer_id_path else None) or "",
+        email=_text(lookup(data, res.email_path)) if res.email_path else None,
+        phone=_text(lookup(data, res.phone_path)) if res.phone_path else None,
+    )
+    return Record(merchant=merchant, provider=provider, stream=name,
+                  record_id=":".join(p.isoformat() if isinstance(p, datetime) else str(p) for p in parts),
+                  updated_at=updated, customer=customer, data=data)
+
+
+def snapshot_of(record: Record) -> dict[str, Any]:
+    """The fields of ``record`` that the next version is compared with."""
+    res = resource(record.provider, record.stream)
+    out: dict[str, Any] = {}
+    for path in res.snapshot:
+        head, _, rest = path.partition(".")
+        value = lookup(record.data, path)
+        if rest:
+            out.setdefault(head, {})[rest] = value
+        else:
+            out[head] = value
+    return out
+
+
+def unwrap(provider: str, body: Any) -> tuple[str, Mapping[str, Any], dict[str, Any]]:
+    """Open a webhook delivery: (resource name, raw resource, extra fields for the record).
+
+    Okendo: ``{resource, resourceType, sequenceNumber, topic, version}``. Rediem pushes one
+    activity; Omneo pushes ``{"type": <resource>, "data": {...}}``.
+    """
+    if not isinstance(body, Mapping):
+        raise InvalidRecord("webhook body is not a JSON object", provider=provider)
+    if provider == "okendo":
+        try:
+            envelope = okendo.ENVELOPE.load(body)
+        except ValidationError as exc:
+            field, message = first_error(exc.messages)
+            raise InvalidRecord(message, provider=provider, field=f"envelope.{field}") from None
+        return envelope["resourceType"], envelope["resource"], {
+            "_topic": envelope["topic"], "_sequence": envelope["sequenceNumber"]}
+    if provider == "rediem":
+        return "activities", body, {}
+    if provider == "omneo":
+        kind, data = body.get("type"), body.get("data")
+        if not isinstance(kind, str) or not isinstance(data, Mapping):
+            raise InvalidRecord("expected {\"type\": <resource>, \"data\": {...}}", provider=provider, field="envelope")
+        return kind, data, {}
+    raise InvalidRecord("this provider sends no webhooks", provider=provider)
