@@ -56,6 +56,42 @@ def demo(merchants: int, customers: int, transactions: int, timeout_s: float, po
 
 
 @main.command()
+@click.option("--provider", type=click.Choice(["smile", "okendo", "rediem", "omneo"]), help="Only this provider.")
+@click.option("--platform", type=click.Choice(["postscript", "attentive", "klaviyo"]), help="Only this platform.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+def catalog(provider: str | None, platform: str | None, fmt: str) -> None:
+    """Print the event catalog: every event and profile property, per provider and platform."""
+    from pipeline.transform.describe import entries, render
+
+    click.echo(render(entries(provider, platform), fmt), nl=False)
+
+
+@main.command()
+@click.option("--provider", required=True, type=click.Choice(["smile", "okendo", "rediem", "omneo"]))
+@click.option("--resource", help="Resource of every line (e.g. points_transactions). Without it, each line is a "
+                                 "whole webhook delivery whose envelope names its resource.")
+@click.option("--platform", type=click.Choice(["postscript", "attentive", "klaviyo"]),
+              help="Print exactly what this platform would receive.")
+def transform(provider: str, resource: str | None, platform: str | None) -> None:
+    """Map raw provider records (JSON lines on stdin) to events and property updates (JSON lines on stdout)."""
+    import json
+
+    from pipeline.transform.offline import transform_lines
+
+    invalid = 0
+    stdin = click.open_file("-")
+    for result in transform_lines(stdin, provider=provider, resource=resource, platform=platform):
+        if result.error is not None:
+            invalid += 1
+            click.echo(f"line {result.line}: {result.error}", err=True)
+        for output in result.outputs:
+            click.echo(json.dumps(output, sort_keys=True))
+    if invalid:
+        click.echo(f"{invalid} invalid line(s)", err=True)
+        sys.exit(1)
+
+
+@main.command()
 @click.option("--smile-port", default=8101, show_default=True)
 @click.option("--postscript-port", default=8102, show_default=True)
 @click.option("--customers", default=100, show_default=True)

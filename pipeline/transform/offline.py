@@ -1,0 +1,77 @@
+"""``loyalty-pipeline transform``: raw provider records in (JSON lines), what the pipeline
+would deliver out. Stateless: change events that need a previous snapshot (tier changed)
+do not fire here, as on the first sight of a record."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pipeline.destinations.encoding import encoding
+from pipeline.errors import InvalidRecord
+from pipeline.providers.resources import decode, unwrap
+from pipeline.transform.mapper import Mapper
+from pipeline.types import Delivery, Event, Item, goes_to
+
+__all__ = ["LineResult", "transform_lines"]
+
+
+@dataclass
+class LineResult:
+    line: int
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _describe(item: Item) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": item.kind, "id": item.id}
+    if isinstance(item, Event):
+        out |= {"name": item.name, "occurred_at": item.occurred_at.isoformat()}
+    else:
+        out["as_of"] = item.as_of.isoformat()
+    return out | {"customer": item.customer.to_dict(), "platforms": list(item.platforms) if item.platforms else "all",
+                  "properties": {k: _plain(v) for k, v in item.properties.items()}}
+
+
+def _wire(item: Item, platform: str) -> dict[str, Any]:
+    enc = encoding(platform)
+    delivery_id = Delivery(platform=platform, item=item).id
+    request = enc.event_request(item, delivery_id=delivery_id) if isinstance(item, Event) else enc.profile_request(item)
+    return {"platform": platform, "kind": item.kind, **request}
+
+
+def transform_lines(lines: Iterable[str], *, provider: str, resource: str | None = None, platform: str | None = None,
+                    merchant: str = "cli") -> Iterator[LineResult]:
+    """One result per non-blank line: its outputs, or the reason it is invalid."""
+    if platform is not None:
+        encoding(platform)  # unknown platform: fail before reading anything
+    mapper = Mapper()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield LineResult(number, error=f"not JSON: {exc.msg} at column {exc.colno}")
+            continue
+        try:
+            name, obj, extra = (resource, raw, {}) if resource else unwrap(provider, raw)
+            items = mapper.map(decode(provider, name, obj, merchant=merchant, extra=extra))
+            if platform is None:
+                outputs = [_describe(i) for i in items]
+            else:
+                outputs = [_wire(i, platform) for i in items if goes_to(i, platform)]
+        except InvalidRecord as exc:
+            yield LineResult(number, error=str(exc))
+            continue
+        except ValueError as exc:  # the platform cannot encode it (e.g. no identifier, bad phone)
+            yield LineResult(number, error=f"{platform}: {exc}")
+            continue
+        yield LineResult(number, outputs=outputs)
