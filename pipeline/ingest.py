@@ -11,11 +11,12 @@ Cursor rules (see ``CursorState``):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from pipeline import keys
+from pipeline import keys, quarantine
 from pipeline.clock import Clock
 from pipeline.errors import InvalidRecord
 from pipeline.providers.base import Page, Provider
@@ -24,7 +25,7 @@ from pipeline.state.cursors import CursorState, CursorStore
 from pipeline.state.journal import Journal
 from pipeline.state.ledger import Ledger
 from pipeline.transform.mapper import Mapper
-from pipeline.types import Delivery, goes_to
+from pipeline.types import Delivery, Record, goes_to
 
 __all__ = ["Enqueue", "Ingestor", "SyncReport"]
 
@@ -91,14 +92,19 @@ class Ingestor:
             watermark=watermark, last_success_at=self._clock.now().isoformat()))
         report.streams[stream] = watermark or ""
 
+    def hand_over(self, records: Sequence[Record]) -> SyncReport:
+        """Transform and enqueue records that arrived outside a sync (webhooks, re-drives)."""
+        report = SyncReport()
+        for stream in dict.fromkeys(r.stream for r in records):
+            self._hand_over(stream, Page(records=[r for r in records if r.stream == stream]), report)
+        return report
+
     def _hand_over(self, stream: str, page: Page, report: SyncReport) -> str | None:
         """Quarantine, dedup, transform and enqueue one page; returns its newest ``updated_at``."""
         kind = self._provider.kind
         for rejected in page.rejected:
-            self._quarantine.append(keys.quarantine(kind), {
-                "merchant": self._merchant, "provider": kind, "stream": rejected.stream,
-                "error": str(rejected.error), "field": rejected.error.field, "payload": dict(rejected.payload),
-                "at": self._clock.now().isoformat()})
+            quarantine.put(self._quarantine, self._clock, merchant=self._merchant, provider=kind,
+                           resource=rejected.stream, payload=rejected.payload, error=rejected.error)
         seen_keys = [keys.seen(self._merchant, kind, stream, r.version) for r in page.records]
         seen = self._ledger.which_exist(seen_keys)
         fresh = [r for r, s in zip(page.records, seen) if not s]
@@ -110,10 +116,9 @@ class Ingestor:
                 items = self._mapper.map(record)
             except InvalidRecord as exc:
                 quarantined += 1
-                self._quarantine.append(keys.quarantine(kind), {
-                    "merchant": self._merchant, "provider": kind, "stream": stream, "error": str(exc),
-                    "field": exc.field, "payload": {"record_id": record.record_id},
-                    "at": self._clock.now().isoformat()})
+                data = {k: v for k, v in record.data.items() if k != "previous" and not k.startswith("_")}
+                quarantine.put(self._quarantine, self._clock, merchant=self._merchant, provider=kind,
+                               resource=stream, payload=json.loads(json.dumps(data, default=str)), error=exc)
                 continue
             transformed += len(items)
             deliveries.extend(Delivery(platform=p, item=item) for item in items for p in self._platforms
