@@ -1,0 +1,1 @@
+"""Inbound webhooks: signature schemes, replay protection, ordering and the WSGI endpoint."""
