@@ -36,7 +36,12 @@ __all__ = ["Connection", "PlatformAccount", "ProviderAccount", "Secret", "load_c
 
 #: Known kinds and their defaults. A new provider or platform adds one row here.
 PROVIDER_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
-    "smile": {"base_url": "https://api.smile.io/v1", "rate_per_s": 10.0},
+    "smile": {"base_url": "https://api.smile.io/v1", "rate_per_s": 10.0, "page_size": 250},
+    # Okendo's feed is its webhooks; the sync only reconciles known members' balances (2 rps)
+    "okendo": {"base_url": "https://api.okendo.io/enterprise", "rate_per_s": 2.0, "page_size": 50,
+               "webhooks": "required", "sync_interval_s": 21600.0},
+    "omneo": {"base_url": None, "rate_per_s": 10.0, "page_size": 100, "webhooks": "optional"},
+    "rediem": {"base_url": "https://api.rediem.io", "rate_per_s": 10.0, "page_size": 100, "webhooks": "optional"},
 }
 PLATFORM_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "postscript": {"base_url": "https://api.postscript.io", "rate_per_s": 15.0, "unknown_subscriber": "skip"},
@@ -82,6 +87,8 @@ class ProviderAccount:
     sync_interval_s: float = 300.0
     lookback_s: float = 120.0
     page_size: int = 250
+    webhook_secret_env: str | None = None
+    webhook_secret: Secret | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,33 +205,48 @@ class _Reader:
         if kind not in defaults:
             raise self.fail(f"{where}.kind", f"unknown kind {kind!r}; expected one of {', '.join(sorted(defaults))}")
         base_url = body.get("base_url", defaults[kind]["base_url"])
+        if base_url is None:
+            raise self.fail(f"{where}.base_url", f"is required for {kind} (it has no default)")
         parsed = urlparse(base_url) if isinstance(base_url, str) else None
         if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise self.fail(f"{where}.base_url", f"must be an http(s) URL, got {base_url!r}")
-        env_name = body.get("credential_env")
-        if not isinstance(env_name, str) or not _ENV_NAME.match(env_name):
-            raise self.fail(f"{where}.credential_env", "must name an environment variable (the secret itself never goes in this file)")
-        secret = self.env.get(env_name, "")
-        if not secret.strip():
-            raise self.fail(f"{where}.credential_env", f"environment variable {env_name} is not set or empty")
         return {
             "kind": kind,
             "base_url": base_url.rstrip("/"),
-            "credential_env": env_name,
-            "credential": Secret(secret.strip()),
+            "credential_env": body.get("credential_env"),
+            "credential": self.secret(body, "credential_env", where),
             "rate_per_s": self.number(body, "rate_per_s", where, defaults[kind]["rate_per_s"]),
         }
 
+    def secret(self, body: Mapping[str, Any], name: str, where: str) -> Secret:
+        env_name = body.get(name)
+        if not isinstance(env_name, str) or not _ENV_NAME.match(env_name):
+            raise self.fail(f"{where}.{name}", "must name an environment variable (the secret itself never goes in this file)")
+        secret = self.env.get(env_name, "")
+        if not secret.strip():
+            raise self.fail(f"{where}.{name}", f"environment variable {env_name} is not set or empty")
+        return Secret(secret.strip())
+
     def provider(self, body: Any, where: str) -> ProviderAccount:
-        fields = self.common(body, where, PROVIDER_DEFAULTS, {"sync_interval_s", "lookback_s", "page_size"})
-        page_size = body.get("page_size", 250)
+        fields = self.common(body, where, PROVIDER_DEFAULTS,
+                             {"sync_interval_s", "lookback_s", "page_size", "webhook_secret_env"})
+        defaults = PROVIDER_DEFAULTS[fields["kind"]]
+        page_size = body.get("page_size", defaults["page_size"])
         if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 250:
             raise self.fail(f"{where}.page_size", "must be an integer between 1 and 250")
+        webhooks = defaults.get("webhooks")
+        webhook_secret = None
+        if "webhook_secret_env" in body or webhooks == "required":
+            if webhooks is None:
+                raise self.fail(f"{where}.webhook_secret_env", f"{fields['kind']} sends no webhooks")
+            webhook_secret = self.secret(body, "webhook_secret_env", where)
         return ProviderAccount(
             **fields,
-            sync_interval_s=self.number(body, "sync_interval_s", where, 300.0),
+            sync_interval_s=self.number(body, "sync_interval_s", where, defaults.get("sync_interval_s", 300.0)),
             lookback_s=self.number(body, "lookback_s", where, 120.0, minimum=-1.0),
             page_size=page_size,
+            webhook_secret_env=body.get("webhook_secret_env"),
+            webhook_secret=webhook_secret,
         )
 
     def platform(self, body: Any, where: str) -> PlatformAccount:

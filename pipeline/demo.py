@@ -28,7 +28,7 @@ from pipeline.state.counters import RedisCounters
 
 __all__ = ["DemoOptions", "DemoResult", "Stack", "demo_stack", "run_demo", "verify"]
 
-QUEUES = "ingest,deliver.postscript"
+QUEUES = "ingest,webhooks,deliver.postscript"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -105,7 +105,7 @@ class Ingestor:
         for rejected in page.rejected:
             quarantine.put(self._quarantine, self._clock, merchant=self._merchant, provider=kind,
                            resource=rejected.stream, payload=rejected.payload, error=rejected.error)
-        seen_keys = [keys.seen(self._merchant, kind, stream, r.version) for r in page.records]
+        seen_keys = [keys.seen(self._merchant, kind, r.stream, r.version) for r in page.records]
         seen = self._ledger.which_exist(seen_keys)
         fresh = [r for r, s in zip(page.records, seen) if not s]
         deliveries: list[Delivery] = []

@@ -74,3 +74,18 @@ def lock(name: str) -> str:
 def snapshot(merchant: str, provider: str, stream: str) -> str:
     """Hash: record id → JSON of the fields diffed between versions (tier, state, ...)."""
     return f"{PREFIX}:snapshot:{merchant}:{provider}:{stream}"
+
+
+def webhook_seen(provider: str, merchant: str, message_id: str) -> str:
+    """String with TTL: this webhook message id was accepted (replay protection)."""
+    return f"{PREFIX}:webhook:{provider}:{merchant}:{message_id}"
+
+
+def sequence(merchant: str, provider: str, resource: str) -> str:
+    """Hash: record id → highest webhook sequenceNumber applied."""
+    return f"{PREFIX}:sequence:{merchant}:{provider}:{resource}"
+
+
+def credential(merchant: str, role: str, kind: str) -> str:
+    """Hash: status of one connection's credential (failing since, reason)."""
+    return f"{PREFIX}:credential:{merchant}:{role}:{kind}"

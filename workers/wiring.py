@@ -17,7 +17,7 @@ from pipeline.destinations.registry import DESTINATIONS
 from pipeline.http.client import build_client
 from pipeline.ingest import Enqueue, Ingestor
 from pipeline.providers.base import Provider
-from pipeline.providers.registry import PROVIDERS
+from pipeline.providers.registry import PROVIDERS, WEBHOOK_SCHEMES
 from pipeline.ratelimit.limiter import RedisRateLimiter, wait
 from pipeline.settings import Settings
 from pipeline.state.counters import RedisCounters
@@ -25,9 +25,12 @@ from pipeline.state.cursors import RedisCursorStore
 from pipeline.state.directory import RedisCustomerDirectory
 from pipeline.state.journal import RedisJournal
 from pipeline.state.ledger import RedisLedger
+from pipeline.state.sequences import RedisSequenceStore
 from pipeline.state.snapshots import RedisSnapshotStore
 from pipeline.state.subscribers import RedisSubscriberCache
 from pipeline.transform.mapper import Mapper
+from pipeline.webhooks.intake import WebhookIntake
+from pipeline.webhooks.receiver import Endpoint
 
 __all__ = ["Runtime"]
 
@@ -94,6 +97,21 @@ class Runtime:
             lookback_s=conn.provider.lookback_s, batch_size=self.settings.delivery_batch_size,
             seen_ttl_s=self.settings.dedup_ttl_s,
         )
+
+    def webhook_endpoint(self, provider: str, merchant: str) -> Endpoint | None:
+        """The webhook endpoint of (provider, merchant), if that connection takes webhooks."""
+        conn = self.connections.get(merchant)
+        if conn is None or conn.provider.kind != provider or conn.provider.webhook_secret is None:
+            return None
+        return Endpoint(provider=provider, merchant=merchant, scheme=WEBHOOK_SCHEMES[provider],
+                        secret=conn.provider.webhook_secret)
+
+    def webhook_intake(self, merchant: str, enqueue: Enqueue) -> WebhookIntake:
+        conn = self.connection(merchant)
+        return WebhookIntake(
+            merchant=merchant, provider=conn.provider.kind, hand_over=self.ingestor(merchant, enqueue).hand_over,
+            snapshots=RedisSnapshotStore(self.redis), sequences=RedisSequenceStore(self.redis),
+            quarantine_journal=RedisJournal(self.redis), counters=RedisCounters(self.redis), clock=self.clock)
 
     def deliverer(self, merchant: str, platform: str) -> Deliverer:
         account = self.connection(merchant).platform(platform)

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pipeline.providers.http import HttpProvider
+from pipeline.providers.okendo import OkendoProvider
+from pipeline.providers.omneo import OmneoProvider
+from pipeline.providers.rediem import RediemProvider
 from pipeline.providers.smile import SmileProvider
 
-__all__ = ["PROVIDERS"]
+__all__ = ["PROVIDERS", "WEBHOOK_SCHEMES"]
 
-PROVIDERS: Mapping[str, type[SmileProvider]] = {
-    SmileProvider.kind: SmileProvider,
+PROVIDERS: Mapping[str, type[HttpProvider]] = {
+    cls.kind: cls for cls in (SmileProvider, OkendoProvider, OmneoProvider, RediemProvider)
 }
+
+#: provider kind → signature scheme of its webhook deliveries (pipeline.webhooks.signatures)
+WEBHOOK_SCHEMES: Mapping[str, str] = {"okendo": "svix", "rediem": "hmac", "omneo": "hmac"}

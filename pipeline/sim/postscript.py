@@ -233,6 +233,9 @@ class PostscriptSimulator(SimServer):
             ]
         total = max(1, math.ceil(len(subs) / self.page_size))
         chunk = subs[(page - 1) * self.page_size : page * self.page_size]
+        if self.duplicate_across_pages and page > 1 and len(subs) >= (page - 1) * self.page_size:
+            chunk.insert(0, subs[(page - 1) * self.page_size - 1])
+        self.page_built(req, chunk)
         return json_response(200, {"page_info": {"page": page, "total_pages": total}, "subscribers": chunk})
 
     def _get_subscriber(self, req: Request) -> Response:

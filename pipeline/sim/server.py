@@ -1,8 +1,8 @@
 """A small loopback HTTP/1.1 JSON server base for the provider/destination simulators.
 
 Standard library only. Requests are routed by (method, regex path) to handler callables; every
-request is recorded; a per-token one-second window limiter and a fault hook let tests provoke
-429 and 5xx answers.
+request is recorded; a per-token limiter and fault modes (``fail_next``, ``slow_next``, ``on_page``
+hooks, ``duplicate_across_pages``) let tests provoke 429s, 5xx, timeouts and paging races.
 """
 
 from __future__ import annotations
@@ -21,13 +21,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Self
 from urllib.parse import parse_qs, urlsplit
 
+from pipeline.sim.limiters import TokenBucket, WindowLimiter
+
 __all__ = [
-    "HttpError", "RecordedRequest", "Request", "Response", "SimServer", "WindowLimiter",
-    "iso_ms", "json_response", "parse_iso", "parse_json_body", "utc_now",
+    "HttpError", "PageHook", "RecordedRequest", "Request", "Response", "SimServer", "TokenBucket",
+    "WindowLimiter", "iso_ms", "json_response", "parse_iso", "parse_json_body", "utc_now",
 ]
 
 NowFn = Callable[[], datetime]
 Handler = Callable[["Request"], "Response"]
+PageHook = Callable[["Request", list[Any]], None]  # (request, records about to be sent)
 
 
 def utc_now() -> datetime:
@@ -110,36 +113,6 @@ class HttpError(Exception):
         self.headers = dict(headers or {})
 
 
-class WindowLimiter:
-    """Per-token fixed one-second windows, as Smile and Postscript document them.
-
-    A window opens at a token's first request; within it the first ``rate_per_s`` requests pass
-    and every further one is refused until the window's second has passed.
-    """
-
-    def __init__(self, rate_per_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate_per_s = rate_per_s
-        self._clock = clock
-        self._windows: dict[str, tuple[float, int]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, token: str) -> bool:
-        """Count one request for ``token``; False if it is over the limit."""
-        with self._lock:
-            now = self._clock()
-            start, count = self._windows.get(token, (now, 0))
-            if now - start >= 1.0:
-                start, count = now, 0
-            count += 1
-            self._windows[token] = (start, count)
-            return count <= self.rate_per_s
-
-    def reset(self) -> None:
-        """Forget all windows."""
-        with self._lock:
-            self._windows.clear()
-
-
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     sim: SimServer
@@ -220,16 +193,21 @@ class SimServer:
 
     Subclasses register routes with ``route`` and may override ``authenticate``, ``rate_key``,
     ``error_response`` and ``rate_limited_error``. Thread-safe: one lock (``self.lock``) guards
-    all simulator state; ``requests`` records every request with the status it got.
+    all simulator state; ``requests`` records every request with the status it got. List
+    handlers call ``page_built``; ``duplicate_across_pages`` makes them repeat the previous
+    page's last record first (where the pagination style allows it).
     """
 
     def __init__(
         self, port: int = 0, *, rate_per_s: float | None = None, now: NowFn | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic, duplicate_across_pages: bool = False,
     ) -> None:
         self.port = port
         self.now: NowFn = now or utc_now
-        self.limiter = WindowLimiter(rate_per_s, monotonic) if rate_per_s else None
+        self.limiter: WindowLimiter | TokenBucket | None = WindowLimiter(rate_per_s, monotonic) if rate_per_s else None
+        self.duplicate_across_pages = duplicate_across_pages
+        self._slow: list[tuple[float, str | None]] = []
+        self._page_hooks: list[PageHook] = []
         self.lock = threading.RLock()
         self.requests: list[RecordedRequest] = []
         self.errors: list[str] = []  # tracebacks of handler crashes (answered 500)
@@ -288,6 +266,26 @@ class SimServer:
         with self.lock:
             self._faults.extend([(status, path_prefix)] * n)
 
+    def slow_next(self, n: int, seconds: float, *, path_prefix: str | None = None) -> None:
+        """Delay the next ``n`` responses (optionally only those under ``path_prefix``) by ``seconds``."""
+        with self.lock:
+            self._slow.extend([(seconds, path_prefix)] * n)
+
+    def on_page(self, callback: PageHook | None) -> PageHook | None:
+        """Call ``callback(request, page)`` after each list page is built, before it is sent.
+
+        The page is the list of records about to be serialized (hooks may insert records into
+        the store, or edit the page). ``None`` removes every hook. Returns ``callback``.
+        """
+        with self.lock:
+            self._page_hooks.append(callback) if callback else self._page_hooks.clear()
+        return callback
+
+    def page_built(self, req: Request, page: list[Any]) -> None:
+        """Run the ``on_page`` hooks (list handlers call this, outside ``self.lock``)."""
+        for hook in list(self._page_hooks):
+            hook(req, page)
+
     def clear_requests(self) -> None:
         """Forget recorded requests."""
         with self.lock:
@@ -301,7 +299,10 @@ class SimServer:
     def handle(self, req: Request) -> Response:
         """Answer one request: faults, routing (404/405), auth, rate limit, handler."""
         try:
-            fault = self._take_fault(req.path)
+            delay = self._take(self._slow, req.path)
+            if delay:
+                time.sleep(delay)
+            fault = self._take(self._faults, req.path)
             if fault is not None:
                 return self.error_response(HttpError(fault, f"simulated {fault} failure"))
             handler = self._resolve(req)
@@ -332,12 +333,12 @@ class SimServer:
             raise HttpError(405, f"method {req.method} not allowed; allowed: {allow}", headers={"Allow": allow})
         raise HttpError(404, f"no route for {req.path}")
 
-    def _take_fault(self, path: str) -> int | None:
+    def _take(self, queue: list[tuple[Any, str | None]], path: str) -> Any:
         with self.lock:
-            for i, (status, prefix) in enumerate(self._faults):
+            for i, (value, prefix) in enumerate(queue):
                 if prefix is None or path.startswith(prefix):
-                    del self._faults[i]
-                    return status
+                    del queue[i]
+                    return value
         return None
 
     # -- overridable hooks -------------------------------------------------------------------

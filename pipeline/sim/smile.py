@@ -231,6 +231,7 @@ class SmileSimulator(SimServer):
         with self.lock:
             page, meta = self._paginate(req, cursor, "customers", account.customers, keep, filters)
             items = [account.render_customer(c, bool(filters["include"])) for c in page]
+        self.page_built(req, items)
         return json_response(200, {"customers": items, "metadata": meta})
 
     def _list_transactions(self, req: Request) -> Response:
@@ -253,6 +254,7 @@ class SmileSimulator(SimServer):
                 req, cursor, "points_transactions", account.points_transactions, keep, filters
             )
             items = [dict(t) for t in page]
+        self.page_built(req, items)
         return json_response(200, {"points_transactions": items, "metadata": meta})
 
     # -- parameter parsing -------------------------------------------------------------------
@@ -335,6 +337,9 @@ class SmileSimulator(SimServer):
                 meta["next_cursor"] = self._encode_cursor(account, resource, "next", last, filters)
             if take(range(bisect_right(ids, first), len(ids)), 1):
                 meta["previous_cursor"] = self._encode_cursor(account, resource, "prev", first, filters)
+        pivot = records.get(state["id"]) if state and state["d"] == "next" else None
+        if self.duplicate_across_pages and pivot is not None and keep(pivot):
+            page = [pivot, *page]  # the previous page's last record again
         return page, meta
 
     @staticmethod

@@ -22,6 +22,14 @@ class Ledger(Protocol):
         """Mark every key for ``ttl_s`` seconds."""
         ...
 
+    def claim(self, name: str, *, ttl_s: int) -> bool:
+        """Mark one key if it is not marked yet; True if this call marked it (atomic)."""
+        ...
+
+    def release(self, name: str) -> None:
+        """Unmark one key."""
+        ...
+
 
 class RedisLedger:
     def __init__(self, client: redis.Redis) -> None:
@@ -43,6 +51,12 @@ class RedisLedger:
             pipe.set(name, b"1", ex=ttl_s)
         pipe.execute()
 
+    def claim(self, name: str, *, ttl_s: int) -> bool:
+        return bool(self._redis.set(name, b"1", ex=ttl_s, nx=True))
+
+    def release(self, name: str) -> None:
+        self._redis.delete(name)
+
 
 class MemoryLedger:
     def __init__(self, clock: Clock) -> None:
@@ -57,3 +71,12 @@ class MemoryLedger:
         until = self._clock.monotonic() + ttl_s
         for name in names:
             self._expiry[name] = until
+
+    def claim(self, name: str, *, ttl_s: int) -> bool:
+        if self.which_exist([name])[0]:
+            return False
+        self.mark([name], ttl_s=ttl_s)
+        return True
+
+    def release(self, name: str) -> None:
+        self._expiry.pop(name, None)

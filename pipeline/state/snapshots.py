@@ -21,6 +21,12 @@ class SnapshotStore(Protocol):
     def put_many(self, merchant: str, provider: str, stream: str, snapshots: Mapping[str, Mapping[str, Any]]) -> None:
         ...
 
+    def scan(self, merchant: str, provider: str, stream: str, *, cursor: str | None,
+             count: int) -> tuple[dict[str, dict[str, Any]], str | None]:
+        """About ``count`` snapshots from ``cursor`` (None: the start) and the next cursor
+        (None: done). Every snapshot present for the whole scan is returned at least once."""
+        ...
+
 
 class RedisSnapshotStore:
     def __init__(self, client: redis.Redis) -> None:
@@ -37,6 +43,13 @@ class RedisSnapshotStore:
             self._redis.hset(keys.snapshot(merchant, provider, stream),
                              mapping={i: json.dumps(s, default=str, sort_keys=True) for i, s in snapshots.items()})
 
+    def scan(self, merchant: str, provider: str, stream: str, *, cursor: str | None,
+             count: int) -> tuple[dict[str, dict[str, Any]], str | None]:
+        next_cursor, found = self._redis.hscan(keys.snapshot(merchant, provider, stream), int(cursor or 0),
+                                               count=count)
+        rows = {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in found.items()}
+        return rows, (str(next_cursor) if int(next_cursor) else None)
+
 
 class MemorySnapshotStore:
     def __init__(self) -> None:
@@ -48,3 +61,11 @@ class MemorySnapshotStore:
     def put_many(self, merchant: str, provider: str, stream: str, snapshots: Mapping[str, Mapping[str, Any]]) -> None:
         for i, s in snapshots.items():
             self._data[merchant, provider, stream, i] = json.loads(json.dumps(s, default=str))
+
+    def scan(self, merchant: str, provider: str, stream: str, *, cursor: str | None,
+             count: int) -> tuple[dict[str, dict[str, Any]], str | None]:
+        ids = sorted(i for (m, p, s, i) in self._data if (m, p, s) == (merchant, provider, stream))
+        start = int(cursor or 0)
+        chunk = ids[start:start + count]
+        nxt = start + count
+        return ({i: self._data[merchant, provider, stream, i] for i in chunk}, str(nxt) if nxt < len(ids) else None)

@@ -9,7 +9,7 @@ from typing import Any
 
 from pipeline.errors import InvalidRecord
 from pipeline.transform.catalog import EVENT_RULES, PROFILE_RULES
-from pipeline.transform.rules import Abs, Count, Each, EventRule, Expr, Field, ProfileRule, Test, YesNo, lookup
+from pipeline.transform.rules import Abs, Count, Each, EventRule, Expr, Field, ProfileRule, Test, YesNo, lookup, scalar
 from pipeline.types import Event, Item, ProfileUpdate, Record, Value, stable_id
 
 __all__ = ["Mapper", "evaluate_properties"]
@@ -17,8 +17,7 @@ __all__ = ["Mapper", "evaluate_properties"]
 
 def _evaluate(expr: Expr, data: Mapping[str, Any]) -> Value:
     if isinstance(expr, Field):
-        value = lookup(data, expr.path)
-        return value if value is None or isinstance(value, str | int | float | bool | datetime) else str(value)
+        return scalar(lookup(data, expr.path))  # type: ignore[no-any-return]
     if isinstance(expr, Abs):
         value = lookup(data, expr.path)
         return abs(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
@@ -36,12 +35,14 @@ def _evaluate(expr: Expr, data: Mapping[str, Any]) -> Value:
 
 
 def evaluate_properties(properties: Mapping[str, Expr], data: Mapping[str, Any]) -> dict[str, Value]:
-    """Every property a rule sets; templated names (``Each``) expand to one per entry."""
+    """Every property a rule sets; templated names (``Each``) expand to one per entry. A named
+    property wins over an expanded entry of the same name."""
     out: dict[str, Value] = {}
     for name, expr in properties.items():
         if isinstance(expr, Each):
             out.update(expr.expand(name, data))
-        else:
+    for name, expr in properties.items():
+        if not isinstance(expr, Each):
             out[name] = _evaluate(expr, data)
     return out
 

@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
-__all__ = ["Abs", "Cond", "Count", "Each", "EventRule", "Expr", "Field", "ProfileRule", "Test", "YesNo", "lookup"]
+__all__ = ["Abs", "Cond", "Count", "Each", "EventRule", "Expr", "Field", "ProfileRule", "Test", "YesNo", "lookup",
+           "scalar"]
 
 _MISSING = object()
 
@@ -34,6 +35,19 @@ def lookup(data: Any, path: str) -> Any:
     return value
 
 
+def scalar(value: Any) -> Any:
+    """A property value every platform takes: lists of scalars become "a, b", other
+    structures their JSON text; scalars and datetimes are kept."""
+    import json
+    from datetime import datetime
+
+    if value is None or isinstance(value, str | int | float | bool | datetime):
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(v, str | int | float | bool) for v in value):
+        return ", ".join(str(v) for v in value)
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def _empty(value: Any) -> bool:
     return value is None or value == ""
 
@@ -51,9 +65,13 @@ def _compare(op: Callable[[Any, Any], bool]) -> Callable[[Any, str, Any], bool]:
 
 
 def _compare_field(op: Callable[[Any, Any], bool]) -> Callable[[Any, str, Any], bool]:
+    """Compare two fields; a missing right-hand side counts as lower than any value
+    (a first tier is an upgrade from none)."""
     def check(data: Any, path: str, other: Any) -> bool:
         a, b = lookup(data, path), lookup(data, other)
-        return a is not None and b is not None and op(a, b)
+        if a is None:
+            return False
+        return True if b is None else op(a, b)
     return check
 
 
@@ -77,7 +95,7 @@ Op = Literal["gt", "ge", "lt", "le", "eq", "ne", "in", "is_null", "not_null", "c
 @dataclass(frozen=True)
 class Cond:
     """``record[path] <op> value``. ``changed``: differs from the previous snapshot (or there
-    is none); ``gt_field``: greater than the field at path ``value``."""
+    is none); ``gt_field``: greater than the field at path ``value`` (or that field is missing)."""
 
     path: str
     op: Op
@@ -164,7 +182,7 @@ class Each:
                 continue
             name = _NOT_IDENT.sub("", str(k)) if self.identifier else str(k).strip()
             if name:
-                out[re.sub(r"\[[^\]]+\]", name, template, count=1)] = v
+                out[re.sub(r"\[[^\]]+\]", name, template, count=1)] = scalar(v)
         return out
 
 

@@ -54,6 +54,8 @@ _NUDGE = {"Current Tier": Field("currentTier"), "Next Tier": Field("nextTier"),
 _SURVEY = {"Survey Name": Field("surveyName"), "Email Address": Field("customer.email"),
            "First Name": Field("customer.firstName"), "Last Name": Field("customer.lastName"),
            "[Survey Question]": Each("answers", key="question", value="answer")}
+_ENROLLED = {"ActivityID": Field("activityId"), "Date": Field("dateUpdated"), "Description": Field("description"),
+             "Action": Field("action")}
 _LOYALTY_REWARD = {"Loyalty Events": Field("reward.loyalty.events"), "Loyalty Points": Field("reward.loyalty.points"),
                    "Loyalty Provider": Field("reward.loyalty.provider")}
 
@@ -124,10 +126,12 @@ EVENTS: tuple[EventRule, ...] = (
         "Rejection Reason": Field("rejection.reason"), "Email": Field("email"), "Locale": Field("locale"),
         "Rejection Type": Field("rejection.type")}, when=_referral("rejected")),
     # Loyalty: seed 001's tables, to every platform (seed 004 names the same five events for Attentive).
-    _event("loyalty_customer", "Enrolled in Okendo Loyalty", {
-        "ActivityID": Field("activityId"), "Date": Field("dateUpdated"), "Description": Field("description"),
-        "Action": Field("action")}, when=(Cond("status", "changed"),), occurred_at="dateUpdated",
-        platforms=None, per_version=True, source="001, 004", doc="Whenever the member's status changes."),
+    _event("loyalty_customer", "Enrolled in Okendo Loyalty", _ENROLLED, when=(Cond("previous", "not_null"),
+           Cond("status", "changed")), occurred_at="dateUpdated", platforms=None, per_version=True,
+           source="001, 004", doc="Whenever a known member's status changes."),
+    _event("loyalty_customer", "Enrolled in Okendo Loyalty", _ENROLLED, when=(Cond("previous", "is_null"),
+           Cond("status", "eq", "enrolled")), occurred_at="dateUpdated", platforms=None, per_version=True,
+           source="001, 004", doc="A member first seen already enrolled (a first sight as pending sends nothing)."),
     _event("loyalty_earning_transaction", "Okendo Loyalty Points Awarded", {
         "ActivityID": Field("transactionId"), "Date": Field("dateCreated"), "Points Earned": Field("points"),
         "Description": Field("description"), "Action": Field("action")}, platforms=None, source="001, 004"),

@@ -1,0 +1,24 @@
+"""Accepted webhook deliveries, processed off the request path."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pipeline.types import Delivery
+from workers.app import app, runtime
+from workers.config import INFRA_ERRORS, WEBHOOK_QUEUE, delivery_queue
+from workers.tasks.deliver import deliver_batch
+
+log = logging.getLogger(__name__)
+
+
+@app.task(name="lp.handle_webhook", bind=True, queue=WEBHOOK_QUEUE, autoretry_for=INFRA_ERRORS, retry_backoff=2,
+          retry_backoff_max=60, retry_jitter=True, max_retries=50)
+def handle_webhook(self: Any, provider: str, merchant: str, body: str) -> str:
+    def enqueue(platform: str, batch: list[Delivery]) -> None:
+        deliver_batch.apply_async((merchant, platform, [d.to_dict() for d in batch]), queue=delivery_queue(platform))
+
+    outcome = runtime.webhook_intake(merchant, enqueue).process(body)
+    log.info("webhook %s", outcome, extra={"merchant": merchant, "provider": provider})
+    return outcome
