@@ -202,7 +202,7 @@ def adjustment_transaction(*, member: dict | None = None, points: int = 50, inte
 def tier_upgrade_nudge(*, member: dict | None = None, eligibility_period: str = "lifetime", next_tier: str = "Silver",
                        spend_to_upgrade: float = 40.0, spent: float = 160.0, activity_id: str | None = None,
                        date: datetime | str | None = None, **overrides: Any) -> Resource:
-    """"Spend X more to reach the next tier"; ``eligibility_period`` lifetime or window."""
+    """A nudge to spend ``spend_to_upgrade`` more for ``next_tier``; ``eligibility_period`` lifetime or window."""
     m, created = _member(member), _date(date)
     out = {"activityId": _id(activity_id), "dateCreated": created, "eligibilityPeriod": eligibility_period,
            "customerId": m.get("customerId"), "email": m["email"], "currentTier": m.get("vipTierName"),

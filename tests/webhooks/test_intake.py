@@ -1,0 +1,85 @@
+"""Processing accepted Okendo deliveries: ordering by sequenceNumber, change events, quarantine."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from pipeline.clock import FrozenClock
+from pipeline.state.counters import MemoryCounters
+from pipeline.state.journal import MemoryJournal
+from pipeline.state.sequences import MemorySequenceStore
+from pipeline.state.snapshots import MemorySnapshotStore
+from pipeline.transform.mapper import Mapper
+from pipeline.types import Event, ProfileUpdate, Record
+from pipeline.webhooks.intake import WebhookIntake
+
+
+def member(seq: int, *, status: str = "enrolled", tier: str | None = "Silver", rank: int | None = 1,
+           balance: int = 100, at: str = "2026-03-01T12:00:00Z") -> str:
+    return json.dumps({"resourceType": "loyalty_customer", "topic": "update", "sequenceNumber": seq,
+                       "version": "2025-02-01", "resource": {
+                           "loyaltyCustomerId": "lc-1", "customerId": "c-1", "email": "jane@example.test",
+                           "status": status, "vipTierName": tier, "vipTierRank": rank, "points": {"balance": balance},
+                           "dateUpdated": at}})
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.clock = FrozenClock()
+        self.records: list[Record] = []
+        self.quarantine = MemoryJournal(self.clock)
+        self.intake = WebhookIntake(
+            merchant="acme", provider="okendo", hand_over=self._hand_over, snapshots=MemorySnapshotStore(),
+            sequences=MemorySequenceStore(), quarantine_journal=self.quarantine, counters=MemoryCounters(),
+            clock=self.clock)
+
+    def _hand_over(self, records: Sequence[Record]) -> Any:
+        self.records.extend(records)
+
+    def items(self) -> list[Event | ProfileUpdate]:
+        return Mapper().map_all(self.records)
+
+
+def test_out_of_order_member_updates_never_apply_an_older_state() -> None:
+    h = Harness()
+    assert h.intake.process(member(1, balance=100)) == "handed_over"
+    assert h.intake.process(member(3, balance=300, at="2026-03-01T12:02:00Z")) == "handed_over"
+    assert h.intake.process(member(2, balance=200, at="2026-03-01T12:01:00Z")) == "stale"
+    assert h.intake.process(member(3, balance=300, at="2026-03-01T12:02:00Z")) == "stale"  # redelivered
+    balances = [r.data["points"]["balance"] for r in h.records]
+    assert balances == [100, 300]
+
+
+def test_tier_change_fires_with_the_previous_snapshot() -> None:
+    h = Harness()
+    h.intake.process(member(1, tier="Silver", rank=1))
+    h.intake.process(member(2, tier="Gold", rank=2, at="2026-03-01T13:00:00Z"))
+    changed = [i for i in h.items() if isinstance(i, Event) and i.name == "Okendo Loyalty Tier Changed"]
+    assert len(changed) == 1
+    assert changed[0].properties["Old Tier"] == "Silver" and changed[0].properties["New Tier"] == "Gold"
+    assert changed[0].properties["Is Tier Upgrade"] is True
+
+
+def test_event_resources_are_processed_whatever_their_order() -> None:
+    h = Harness()
+    for seq in (5, 4):
+        h.intake.process(json.dumps({"resourceType": "loyalty_earning_transaction", "topic": "create",
+                                     "sequenceNumber": seq, "version": "2025-02-01", "resource": {
+                                         "transactionId": f"t{seq}", "dateCreated": "2026-03-01T12:00:00Z",
+                                         "points": 10 * seq, "email": "jane@example.test"}}))
+    assert [r.record_id for r in h.records] == ["t5", "t4"]
+
+
+def test_undecodable_deliveries_are_quarantined_with_the_reason() -> None:
+    h = Harness()
+    assert h.intake.process("{not json") == "quarantined"
+    assert h.intake.process(json.dumps({"resourceType": "loyalty_customer", "topic": "update",
+                                        "sequenceNumber": 1, "resource": {"loyaltyCustomerId": "x"}})) == "quarantined"
+    assert h.intake.process(json.dumps({"resource": {}, "topic": "nope"})) == "quarantined"
+    reasons = [e["error"] for _, e in h.quarantine.read("lp:quarantine:okendo")]
+    assert reasons[0].startswith("okendo: body is not JSON")
+    assert "loyalty_customer.dateUpdated" in reasons[1]
+    assert "envelope." in reasons[2]
+    assert h.records == []
