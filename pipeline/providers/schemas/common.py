@@ -6,7 +6,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
-__all__ = ["Lenient", "Id", "Timestamp", "first_error"]
+__all__ = ["Id", "Lenient", "Timestamp", "first_error", "opt_bool", "opt_date", "opt_dict", "opt_int", "opt_num",
+           "opt_raw", "opt_str"]
 
 
 class Lenient(Schema):
@@ -49,3 +50,32 @@ def first_error(messages: Any, prefix: str = "") -> tuple[str, str]:
     if isinstance(messages, list) and messages:
         return first_error(messages[0], prefix)
     return prefix, str(messages)
+
+
+def opt_str() -> fields.String:
+    """An optional, nullable string (missing → None)."""
+    return fields.String(load_default=None, allow_none=True)
+
+
+def opt_num() -> fields.Float:
+    return fields.Float(load_default=None, allow_none=True)
+
+
+def opt_int() -> fields.Integer:
+    return fields.Integer(load_default=None, allow_none=True)
+
+
+def opt_bool() -> fields.Boolean:
+    return fields.Boolean(load_default=None, allow_none=True)
+
+
+def opt_date() -> Timestamp:
+    return Timestamp(load_default=None, allow_none=True)
+
+
+def opt_dict() -> fields.Dict:
+    return fields.Dict(load_default=None, allow_none=True)
+
+
+def opt_raw() -> fields.Raw:
+    return fields.Raw(load_default=None, allow_none=True)

@@ -13,16 +13,10 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from pipeline.providers.schemas.common import Id, Lenient, Timestamp
+from pipeline.providers.schemas.common import Id, Lenient, Timestamp, opt_bool, opt_date, opt_int, opt_num, opt_raw, opt_str
 
 __all__ = ["ENVELOPE", "RESOURCE_SCHEMAS"]
 
-_Str = lambda: fields.String(load_default=None, allow_none=True)  # noqa: E731
-_Num = lambda: fields.Float(load_default=None, allow_none=True)  # noqa: E731
-_Int = lambda: fields.Integer(load_default=None, allow_none=True)  # noqa: E731
-_Bool = lambda: fields.Boolean(load_default=None, allow_none=True)  # noqa: E731
-_Date = lambda: Timestamp(load_default=None, allow_none=True)  # noqa: E731
-_Raw = lambda: fields.Raw(load_default=None, allow_none=True)  # noqa: E731
 
 
 class EnvelopeSchema(Lenient):
@@ -34,26 +28,26 @@ class EnvelopeSchema(Lenient):
 
 
 class _Person(Lenient):
-    email = _Str()
-    firstName = _Str()
-    lastName = _Str()
-    fullName = _Str()
-    name = _Str()
-    displayName = _Str()
+    email = opt_str()
+    firstName = opt_str()
+    lastName = opt_str()
+    fullName = opt_str()
+    name = opt_str()
+    displayName = opt_str()
 
 
 class _Coupon(Lenient):
-    code = _Str()
-    description = _Str()
-    expiryDate = _Date()
-    dateReceived = _Date()
-    dateRedeemed = _Date()
+    code = opt_str()
+    description = opt_str()
+    expiryDate = opt_date()
+    dateReceived = opt_date()
+    dateRedeemed = opt_date()
 
 
 class _LoyaltyReward(Lenient):
-    events = _Raw()
-    points = _Num()
-    provider = _Str()
+    events = opt_raw()
+    points = opt_num()
+    provider = opt_str()
 
 
 class _Reward(Lenient):
@@ -63,19 +57,19 @@ class _Reward(Lenient):
 
 class _Order(Lenient):
     id = Id(load_default=None, allow_none=True)
-    number = _Str()
-    discountAmount = _Num()
-    totalPrice = _Num()
+    number = opt_str()
+    discountAmount = opt_num()
+    totalPrice = opt_num()
 
 
 class ReviewSchema(Lenient):
     reviewId = Id(required=True)
     dateCreated = Timestamp(required=True)
     rating = fields.Integer(required=True, strict=True, validate=validate.Range(1, 5))
-    title, body, productId, productName, productUrl = _Str(), _Str(), _Str(), _Str(), _Str()
-    variantId, variantName, sku, languageCode, sentiment = _Str(), _Str(), _Str(), _Str(), _Str()
-    boughtFor, source = _Str(), _Str()
-    isRecommended, nextDayDelivery = _Bool(), _Bool()
+    title, body, productId, productName, productUrl = opt_str(), opt_str(), opt_str(), opt_str(), opt_str()
+    variantId, variantName, sku, languageCode, sentiment = opt_str(), opt_str(), opt_str(), opt_str(), opt_str()
+    boughtFor, source = opt_str(), opt_str()
+    isRecommended, nextDayDelivery = opt_bool(), opt_bool()
     media = fields.List(fields.Dict(), load_default=list)
     attributes = fields.List(fields.Dict(), load_default=list)
     reviewer = fields.Nested(_Person, load_default=None, allow_none=True)
@@ -87,9 +81,9 @@ class ReviewSchema(Lenient):
 class ReviewRequestSchema(Lenient):
     reviewRequestId = Id(required=True)
     dateCreated = Timestamp(required=True)
-    dateUpdated = _Date()
-    status = _Str()
-    reviewUrl = _Str()
+    dateUpdated = opt_date()
+    status = opt_str()
+    reviewUrl = opt_str()
     customer = fields.Nested(_Person, load_default=None, allow_none=True)
     product = fields.Dict(load_default=None, allow_none=True)
     order = fields.Dict(load_default=None, allow_none=True)
@@ -98,7 +92,7 @@ class ReviewRequestSchema(Lenient):
 class QuizResponseSchema(Lenient):
     quizResponseId = Id(required=True)
     dateCreated = Timestamp(required=True)
-    activityId, quizName, redirectUrl = _Str(), _Str(), _Str()
+    activityId, quizName, redirectUrl = opt_str(), opt_str(), opt_str()
     recommendedProductIds = fields.List(fields.Raw(), load_default=list)
     customer = fields.Nested(_Person, load_default=None, allow_none=True)
 
@@ -106,7 +100,7 @@ class QuizResponseSchema(Lenient):
 class SurveyResponseSchema(Lenient):
     surveyResponseId = Id(required=True)
     dateCreated = Timestamp(required=True)
-    surveyName = _Str()
+    surveyName = opt_str()
     rewardType = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(["coupon", "loyalty"]))
     answers = fields.List(fields.Dict(), load_default=list)
     reward = fields.Nested(_Reward, load_default=None, allow_none=True)
@@ -123,8 +117,8 @@ class ReferralSchema(Lenient):
     dateCreated = Timestamp(required=True)
     customerRole = fields.String(load_default=None, allow_none=True,
                                  validate=validate.OneOf(["referrer", "recipient"]))
-    email, locale, invitationUrl, invitationLink, verificationUrl = _Str(), _Str(), _Str(), _Str(), _Str()
-    dateOptedIn, dateSent = _Date(), _Date()
+    email, locale, invitationUrl, invitationLink, verificationUrl = opt_str(), opt_str(), opt_str(), opt_str(), opt_str()
+    dateOptedIn, dateSent = opt_date(), opt_date()
     coupon = fields.Nested(_Coupon, load_default=None, allow_none=True)
     order = fields.Nested(_Order, load_default=None, allow_none=True)
     recipientOrder = fields.Nested(_Order, load_default=None, allow_none=True)
@@ -137,21 +131,21 @@ class LoyaltyCustomerSchema(Lenient):
     loyaltyCustomerId = Id(required=True)
     dateUpdated = Timestamp(required=True)
     status = fields.String(required=True, validate=validate.OneOf(["enrolled", "pending", "blocked"]))
-    customerId, email, vipTierName, activityId, description, action = _Str(), _Str(), _Str(), _Str(), _Str(), _Str()
-    vipTierRank = _Int()
+    customerId, email, vipTierName, activityId, description, action = opt_str(), opt_str(), opt_str(), opt_str(), opt_str(), opt_str()
+    vipTierRank = opt_int()
     points = fields.Dict(load_default=None, allow_none=True)
-    vipTierExpiryDate, enrolledDate, pointsExpiryDate, nextBirthdayDate = _Date(), _Date(), _Date(), _Date()
+    vipTierExpiryDate, enrolledDate, pointsExpiryDate, nextBirthdayDate = opt_date(), opt_date(), opt_date(), opt_date()
 
 
 class _LoyaltyTransaction(Lenient):
     transactionId = Id(required=True)
     dateCreated = Timestamp(required=True)
     points = fields.Integer(required=True, strict=True)
-    customerId, email, description, status = _Str(), _Str(), _Str(), _Str()
+    customerId, email, description, status = opt_str(), opt_str(), opt_str(), opt_str()
 
 
 class EarningTransactionSchema(_LoyaltyTransaction):
-    action = _Str()
+    action = opt_str()
 
 
 class RedemptionTransactionSchema(_LoyaltyTransaction):
@@ -159,25 +153,25 @@ class RedemptionTransactionSchema(_LoyaltyTransaction):
 
 
 class AdjustmentTransactionSchema(_LoyaltyTransaction):
-    subscriberId, internalReason, notificationText = _Str(), _Str(), _Str()
+    subscriberId, internalReason, notificationText = opt_str(), opt_str(), opt_str()
 
 
 class TierUpgradeNudgeSchema(Lenient):
     activityId = Id(required=True)
     dateCreated = Timestamp(required=True)
     eligibilityPeriod = fields.String(required=True, validate=validate.OneOf(["lifetime", "window"]))
-    customerId, email, currentTier, nextTier = _Str(), _Str(), _Str(), _Str()
-    spendToUpgradeTier, allTimeSpend, spentWithinWindow = _Num(), _Num(), _Num()
-    windowEndDate = _Date()
+    customerId, email, currentTier, nextTier = opt_str(), opt_str(), opt_str(), opt_str()
+    spendToUpgradeTier, allTimeSpend, spentWithinWindow = opt_num(), opt_num(), opt_num()
+    windowEndDate = opt_date()
 
 
 class CustomerSchema(Lenient):
     customerId = Id(required=True)
     dateUpdated = Timestamp(required=True)
-    email, givenName, familyName = _Str(), _Str(), _Str()
+    email, givenName, familyName = opt_str(), opt_str(), opt_str()
     reviewStats = fields.Dict(load_default=None, allow_none=True)
     nps = fields.Dict(load_default=None, allow_none=True)
-    surveyResponseCount = _Int()
+    surveyResponseCount = opt_int()
     referrals = fields.Dict(load_default=None, allow_none=True)
     loyalty = fields.Dict(load_default=None, allow_none=True)
 

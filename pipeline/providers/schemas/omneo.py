@@ -9,45 +9,42 @@ from __future__ import annotations
 
 from marshmallow import fields
 
-from pipeline.providers.schemas.common import Id, Lenient, Timestamp
+from pipeline.providers.schemas.common import Id, Lenient, Timestamp, opt_date, opt_num, opt_str
 
 __all__ = ["RESOURCE_SCHEMAS"]
 
-_Str = lambda: fields.String(load_default=None, allow_none=True)  # noqa: E731
-_Num = lambda: fields.Float(load_default=None, allow_none=True)  # noqa: E731
-_Date = lambda: Timestamp(load_default=None, allow_none=True)  # noqa: E731
 
 
 class ProfileRefSchema(Lenient):
     id = Id(required=True)
-    email, mobile_phone_e164, first_name, last_name = _Str(), _Str(), _Str(), _Str()
+    email, mobile_phone_e164, first_name, last_name = opt_str(), opt_str(), opt_str(), opt_str()
 
 
 class _Definition(Lenient):
     id = Id(load_default=None, allow_none=True)
-    name, handle, type = _Str(), _Str(), _Str()
+    name, handle, type = opt_str(), opt_str(), opt_str()
 
 
 class _Owned(Lenient):
     id = Id(required=True)
     profile_id = Id(required=True)
-    created_at = _Date()
+    created_at = opt_date()
     updated_at = Timestamp(required=True)
     profile = fields.Nested(ProfileRefSchema, load_default=None, allow_none=True)
 
 
 class PointSchema(_Owned):
     value_initial = fields.Float(required=True)
-    value_remaining = _Num()
-    issued_at, expires_at = _Date(), _Date()
+    value_remaining = opt_num()
+    issued_at, expires_at = opt_date(), opt_date()
     definition = fields.Nested(_Definition, load_default=None, allow_none=True)
-    source_type, description = _Str(), _Str()
+    source_type, description = opt_str(), opt_str()
 
 
 class RewardSchema(_Owned):
     value_initial = fields.Float(required=True)
-    value_remaining = _Num()
-    issued_at, expires_at = _Date(), _Date()
+    value_remaining = opt_num()
+    issued_at, expires_at = opt_date(), opt_date()
     definition = fields.Nested(_Definition, load_default=None, allow_none=True)
 
 
@@ -59,13 +56,13 @@ class RedemptionSchema(_Owned):
 
 class TransactionSchema(_Owned):
     total = fields.Float(required=True)
-    external_id = _Str()
+    external_id = opt_str()
     redemption_id = Id(load_default=None, allow_none=True)
-    transacted_at = _Date()
+    transacted_at = opt_date()
 
 
 class _Tier(Lenient):
-    name, handle = _Str(), _Str()
+    name, handle = opt_str(), opt_str()
 
 
 class TierSchema(Lenient):
@@ -85,14 +82,14 @@ class BalancesSchema(Lenient):
     point_balance = fields.Float(required=True)
     point_balance_dollars = fields.Float(required=True)
     combined_balance_dollars = fields.Float(required=True)
-    benefit_balance = _Num()
+    benefit_balance = opt_num()
     profile = fields.Nested(ProfileRefSchema, load_default=None, allow_none=True)
 
 
 class ProfileSchema(Lenient):
     id = Id(required=True)
     updated_at = Timestamp(required=True)
-    email, mobile_phone_e164, first_name, last_name = _Str(), _Str(), _Str(), _Str()
+    email, mobile_phone_e164, first_name, last_name = opt_str(), opt_str(), opt_str(), opt_str()
 
 
 RESOURCE_SCHEMAS = {

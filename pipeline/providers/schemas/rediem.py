@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from pipeline.providers.schemas.common import Id, Lenient, Timestamp
+from pipeline.providers.schemas.common import Id, Lenient, Timestamp, opt_date, opt_num, opt_str
 
 __all__ = ["ACTIVITY_TYPES", "ActivitySchema"]
 
@@ -18,21 +18,18 @@ __all__ = ["ACTIVITY_TYPES", "ActivitySchema"]
 ACTIVITY_TYPES = ("signup", "points_earned", "points_redeemed", "tier_achieved", "tier_downgrade",
                   "referral_received", "referral_completed", "action_rejected")
 
-_Str = lambda: fields.String(load_default=None, allow_none=True)  # noqa: E731
-_Num = lambda: fields.Float(load_default=None, allow_none=True)  # noqa: E731
-_Date = lambda: Timestamp(load_default=None, allow_none=True)  # noqa: E731
 
 
 class MemberSchema(Lenient):
     id = Id(required=True)
-    email, phone, first_name, current_tier = _Str(), _Str(), _Str(), _Str()
-    birth_date = _Str()
+    email, phone, first_name, current_tier = opt_str(), opt_str(), opt_str(), opt_str()
+    birth_date = opt_str()
     point_balance = fields.Integer(load_default=None, allow_none=True, strict=True)
-    points_to_next_tier, spend_to_next_tier, points_expiring = _Num(), _Num(), _Num()
-    last_action_points = _Num()
-    last_action_type, last_reward_type, advocate_first_name, redemption_reward_code = _Str(), _Str(), _Str(), _Str()
+    points_to_next_tier, spend_to_next_tier, points_expiring = opt_num(), opt_num(), opt_num()
+    last_action_points = opt_num()
+    last_action_type, last_reward_type, advocate_first_name, redemption_reward_code = opt_str(), opt_str(), opt_str(), opt_str()
     has_account = fields.Boolean(load_default=None, allow_none=True)
-    opt_in_date, points_expiry_date, date_last_action, date_last_reward = _Date(), _Date(), _Date(), _Date()
+    opt_in_date, points_expiry_date, date_last_action, date_last_reward = opt_date(), opt_date(), opt_date(), opt_date()
     impacts = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True), load_default=dict)
     impacts_yoy = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True), load_default=dict)
 
@@ -43,6 +40,6 @@ class ActivitySchema(Lenient):
     created_at = Timestamp(required=True)
     updated_at = Timestamp(required=True)
     points = fields.Integer(load_default=None, allow_none=True, strict=True)
-    action_type, reward_type, reward_code, tier, previous_tier = _Str(), _Str(), _Str(), _Str(), _Str()
-    advocate_first_name, referred_email, rejection_reason = _Str(), _Str(), _Str()
+    action_type, reward_type, reward_code, tier, previous_tier = opt_str(), opt_str(), opt_str(), opt_str(), opt_str()
+    advocate_first_name, referred_email, rejection_reason = opt_str(), opt_str(), opt_str()
     customer = fields.Nested(MemberSchema, required=True)
