@@ -20,18 +20,16 @@ import itertools
 import time
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from pipeline.sim import okendo_resources as resources
 from pipeline.sim.limiters import TokenBucket
 from pipeline.sim.server import HttpError, Request, Response, SimServer, iso_ms, json_response
-from pipeline.sim.webhooks import WebhookSender
-from pipeline.webhooks.signatures import svix_sign
+from pipeline.sim.webhooks import OKENDO_API_VERSION as API_VERSION
+from pipeline.sim.webhooks import OkendoDelivery, OkendoWebhookSender
 
-__all__ = ["API_VERSION", "Delivery", "OkendoSimulator", "OkendoStore", "OkendoWebhookSender", "resources"]
+__all__ = ["API_VERSION", "OkendoDelivery", "OkendoSimulator", "OkendoStore", "OkendoWebhookSender", "resources"]
 
-API_VERSION = "2025-02-01"
-Delivery = tuple[str, str, dict[str, Any]]  # (resource_type, topic, resource)
 _STATUSES = ("enrolled", "pending", "blocked")
 
 
@@ -50,7 +48,7 @@ class OkendoStore:
         self.vip_tiers: tuple[str, ...] = ("Bronze", "Silver", "Gold")
         self.members: dict[str, dict[str, Any]] = {}
         self.people: dict[str, dict[str, Any]] = {}
-        self.deliveries: list[Delivery] = []
+        self.deliveries: list[OkendoDelivery] = []
         self._seq = itertools.count(1)
 
     # -- helpers -----------------------------------------------------------------------------
@@ -95,8 +93,10 @@ class OkendoStore:
             p, stamp = self._person(email, first_name, last_name), iso_ms(when)
             nxt = None
             if birthday:
-                bday = datetime.fromisoformat(birthday).replace(year=when.year, tzinfo=when.tzinfo)
-                nxt = iso_ms(bday if bday > when else bday.replace(year=when.year + 1))
+                born = datetime.fromisoformat(birthday)
+                bday, later = (datetime(y, born.month, min(born.day, 28 if born.month == 2 and y % 4 else 31),
+                                        tzinfo=when.tzinfo) for y in (when.year, when.year + 1))
+                nxt = iso_ms(bday if bday > when else later)
             m = {"loyaltyCustomerId": self._uuid(), "customerId": p["customerId"], "email": email,
                  "firstName": p["firstName"], "lastName": p["lastName"], "status": status, "balance": 0,
                  "vipTierName": self.vip_tiers[0], "vipTierRank": 1, "minimumVipTierName": None,
@@ -212,7 +212,8 @@ class OkendoStore:
         """A completed quiz by ``email``."""
         with self.sim.lock:
             return self._emit("quiz_response", "create", resources.quiz_response(
-                quiz_response_id=self._uuid(), date=at or self.sim.now(), customer=self._who(email)))
+                quiz_response_id=self._uuid(), activity_id=self._uuid(), date=at or self.sim.now(),
+                customer=self._who(email)))
 
     def add_survey_response(self, email: str, *, reward_type: str | None = None,
                             at: datetime | None = None) -> dict[str, Any]:
@@ -249,7 +250,8 @@ class OkendoStore:
                      "averageSentiment": max(set(p["sentiments"]), key=p["sentiments"].count) if ratings else None,
                      "latestRating": ratings[-1] if ratings else None,
                      "latestSentiment": p["sentiments"][-1] if ratings else None, "count": len(ratings)}
-            referrals = {"shareableLink": f"https://okendo.link/{p['customerId'][:8]}", "successfulCount": p["referrals"],
+            referrals = {"shareableLink": f"https://okendo.link/{p['customerId'][:8]}",
+                         "successfulCount": p["referrals"],
                          "latestSuccessfulDate": (p["referralDates"] or [None])[-1],
                          "totalRevenue": p["referralRevenue"]}
             return self._emit("customer", topic, resources.customer(
@@ -320,43 +322,3 @@ class OkendoSimulator(SimServer):
             return json_response(200, {"loyaltyCustomer": {
                 "loyaltyCustomerId": m["loyaltyCustomerId"], "minimumVipTierName": m["minimumVipTierName"],
                 "points": {"balance": m["balance"]}, "status": m["status"], "vipTierName": m["vipTierName"]}})
-
-
-class OkendoWebhookSender(WebhookSender):
-    """Okendo deliveries: the ``{resource, resourceType, sequenceNumber, topic, version}`` envelope, Svix-signed.
-
-    ``sequence`` holds the last sequenceNumber used per resource type (numbers start at 1).
-    """
-
-    def __init__(self, url: str, secret: str, *, version: str = API_VERSION, **kwargs: Any) -> None:
-        forged = "whsec_" + base64.b64encode(b"not-the-real-okendo-secret-00000").decode()
-        super().__init__(url, secret, svix_sign, forged_secret=forged, **kwargs)
-        self.version = version
-        self.sequence: dict[str, int] = {}
-
-    def envelope(self, resource_type: str, topic: str, resource: dict[str, Any]) -> dict[str, Any]:
-        """Wrap ``resource``, taking the next sequenceNumber of its type."""
-        self.sequence[resource_type] = seq = self.sequence.get(resource_type, 0) + 1
-        return {"resource": resource, "resourceType": resource_type, "sequenceNumber": seq, "topic": topic,
-                "version": self.version}
-
-    def deliver(self, resource_type: str, topic: str, resource: dict[str, Any]) -> int:
-        """POST one delivery (new svix-id, current timestamp); returns the HTTP status."""
-        return self.post(self.envelope(resource_type, topic, resource))
-
-    def deliver_all(self, items: Iterable[Delivery]) -> list[int]:
-        """``deliver`` each ``(resource_type, topic, resource)`` in order."""
-        return [self.deliver(*item) for item in items]
-
-    def deliver_out_of_order(self, items: Iterable[Delivery]) -> list[int]:
-        """Number the items in list order, POST them in reverse; statuses in POST order."""
-        envelopes = [self.envelope(*item) for item in items]
-        return [self.post(env) for env in reversed(envelopes)]
-
-    def deliver_stale(self, resource_type: str, topic: str, resource: dict[str, Any], age_s: float) -> int:
-        """POST one delivery whose svix-timestamp is ``age_s`` seconds old."""
-        return self.post(self.envelope(resource_type, topic, resource), age_s=age_s)
-
-    def deliver_forged(self, resource_type: str, topic: str, resource: dict[str, Any]) -> int:
-        """POST one delivery signed with the wrong secret."""
-        return self.post(self.envelope(resource_type, topic, resource), forged=True)

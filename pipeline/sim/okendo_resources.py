@@ -93,10 +93,11 @@ def review_request(*, review_request_id: str | None = None, date: datetime | str
 
 
 def quiz_response(*, quiz_response_id: str | None = None, date: datetime | str | None = None,
-                  customer: dict | None = None, quiz_name: str = "Find your fit", **overrides: Any) -> Resource:
+                  customer: dict | None = None, quiz_name: str = "Find your fit", activity_id: str | None = None,
+                  **overrides: Any) -> Resource:
     """A completed product-finder quiz."""
     return {
-        "quizResponseId": _id(quiz_response_id), "activityId": str(uuid.uuid4()), "dateCreated": _date(date),
+        "quizResponseId": _id(quiz_response_id), "activityId": _id(activity_id), "dateCreated": _date(date),
         "quizName": quiz_name, "redirectUrl": "https://shop.example/collections/quiz-results",
         "recommendedProductIds": [p["productId"] for p in PRODUCTS], "customer": customer or person(),
     } | overrides

@@ -19,13 +19,10 @@ from typing import Any, Callable
 from urllib.parse import urlencode
 
 from pipeline.sim.server import HttpError, Request, Response, SimServer, json_response, parse_iso
-from pipeline.sim.webhooks import WebhookSender
-from pipeline.webhooks.signatures import hmac_sign
+from pipeline.sim.webhooks import OMNEO_RESOURCES, OmneoWebhookSender
 
 __all__ = ["OMNEO_RESOURCES", "OmneoSimulator", "OmneoTenant", "OmneoWebhookSender", "omneo_ts"]
 
-OMNEO_RESOURCES = ("points", "rewards", "redemptions", "transactions", "tiers", "balances", "profiles")
-_LISTED = ("points", "rewards", "transactions", "profiles")
 _LIST_PARAMS = {"page[size]", "page[number]", "sort", "filter[updated_at][gte]", "filter[profile_id]"}
 _SORTS = ("id", "-id", "updated_at", "-updated_at")
 
@@ -342,29 +339,3 @@ class OmneoSimulator(SimServer):
     def _url(self, req: Request, number: int) -> str:
         pairs = [(k, v) for k, vs in req.query.items() for v in vs if k != "page[number]"]
         return f"{self.base_url}{req.path}?{urlencode([*pairs, ('page[number]', str(number))])}"
-
-
-class OmneoWebhookSender(WebhookSender):
-    """Omneo pushes ``{"type": <resource>, "data": {...}}`` signed with ``hmac_sign``."""
-
-    def __init__(self, url: str, secret: str, **kwargs: Any) -> None:
-        super().__init__(url, secret, hmac_sign, forged_secret=secret + "-forged", **kwargs)
-
-    @staticmethod
-    def body(type: str, data: dict[str, Any]) -> dict[str, Any]:  # noqa: A002 - the wire name
-        """The delivery body; ValueError for a type that is not an Omneo resource."""
-        if type not in OMNEO_RESOURCES:
-            raise ValueError(f"type must be one of {OMNEO_RESOURCES}")
-        return {"type": type, "data": data}
-
-    def send(self, type: str, data: dict[str, Any]) -> int:  # noqa: A002
-        """POST one event (new message id, current timestamp); returns the HTTP status."""
-        return self.post(self.body(type, data))
-
-    def send_stale(self, type: str, data: dict[str, Any], age_s: float) -> int:  # noqa: A002
-        """POST one event whose signed timestamp is ``age_s`` seconds old."""
-        return self.post(self.body(type, data), age_s=age_s)
-
-    def send_forged(self, type: str, data: dict[str, Any]) -> int:  # noqa: A002
-        """POST one event signed with the wrong secret."""
-        return self.post(self.body(type, data), forged=True)

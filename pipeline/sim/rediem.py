@@ -28,8 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from pipeline.sim.server import HttpError, Request, Response, SimServer, iso_ms, json_response, parse_iso
-from pipeline.sim.webhooks import WebhookSender
-from pipeline.webhooks.signatures import hmac_sign
+from pipeline.sim.webhooks import RediemWebhookSender
 
 __all__ = ["ActivityType", "RediemProgram", "RediemSimulator", "RediemWebhookSender"]
 
@@ -114,10 +113,12 @@ class RediemProgram:
                 act["reward_code"] = act["reward_code"] or f"RDM-{act['id'][-6:]}"
                 m.update(point_balance=m["point_balance"] - points, last_reward_type=act["reward_type"],
                          redemption_reward_code=act["reward_code"], date_last_reward=stamp)
+                m["points_expiring"] = float(min(m["points_expiring"], m["point_balance"]))
             elif type in ("signup", "points_earned", "referral_completed") and points:
                 m["point_balance"] += points
                 self._lifetime[member_id] += points
-                m.update(points_expiring=float(m["point_balance"]), points_expiry_date=iso_ms(when + timedelta(days=365)))
+                m.update(points_expiring=float(m["point_balance"]),
+                         points_expiry_date=iso_ms(when + timedelta(days=365)))
             if type == "signup":
                 m.update(has_account=True, opt_in_date=stamp)
             elif type == "points_earned":
@@ -242,22 +243,3 @@ class RediemSimulator(SimServer):
         if state.get("p") != program.program_id:
             raise _invalid("cursor", "belongs to another program")
         return state
-
-
-class RediemWebhookSender(WebhookSender):
-    """Rediem pushes one activity per delivery, signed with ``hmac_sign``."""
-
-    def __init__(self, url: str, secret: str, **kwargs: Any) -> None:
-        super().__init__(url, secret, hmac_sign, forged_secret=secret + "-forged", **kwargs)
-
-    def send(self, activity: dict[str, Any]) -> int:
-        """POST one activity (new message id, current timestamp); returns the HTTP status."""
-        return self.post(activity)
-
-    def send_stale(self, activity: dict[str, Any], age_s: float) -> int:
-        """POST one activity whose signed timestamp is ``age_s`` seconds old."""
-        return self.post(activity, age_s=age_s)
-
-    def send_forged(self, activity: dict[str, Any]) -> int:
-        """POST one activity signed with the wrong secret."""
-        return self.post(activity, forged=True)

@@ -1,16 +1,26 @@
-"""Deterministic demo data: Smile customers with a points ledger, and matching Postscript subscribers."""
+"""Deterministic demo data for every simulator.
+
+``seed_demo`` fills Smile and Postscript; ``seed_omneo``, ``seed_rediem`` and ``seed_okendo``
+fill one provider each and return what they created, in order, ready to push as webhooks.
+"""
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from pipeline.sim.okendo import OkendoStore
+from pipeline.sim.okendo_resources import REFERRAL_ROLES as REFERRAL_KINDS
+from pipeline.sim.omneo import OmneoTenant
 from pipeline.sim.postscript import PostscriptShop
+from pipeline.sim.rediem import RediemProgram
 from pipeline.sim.smile import SmileAccount
+from pipeline.sim.webhooks import OkendoDelivery
 
-__all__ = ["SeedSummary", "seed_demo"]
+__all__ = ["SeedSummary", "seed_demo", "seed_okendo", "seed_omneo", "seed_rediem"]
 
 _FIRST = ("Ava", "Ben", "Chloe", "Diego", "Emma", "Farah", "Gus", "Hana", "Ivan", "Jade", "Kai", "Lena",
           "Milo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tara", "Uma", "Viktor", "Wen", "Yara", "Zoe")
@@ -107,3 +117,150 @@ def seed_demo(
         )
         emails.add(customer["email"])
     return SeedSummary(customers, transactions, len(chosen), frozenset(emails))
+
+
+def _window(now: datetime, start: datetime | None) -> tuple[datetime, datetime]:
+    end = (start or now).astimezone(timezone.utc)
+    return end - timedelta(days=1), end
+
+
+def seed_omneo(
+    tenant: OmneoTenant, *, profiles: int, events: int, seed: int = 0, start: datetime | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """Profiles (the day before ``start - 1 day``) then ``events`` points/rewards/redemptions/
+    transactions/tier changes over ``[start - 1 day, start)``; ``start`` defaults to now.
+
+    Returns ``(resource, record snapshot)`` pairs in creation order (profiles first).
+    """
+    if events and not profiles:
+        raise ValueError("events need at least one profile")
+    rng = random.Random(seed)
+    ev_from, end = _window(tenant.sim.now(), start)
+    out: list[tuple[str, dict[str, Any]]] = []
+    pids: list[str] = []
+    for n, at in enumerate(_spread(ev_from - timedelta(days=1), ev_from, profiles), start=1):
+        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+        phone = f"+614{rng.randint(0, 10**8 - 1):08d}" if rng.random() < 0.7 else None
+        profile = tenant.add_profile(f"profile{n}.{seed}@example.test", first, last, phone, at=at)
+        pids.append(profile["id"])
+        out.append(("profiles", copy.deepcopy(profile)))
+    for at in _spread(ev_from, end, events):
+        pid, roll = rng.choice(pids), rng.random()
+        stamp = at.strftime("%Y-%m-%d %H:%M:%S")
+        available = sum(r["value_remaining"] for r in tenant.rewards.values()
+                        if r["profile_id"] == pid and r["expires_at"] > stamp)
+        open_redemptions = [r["id"] for r in tenant.redemptions.values()
+                            if r["profile_id"] == pid and r["transaction_id"] is None]
+        if 0.55 <= roll < 0.7 and available >= 5:
+            out.append(("redemptions", tenant.redeem(pid, rng.choice((5.0, min(10.0, available))), at=at)))
+        elif 0.7 <= roll < 0.9:
+            link = open_redemptions[0] if open_redemptions and rng.random() < 0.7 else None
+            out.append(("transactions", tenant.add_transaction(pid, round(rng.uniform(15, 250), 2),
+                                                               redemption_id=link, at=at)))
+        elif roll >= 0.9 and tenant.profiles[pid]["tier"] != tenant.tier_ladder[-1]:
+            current = tenant.profiles[pid]["tier"]
+            nxt = tenant.tier_ladder[tenant.tier_ladder.index(current) + 1 if current else 0]
+            out.append(("tiers", tenant.achieve_tier(pid, nxt, at=at)))
+        elif 0.35 <= roll < 0.55:
+            name = rng.choice(("Birthday Reward", "Spend Reward", "Referral Reward"))
+            out.append(("rewards", tenant.issue_reward(pid, rng.choice((5.0, 10.0, 20.0)), name=name, at=at)))
+        else:
+            name = rng.choice(("Purchase points", "Review points", "Sign-up bonus"))
+            out.append(("points", tenant.award_points(pid, rng.randint(5, 50) * 10, name=name, at=at)))
+        out[-1] = (out[-1][0], copy.deepcopy(out[-1][1]))
+    return out
+
+
+def seed_rediem(
+    program: RediemProgram, *, members: int, activities: int, seed: int = 0, start: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Members, each with a ``signup`` (the day before ``start - 1 day``), then ``activities`` more
+    activities of every type over ``[start - 1 day, start)``. Returns all activities in order."""
+    if activities and not members:
+        raise ValueError("activities need at least one member")
+    rng = random.Random(seed)
+    act_from, end = _window(program.sim.now(), start)
+    out: list[dict[str, Any]] = []
+    ids: list[str] = []
+    for n, at in enumerate(_spread(act_from - timedelta(days=1), act_from, members), start=1):
+        phone = f"+1555{n * 7919 % 10**7:07d}" if rng.random() < 0.8 else None
+        member = program.add_member(f"member{n}.{seed}@example.test", phone, rng.choice(_FIRST))
+        ids.append(member["id"])
+        out.append(program.record(member["id"], "signup", points=rng.choice((0, 100, 200)), at=at))
+    tiers = list(program.tiers)
+    for at in _spread(act_from, end, activities):
+        mid, roll = rng.choice(ids), rng.random()
+        m = program.members[mid]
+        rank = tiers.index(m["current_tier"])
+        if roll < 0.15 and m["point_balance"] >= 100:
+            spend = rng.choice((100, 200, 500)) if m["point_balance"] >= 500 else 100
+            act = program.record(mid, "points_redeemed", points=spend, at=at)
+        elif roll < 0.23 and rank + 1 < len(tiers):
+            act = program.record(mid, "tier_achieved", tier=tiers[rank + 1], at=at)
+        elif roll < 0.27 and rank > 0:
+            act = program.record(mid, "tier_downgrade", tier=tiers[rank - 1], at=at)
+        elif 0.27 <= roll < 0.35:
+            act = program.record(mid, "referral_received", advocate_first_name=rng.choice(_FIRST), at=at)
+        elif 0.35 <= roll < 0.43:
+            act = program.record(mid, "referral_completed", points=250, at=at,
+                                 referred_email=f"friend{rng.randint(1, 9999)}@example.test")
+        elif 0.43 <= roll < 0.55:
+            act = program.record(mid, "action_rejected", action_type=rng.choice(("Follow on Instagram", "Review")),
+                                 rejection_reason="Already completed", at=at)
+        else:
+            act = program.record(mid, "points_earned", points=rng.randint(2, 40) * 10,
+                                 action_type=rng.choice(("Placed an order", "Left a review", "Birthday")), at=at)
+        out.append(act)
+    return out
+
+
+def seed_okendo(
+    store: OkendoStore, *, members: int, seed: int = 0, start: datetime | None = None,
+) -> list[OkendoDelivery]:
+    """Loyalty members and their shopping life over ``[start - 1 day, start)``: enrolment, points
+    earned/redeemed/adjusted, tier changes and nudges, reviews and requests, quizzes, surveys,
+    referrals and a closing customer profile. The first member does everything, so any
+    ``members >= 1`` yields every resource type. Returns the deliveries made, in order.
+    """
+    rng = random.Random(seed)
+    t, end = _window(store.sim.now(), start)
+    step = timedelta(seconds=86400 / max(1, members * 16))
+    first = len(store.deliveries)
+
+    def tick() -> datetime:
+        nonlocal t
+        t += step * rng.uniform(0.5, 1.0)
+        return t
+
+    for i in range(members):
+        email, every = f"shopper{i + 1}.{seed}@example.test", i == 0
+        status = "pending" if rng.random() < 0.1 and not every else "enrolled"
+        lid = store.enroll(email, first_name=rng.choice(_FIRST), last_name=rng.choice(_LAST), status=status,
+                           birthday=f"19{rng.randint(60, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                           at=tick())["loyaltyCustomerId"]
+        for _ in range(rng.randint(1, 3)) if not every else range(3):
+            store.earn(lid, rng.randint(10, 40) * 10 if not every else 300, at=tick())
+        if store.members[lid]["balance"] >= 500 and (every or rng.random() < 0.5):
+            store.redeem(lid, 500, at=tick())
+        if every or rng.random() < 0.2:
+            store.adjust(lid, rng.choice((25, 50, 100)), at=tick())
+        if every or rng.random() < 0.25:
+            store.set_tier(lid, store.vip_tiers[1], at=tick())
+        if every or rng.random() < 0.2:
+            store.nudge(lid, eligibility_period=rng.choice(("lifetime", "window")), at=tick())
+        if every or rng.random() < 0.5:
+            store.add_review(email, rng.choice((3, 4, 5, 5)), media_types=("image",) if rng.random() < 0.4 else (),
+                             reward_points=50 if rng.random() < 0.5 else None, at=tick())
+        if every or rng.random() < 0.4:
+            request = store.add_review_request(email, at=tick())
+            if every or rng.random() < 0.25:
+                store.cancel_review_request(request, at=tick())
+        if every or rng.random() < 0.2:
+            store.add_quiz_response(email, at=tick())
+        if every or rng.random() < 0.3:
+            store.add_survey_response(email, reward_type=rng.choice((None, "coupon", "loyalty")), at=tick())
+        if every or rng.random() < 0.3:
+            kind = rng.choice(sorted(REFERRAL_KINDS))
+            store.add_referral(kind, email, f"friend{i + 1}.{seed}@example.test", at=tick())
+        store.customer_profile(email, at=min(tick(), end))
+    return store.deliveries[first:]

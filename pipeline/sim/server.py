@@ -181,9 +181,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if resp.body:
             self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(resp.body)))
-        self.end_headers()
-        if self.command != "HEAD" and resp.body:
-            self.wfile.write(resp.body)
+        try:
+            self.end_headers()
+            if self.command != "HEAD" and resp.body:
+                self.wfile.write(resp.body)
+        except ConnectionError:  # the client gave up (e.g. timed out on a slow_next response)
+            self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
@@ -278,7 +281,10 @@ class SimServer:
         the store, or edit the page). ``None`` removes every hook. Returns ``callback``.
         """
         with self.lock:
-            self._page_hooks.append(callback) if callback else self._page_hooks.clear()
+            if callback is None:
+                self._page_hooks.clear()
+            else:
+                self._page_hooks.append(callback)
         return callback
 
     def page_built(self, req: Request, page: list[Any]) -> None:

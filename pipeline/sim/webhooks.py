@@ -2,6 +2,8 @@
 
 Standard library only (``urllib``, no proxies). Signing is ``pipeline.webhooks.signatures``'
 ``svix_sign`` (Okendo) or ``hmac_sign`` (Omneo, Rediem); this module only drives it.
+``OkendoWebhookSender``, ``OmneoWebhookSender`` and ``RediemWebhookSender`` are also exported
+by their provider modules.
 """
 
 from __future__ import annotations
@@ -10,18 +12,28 @@ import json
 import time
 import urllib.error
 import urllib.request
+import base64
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-__all__ = ["Delivery", "WebhookSender"]
+from pipeline.webhooks.signatures import hmac_sign, svix_sign
+
+__all__ = [
+    "OKENDO_API_VERSION", "OMNEO_RESOURCES", "OkendoDelivery", "OkendoWebhookSender", "OmneoWebhookSender",
+    "RediemWebhookSender", "SentWebhook", "WebhookSender",
+]
+
+OKENDO_API_VERSION = "2025-02-01"
+OMNEO_RESOURCES = ("points", "rewards", "redemptions", "transactions", "tiers", "balances", "profiles")
+OkendoDelivery = tuple[str, str, dict[str, Any]]  # (resource_type, topic, resource)
 
 SignFn = Callable[[str, str, int, bytes], dict[str, str]]
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
-class Delivery:
+class SentWebhook:
     """One POST as sent: message id, signed timestamp, headers, raw body, answered status."""
 
     msg_id: str
@@ -49,14 +61,14 @@ class WebhookSender:
     ) -> None:
         self.url = url
         self.secret = secret
-        self.deliveries: list[Delivery] = []
+        self.deliveries: list[SentWebhook] = []
         self._sign = sign
         self._forged_secret = forged_secret
         self._now_s = now_s
         self._timeout = timeout
 
     @property
-    def last(self) -> Delivery:
+    def last(self) -> SentWebhook:
         """The most recent delivery (IndexError if none)."""
         return self.deliveries[-1]
 
@@ -80,7 +92,7 @@ class WebhookSender:
         except urllib.error.HTTPError as exc:
             exc.read()
             status = exc.code
-        self.deliveries.append(Delivery(msg_id, stamp, headers, raw, status, forged))
+        self.deliveries.append(SentWebhook(msg_id, stamp, headers, raw, status, forged))
         return status
 
     def replay_last(self) -> int:
@@ -91,3 +103,88 @@ class WebhookSender:
         """
         last = self.last
         return self.post(None, msg_id=last.msg_id, body=last.body, forged=last.forged)
+
+
+class OkendoWebhookSender(WebhookSender):
+    """Okendo deliveries: the ``{resource, resourceType, sequenceNumber, topic, version}`` envelope, Svix-signed.
+
+    ``sequence`` holds the last sequenceNumber used per resource type (numbers start at 1).
+    """
+
+    def __init__(self, url: str, secret: str, *, version: str = OKENDO_API_VERSION, **kwargs: Any) -> None:
+        forged = "whsec_" + base64.b64encode(b"not-the-real-okendo-secret-00000").decode()
+        super().__init__(url, secret, svix_sign, forged_secret=forged, **kwargs)
+        self.version = version
+        self.sequence: dict[str, int] = {}
+
+    def envelope(self, resource_type: str, topic: str, resource: dict[str, Any]) -> dict[str, Any]:
+        """Wrap ``resource``, taking the next sequenceNumber of its type."""
+        self.sequence[resource_type] = seq = self.sequence.get(resource_type, 0) + 1
+        return {"resource": resource, "resourceType": resource_type, "sequenceNumber": seq, "topic": topic,
+                "version": self.version}
+
+    def deliver(self, resource_type: str, topic: str, resource: dict[str, Any]) -> int:
+        """POST one delivery (new svix-id, current timestamp); returns the HTTP status."""
+        return self.post(self.envelope(resource_type, topic, resource))
+
+    def deliver_all(self, items: Iterable[OkendoDelivery]) -> list[int]:
+        """``deliver`` each ``(resource_type, topic, resource)`` in order."""
+        return [self.deliver(*item) for item in items]
+
+    def deliver_out_of_order(self, items: Iterable[OkendoDelivery]) -> list[int]:
+        """Number the items in list order, POST them in reverse; statuses in POST order."""
+        envelopes = [self.envelope(*item) for item in items]
+        return [self.post(env) for env in reversed(envelopes)]
+
+    def deliver_stale(self, resource_type: str, topic: str, resource: dict[str, Any], age_s: float) -> int:
+        """POST one delivery whose svix-timestamp is ``age_s`` seconds old."""
+        return self.post(self.envelope(resource_type, topic, resource), age_s=age_s)
+
+    def deliver_forged(self, resource_type: str, topic: str, resource: dict[str, Any]) -> int:
+        """POST one delivery signed with the wrong secret."""
+        return self.post(self.envelope(resource_type, topic, resource), forged=True)
+
+
+class OmneoWebhookSender(WebhookSender):
+    """Omneo pushes ``{"type": <resource>, "data": {...}}`` signed with ``hmac_sign``."""
+
+    def __init__(self, url: str, secret: str, **kwargs: Any) -> None:
+        super().__init__(url, secret, hmac_sign, forged_secret=secret + "-forged", **kwargs)
+
+    @staticmethod
+    def body(type: str, data: dict[str, Any]) -> dict[str, Any]:  # noqa: A002 - the wire name
+        """The delivery body; ValueError for a type that is not an Omneo resource."""
+        if type not in OMNEO_RESOURCES:
+            raise ValueError(f"type must be one of {OMNEO_RESOURCES}")
+        return {"type": type, "data": data}
+
+    def send(self, type: str, data: dict[str, Any]) -> int:  # noqa: A002
+        """POST one event (new message id, current timestamp); returns the HTTP status."""
+        return self.post(self.body(type, data))
+
+    def send_stale(self, type: str, data: dict[str, Any], age_s: float) -> int:  # noqa: A002
+        """POST one event whose signed timestamp is ``age_s`` seconds old."""
+        return self.post(self.body(type, data), age_s=age_s)
+
+    def send_forged(self, type: str, data: dict[str, Any]) -> int:  # noqa: A002
+        """POST one event signed with the wrong secret."""
+        return self.post(self.body(type, data), forged=True)
+
+
+class RediemWebhookSender(WebhookSender):
+    """Rediem pushes one activity per delivery, signed with ``hmac_sign``."""
+
+    def __init__(self, url: str, secret: str, **kwargs: Any) -> None:
+        super().__init__(url, secret, hmac_sign, forged_secret=secret + "-forged", **kwargs)
+
+    def send(self, activity: dict[str, Any]) -> int:
+        """POST one activity (new message id, current timestamp); returns the HTTP status."""
+        return self.post(activity)
+
+    def send_stale(self, activity: dict[str, Any], age_s: float) -> int:
+        """POST one activity whose signed timestamp is ``age_s`` seconds old."""
+        return self.post(activity, age_s=age_s)
+
+    def send_forged(self, activity: dict[str, Any]) -> int:
+        """POST one activity signed with the wrong secret."""
+        return self.post(activity, forged=True)
