@@ -17,21 +17,28 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--merchants", default=8, show_default=True, help="Simulated merchants (one Smile account and one Postscript shop each).")
-@click.option("--customers", default=300, show_default=True, help="Smile customers, spread over the merchants.")
-@click.option("--transactions", default=2000, show_default=True, help="Smile points transactions, spread over the merchants.")
+@click.option("--merchants", default=4, show_default=True, help="Smile merchants (each with its own Postscript shop).")
+@click.option("--customers", default=300, show_default=True, help="Smile customers, spread over the Smile merchants.")
+@click.option("--transactions", default=2000, show_default=True, help="Smile points transactions, spread likewise.")
+@click.option("--providers", default="smile,okendo,omneo,rediem", show_default=True,
+              help="Providers to include (one merchant each for okendo, omneo and rediem).")
+@click.option("--members", default=25, show_default=True, help="Members per Okendo/Omneo/Rediem merchant.")
 @click.option("--timeout", "timeout_s", default=300.0, show_default=True, help="Give up after this many seconds.")
 @click.option("--postscript-rate", "postscript_rate", default=15.0, show_default=True,
               help="Requests/s the simulated Postscript allows per shop (the real limit is 15).")
 @click.option("--no-fake-redis", is_flag=True, help="Fail instead of falling back to the embedded fakeredis server.")
-def demo(merchants: int, customers: int, transactions: int, timeout_s: float, postscript_rate: float,
-         no_fake_redis: bool) -> None:
-    """Run the pipeline end to end on simulators; exit 0 only if every event arrived."""
+def demo(merchants: int, customers: int, transactions: int, providers: str, members: int, timeout_s: float,
+         postscript_rate: float, no_fake_redis: bool) -> None:
+    """Run the pipeline end to end on simulators; exit 0 only if every event arrived exactly once."""
     from pipeline.demo import DemoOptions, run_demo
 
-    opts = DemoOptions(merchants=merchants, customers=customers, transactions=transactions, timeout_s=timeout_s,
-                       postscript_rate_per_s=postscript_rate, redis_url=os.environ.get("REDIS_URL") or None,
-                       allow_fake_redis=not no_fake_redis)
+    chosen = tuple(p.strip() for p in providers.split(",") if p.strip())
+    unknown = set(chosen) - {"smile", "okendo", "omneo", "rediem"}
+    if unknown:
+        raise click.BadParameter(f"unknown provider(s): {', '.join(sorted(unknown))}", param_hint="--providers")
+    opts = DemoOptions(merchants=merchants, customers=customers, transactions=transactions, providers=chosen,
+                       members=members, timeout_s=timeout_s, postscript_rate_per_s=postscript_rate,
+                       redis_url=os.environ.get("REDIS_URL") or None, allow_fake_redis=not no_fake_redis)
     try:
         result = run_demo(opts, say=lambda line: click.echo(line, err=True))
     except KeyboardInterrupt:
@@ -42,8 +49,7 @@ def demo(merchants: int, customers: int, transactions: int, timeout_s: float, po
         ("pulled", c["pulled"]), ("quarantined", c["quarantined"]), ("transformed", c["transformed"]),
         ("delivered", c["delivered"]), ("skipped (not a subscriber)", c["skipped"]),
         ("failed attempts (retried)", c["retried"]), ("dead-lettered", c["dead_lettered"]),
-        ("events seeded / received", f"{result.expected_events} / {result.received_events}"),
-        ("subscriber profiles matching Smile", f"{result.profiles_matching} / {result.profiles_expected}"),
+        *((f"{p} events expected / received", f"{w} / {g}") for p, (w, g) in result.by_provider.items()),
         ("redis", result.redis), ("elapsed", f"{result.elapsed_s:.1f} s"),
     ]
     width = max(len(k) for k, _ in rows)

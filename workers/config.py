@@ -7,6 +7,8 @@ from typing import Any
 from kombu import Queue
 from redis.exceptions import RedisError
 
+from pipeline.state.locks import LockTimeout
+
 from pipeline.config import PLATFORM_DEFAULTS
 from pipeline.settings import Settings
 
@@ -20,7 +22,7 @@ WEBHOOK_QUEUE = "webhooks"
 VISIBILITY_TIMEOUT_S = 7200
 #: Failures of our own infrastructure: the whole task is retried (Celery acknowledges a task
 #: that raised, so without a retry its message would be gone).
-INFRA_ERRORS: tuple[type[Exception], ...] = (RedisError, ConnectionError)
+INFRA_ERRORS: tuple[type[Exception], ...] = (RedisError, ConnectionError, LockTimeout)
 
 
 def delivery_queue(platform: str) -> str:

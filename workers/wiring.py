@@ -25,6 +25,7 @@ from pipeline.state.cursors import RedisCursorStore
 from pipeline.state.directory import RedisCustomerDirectory
 from pipeline.state.journal import RedisJournal
 from pipeline.state.ledger import RedisLedger
+from pipeline.state.locks import RedisLocks
 from pipeline.state.sequences import RedisSequenceStore
 from pipeline.state.snapshots import RedisSnapshotStore
 from pipeline.state.subscribers import RedisSubscriberCache
@@ -111,7 +112,8 @@ class Runtime:
         return WebhookIntake(
             merchant=merchant, provider=conn.provider.kind, hand_over=self.ingestor(merchant, enqueue).hand_over,
             snapshots=RedisSnapshotStore(self.redis), sequences=RedisSequenceStore(self.redis),
-            quarantine_journal=RedisJournal(self.redis), counters=RedisCounters(self.redis), clock=self.clock)
+            quarantine_journal=RedisJournal(self.redis), counters=RedisCounters(self.redis), clock=self.clock,
+            locks=RedisLocks(self.redis))
 
     def deliverer(self, merchant: str, platform: str) -> Deliverer:
         account = self.connection(merchant).platform(platform)

@@ -29,7 +29,8 @@ class Resource:
 
     Args:
         id_paths: the fields whose values, joined with ``:``, identify the record.
-        updated_path: the modification time (the watermark field).
+        updated_path: the modification time (the watermark field); ``updated_fallback`` is
+            read when a version of the record does not carry it (e.g. a new review request).
         snapshot: fields compared with the previous version of the record, for rules that
             fire on a change (``previous.<field>`` in the catalog).
     """
@@ -39,6 +40,7 @@ class Resource:
     schema: Schema
     id_paths: tuple[str, ...]
     updated_path: str
+    updated_fallback: str | None = None
     customer_id_path: str | None = None
     email_path: str | None = None
     phone_path: str | None = None
@@ -46,9 +48,10 @@ class Resource:
 
 
 def _okendo(name: str, id_path: str, updated: str = "dateCreated", *, customer: str | None = "customerId",
-            email: str | None = "email", snapshot: tuple[str, ...] = ()) -> Resource:
+            email: str | None = "email", snapshot: tuple[str, ...] = (), fallback: str | None = None) -> Resource:
     return Resource(provider="okendo", name=name, schema=okendo.RESOURCE_SCHEMAS[name], id_paths=(id_path,),
-                    updated_path=updated, customer_id_path=customer, email_path=email, snapshot=snapshot)
+                    updated_path=updated, updated_fallback=fallback, customer_id_path=customer, email_path=email,
+                    snapshot=snapshot)
 
 
 def _omneo(name: str, id_paths: tuple[str, ...] = ("id",), customer: str = "profile_id") -> Resource:
@@ -66,7 +69,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource(provider="smile", name="reward_fulfillments", schema=smile.RewardFulfillmentSchema(), id_paths=("id",),
              updated_path="updated_at", customer_id_path="customer_id"),
     _okendo("review", "reviewId", customer=None, email="reviewer.email"),
-    _okendo("review_request", "reviewRequestId", customer=None, email="customer.email"),
+    _okendo("review_request", "reviewRequestId", "dateUpdated", customer=None, email="customer.email",
+            fallback="dateCreated"),
     _okendo("quiz_response", "quizResponseId", customer=None, email="customer.email"),
     _okendo("survey_response", "surveyResponseId", customer=None, email="customer.email"),
     _okendo("referral", "activityId", customer=None),
@@ -125,6 +129,8 @@ def decode(provider: str, name: str, raw: Any, *, merchant: str, previous: Mappi
         field, message = first_error(exc.messages)
         raise InvalidRecord(message, provider=provider, field=f"{name}.{field}") from None
     updated = lookup(data, res.updated_path)
+    if updated is None and res.updated_fallback:
+        updated = lookup(data, res.updated_fallback)
     if not isinstance(updated, datetime):
         raise InvalidRecord("missing modification time", provider=provider, field=f"{name}.{res.updated_path}")
     parts = [lookup(data, p) for p in res.id_paths]

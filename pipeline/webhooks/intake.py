@@ -1,6 +1,7 @@
 """Processing one accepted webhook delivery (in a worker, after the endpoint answered).
 
-Open the envelope, drop a stale delivery of a stateful resource (one whose
+Open the envelope; for a stateful resource, hold that record's lock (so its deliveries are
+applied one at a time, whatever the number of workers), drop a stale delivery of a stateful resource (one whose
 ``sequenceNumber`` is not newer than the last applied for that record: Okendo does not
 guarantee order), validate, hand over to delivery with the previous snapshot so change
 events fire, then commit the snapshot and the sequence number. A delivery that cannot be
@@ -19,6 +20,7 @@ from pipeline.errors import InvalidRecord
 from pipeline.providers.resources import decode, resource, snapshot_of, unwrap
 from pipeline.state.counters import Counters
 from pipeline.state.journal import Journal
+from pipeline.state.locks import Locks, MemoryLocks
 from pipeline.state.sequences import SequenceStore
 from pipeline.state.snapshots import SnapshotStore
 from pipeline.types import Record
@@ -31,7 +33,7 @@ Outcome = Literal["handed_over", "stale", "quarantined"]
 class WebhookIntake:
     def __init__(self, *, merchant: str, provider: str, hand_over: Callable[[Sequence[Record]], Any],
                  snapshots: SnapshotStore, sequences: SequenceStore, quarantine_journal: Journal,
-                 counters: Counters, clock: Clock) -> None:
+                 counters: Counters, clock: Clock, locks: Locks | None = None) -> None:
         self._merchant = merchant
         self._provider = provider
         self._hand_over = hand_over
@@ -40,6 +42,7 @@ class WebhookIntake:
         self._quarantine = quarantine_journal
         self._counters = counters
         self._clock = clock
+        self._locks = locks or MemoryLocks()
 
     def _reject(self, name: str, payload: Any, error: InvalidRecord, extra: dict[str, Any] | None = None) -> Outcome:
         quarantine.put(self._quarantine, self._clock, merchant=self._merchant, provider=self._provider,
@@ -60,9 +63,15 @@ class WebhookIntake:
         except InvalidRecord as exc:
             return self._reject("webhook", raw, exc)
         key = ":".join(str(obj.get(p.split(".")[0], "")) for p in res.id_paths) if isinstance(obj, dict) else ""
+        if not res.snapshot or not key:
+            return self._apply(name, obj, extra, key, stateful=False)
+        # one record's deliveries are applied one at a time: each is diffed against the last
+        with self._locks.hold(f"webhook:{self._merchant}:{self._provider}:{name}:{key}"):
+            return self._apply(name, obj, extra, key, stateful=True)
+
+    def _apply(self, name: str, obj: Any, extra: dict[str, Any], key: str, *, stateful: bool) -> Outcome:
         sequence = extra.get("_sequence")
-        stateful = bool(res.snapshot)
-        if stateful and isinstance(sequence, int) and key and self._sequences.is_stale(
+        if stateful and isinstance(sequence, int) and self._sequences.is_stale(
                 self._merchant, self._provider, name, key, sequence):
             self._counters.add(self._merchant, {"repulled": 1})
             return "stale"

@@ -1,0 +1,187 @@
+"""Starting and stopping what the demo needs: Redis, simulators, web, worker and beat."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import redis
+
+from pipeline.demo.tenants import OkendoTenant, OmneoTenant, RediemTenant, SmileTenant, Tenant
+from pipeline.localredis import LocalRedis, ensure_redis, free_port
+from pipeline.sim import OkendoSimulator, OmneoSimulator, PostscriptSimulator, RediemSimulator, SmileSimulator
+from pipeline.state.counters import RedisCounters
+
+__all__ = ["DemoOptions", "Stack", "demo_stack"]
+
+QUEUES = "ingest,webhooks,deliver.postscript"
+PROVIDERS = ("smile", "okendo", "omneo", "rediem")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoOptions:
+    merchants: int = 4  # Smile merchants; one merchant for each other provider
+    customers: int = 300
+    transactions: int = 2000
+    providers: tuple[str, ...] = PROVIDERS
+    members: int = 25  # per Okendo/Omneo/Rediem merchant
+    activities: int = 150
+    seed: int = 7
+    sync_interval_s: float = 2.0
+    worker_concurrency: int = 16
+    timeout_s: float = 300.0
+    postscript_rate_per_s: float = 15.0
+    smile_rate_per_s: float = 10.0
+    redis_url: str | None = None
+    allow_fake_redis: bool = True
+    log_level: str = "WARNING"
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    handle = log.open("wb")
+    return subprocess.Popen([sys.executable, "-m", *args], env=env, stdout=handle, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _settled(c: dict[str, int], *, pulls: bool) -> bool:
+    finished = c["delivered"] + c["skipped"] + c["dead_lettered"] + c["duplicates_dropped"]
+    return (c["syncs_completed"] >= 1 or not pulls) and c["enqueued"] > 0 and finished >= c["enqueued"]
+
+
+@dataclass
+class Stack:
+    """Everything the demo started, for the report and for end-to-end tests."""
+
+    redis: LocalRedis
+    smile: SmileSimulator
+    postscript: PostscriptSimulator
+    tenants: list[Tenant]
+    processes: dict[str, subprocess.Popen[bytes]]
+    logs: Path
+    web_url: str
+
+    @property
+    def merchants(self) -> list[str]:
+        return [t.merchant for t in self.tenants]
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        counters = RedisCounters(redis.Redis.from_url(self.redis.url))
+        return {m: counters.get(m) for m in self.merchants}
+
+    def _dead(self) -> list[str]:
+        return [f"{name} exited with {p.returncode}; its log ends with:\n" + (self.logs / f"{name}.log").read_text()[-3000:]
+                for name, p in self.processes.items() if p.poll() is not None]
+
+    def wait_settled(self, timeout_s: float) -> list[str]:
+        """Wait until every merchant's first sync and pushes are delivered; returns problems."""
+        deadline = time.monotonic() + timeout_s
+        expected = {t.merchant: sum(t.expected().values()) for t in self.tenants}
+        while True:
+            if dead := self._dead():
+                return dead
+            counters = self.counters()
+            if all(_settled(counters[t.merchant], pulls=t.pulls) and len(t.shop.events) >= expected[t.merchant]
+                   and not t.problems() for t in self.tenants):
+                return []
+            if time.monotonic() > deadline:
+                return [f"timed out after {timeout_s:.0f}s waiting for delivery; counters: {counters}"]
+            time.sleep(0.5)
+
+
+def _start_web(env: dict[str, str], logs: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = _spawn(["gunicorn", "--workers", "1", "--threads", "8", "--bind", f"127.0.0.1:{port}",
+                      "workers.web:application"], env, logs / "web.log")
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return process, url
+
+
+@contextmanager
+def demo_stack(opts: DemoOptions, *, say: Callable[[str], None] = print) -> Iterator[Stack]:
+    """Start Redis (if needed), seeded simulators, web, worker and beat; stop them all on exit."""
+    local: LocalRedis | None = None
+    sims = {"smile": SmileSimulator(rate_per_s=opts.smile_rate_per_s), "okendo": OkendoSimulator(),
+            "omneo": OmneoSimulator(), "rediem": RediemSimulator()}
+    postscript = PostscriptSimulator(rate_per_s=opts.postscript_rate_per_s)
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    workdir = tempfile.TemporaryDirectory(prefix="lp-demo-")
+    logs = Path(workdir.name)
+    try:
+        local = ensure_redis(opts.redis_url, allow_fake=opts.allow_fake_redis)
+        say(f"redis: {local.describe()}")
+        for sim in (*sims.values(), postscript):
+            sim.start()
+        run = f"{os.getpid() % 10000:04d}{int(time.time()) % 1000:03d}"
+        tenants: list[Tenant] = []
+        if "smile" in opts.providers:
+            for i in range(opts.merchants):
+                share = lambda total: total // opts.merchants + (1 if i < total % opts.merchants else 0)  # noqa: E731
+                tenants.append(SmileTenant(f"demo{run}-smile{i + 1}", f"sk_demo{run}_{i}", postscript, sims["smile"],
+                                           customers=share(opts.customers), transactions=share(opts.transactions),
+                                           seed=opts.seed + i, sync_interval_s=opts.sync_interval_s))
+        if "okendo" in opts.providers:
+            tenants.append(OkendoTenant(f"demo{run}-okendo", f"sk_demo{run}_ok", postscript, sims["okendo"],
+                                        members=opts.members, seed=opts.seed))
+        if "omneo" in opts.providers:
+            tenants.append(OmneoTenant(f"demo{run}-omneo", f"sk_demo{run}_om", postscript, sims["omneo"],
+                                       profiles=opts.members, events=opts.activities, seed=opts.seed,
+                                       sync_interval_s=opts.sync_interval_s))
+        if "rediem" in opts.providers:
+            tenants.append(RediemTenant(f"demo{run}-rediem", f"sk_demo{run}_re", postscript, sims["rediem"],
+                                        members=opts.members, activities=opts.activities, seed=opts.seed,
+                                        sync_interval_s=opts.sync_interval_s))
+        env = {**os.environ, "REDIS_URL": local.url, "CONNECTIONS_FILE": str(logs / "connections.toml"),
+               "LOG_LEVEL": opts.log_level}
+        env.pop("BROKER_URL", None)
+        for t in tenants:
+            env.update(t.env)
+        (logs / "connections.toml").write_text("".join(t.toml(postscript.base_url, opts.postscript_rate_per_s)
+                                                       for t in tenants))
+        say(f"simulators: {', '.join(f'{k} {v.base_url}' for k, v in sims.items())}, postscript "
+            f"{postscript.base_url}; merchants: {', '.join(t.provider for t in tenants)}")
+        processes["worker"] = _spawn(["celery", "-A", "workers.app", "worker", "-Q", QUEUES, "--pool", "threads",
+                                      "-c", str(opts.worker_concurrency), "-n", f"demo-{run}@%h", "--without-gossip",
+                                      "--without-mingle", "--loglevel", opts.log_level], env, logs / "worker.log")
+        processes["beat"] = _spawn(["celery", "-A", "workers.app", "beat", "-s", str(logs / "beat-schedule"),
+                                    "--loglevel", opts.log_level], env, logs / "beat.log")
+        processes["web"], web_url = _start_web(env, logs)
+        say(f"web {web_url}, worker and beat started; pushing webhooks and waiting for the first full sync ...")
+        for t in tenants:
+            t.push(web_url)
+        yield Stack(redis=local, smile=sims["smile"], postscript=postscript, tenants=tenants, processes=processes,
+                    logs=logs, web_url=web_url)
+    finally:
+        for p in processes.values():
+            _stop(p)
+        for sim in (*sims.values(), postscript):
+            sim.stop()
+        if local is not None:
+            local.stop()
+        workdir.cleanup()

@@ -1,0 +1,249 @@
+"""The demo's merchants: one class per provider, each seeding its simulator, declaring its
+connection, feeding pushes, and saying which Postscript events must arrive."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+from pipeline.clock import SystemClock
+from pipeline.destinations.encoding.postscript import event_type
+from pipeline.providers.resources import decode
+from pipeline.sim import OkendoSimulator, OmneoSimulator, PostscriptSimulator, RediemSimulator, SmileSimulator
+from pipeline.sim.seed import seed_demo, seed_okendo, seed_omneo, seed_rediem
+from pipeline.sim.webhooks import OkendoWebhookSender, OmneoWebhookSender
+from pipeline.state.counters import MemoryCounters
+from pipeline.state.journal import MemoryJournal
+from pipeline.state.sequences import MemorySequenceStore
+from pipeline.state.snapshots import MemorySnapshotStore
+from pipeline.transform.mapper import Mapper
+from pipeline.types import Event, Item, Record, goes_to
+from pipeline.webhooks.intake import WebhookIntake
+
+__all__ = ["OkendoTenant", "OmneoTenant", "RediemTenant", "SmileTenant", "Tenant"]
+
+
+def _env_prefix(merchant: str) -> str:
+    return merchant.upper().replace("-", "_")
+
+
+def expected_types(items: Iterable[Item]) -> Counter[str]:
+    """Postscript event types the items must produce (events with an identifier)."""
+    return Counter(event_type(i.name) for i in items
+                   if isinstance(i, Event) and goes_to(i, "postscript") and (i.customer.email or i.customer.phone))
+
+
+class Tenant:
+    """One demo merchant: a provider account on its simulator and a Postscript shop."""
+
+    provider: ClassVar[str]
+    pulls: ClassVar[bool] = True
+
+    def __init__(self, merchant: str, shop_key: str, postscript: PostscriptSimulator) -> None:
+        self.merchant = merchant
+        self.shop = postscript.add_shop(shop_key)
+        self.env: dict[str, str] = {f"{_env_prefix(merchant)}_POSTSCRIPT_API_KEY": shop_key}
+        self.pushed = 0
+
+    def subscribe(self, emails: Sequence[str], share: float = 0.8) -> None:
+        for email in emails[: int(len(emails) * share)]:
+            self.shop.add_subscriber(email=email)
+
+    def provider_toml(self) -> str:
+        raise NotImplementedError
+
+    def toml(self, postscript_url: str, rate_per_s: float) -> str:
+        prefix = _env_prefix(self.merchant)
+        return (f"\n[merchants.{self.merchant}.provider]\n{self.provider_toml()}"
+                f"\n[[merchants.{self.merchant}.platforms]]\nkind = \"postscript\"\nbase_url = \"{postscript_url}\"\n"
+                f"credential_env = \"{prefix}_POSTSCRIPT_API_KEY\"\nrate_per_s = {rate_per_s}\n")
+
+    def push(self, web_url: str) -> None:
+        """Send what this provider pushes (webhooks) once the web process is up."""
+
+    def expected(self) -> Counter[str]:
+        raise NotImplementedError
+
+    def problems(self) -> list[str]:
+        """Compare what the simulated Postscript shop accepted with what was seeded."""
+        got = Counter(e["type"] for e in self.shop.events)
+        want = self.expected()
+        out = []
+        dupes = sum(len(v) - 1 for v in self.shop.events_by_external_id.values() if len(v) > 1)
+        if dupes:
+            out.append(f"{self.merchant}: {dupes} events reached Postscript more than once")
+        missing = want - got
+        extra = got - want
+        if missing:
+            out.append(f"{self.merchant}: missing at Postscript: {dict(missing)}")
+        if extra:
+            out.append(f"{self.merchant}: unexpected at Postscript: {dict(extra)}")
+        return out
+
+
+class SmileTenant(Tenant):
+    provider = "smile"
+
+    def __init__(self, merchant: str, shop_key: str, postscript: PostscriptSimulator, smile: SmileSimulator, *,
+                 customers: int, transactions: int, seed: int, sync_interval_s: float) -> None:
+        super().__init__(merchant, shop_key, postscript)
+        key = f"smile_demo_{merchant}"
+        self.account = smile.add_account(key)
+        self.summary = seed_demo(self.account, self.shop, customers=customers, transactions=transactions, seed=seed)
+        self.url, self.interval = f"{smile.base_url}/v1", sync_interval_s
+        self.env[f"{_env_prefix(merchant)}_SMILE_API_KEY"] = key
+
+    def provider_toml(self) -> str:
+        p = _env_prefix(self.merchant)
+        return (f"kind = \"smile\"\nbase_url = \"{self.url}\"\ncredential_env = \"{p}_SMILE_API_KEY\"\n"
+                f"sync_interval_s = {self.interval}\n")
+
+    def expected(self) -> Counter[str]:
+        """An independent statement of the catalog's Smile rules, so the demo checks them too."""
+        def name(txn: dict[str, Any]) -> str:
+            if txn.get("internal_note"):
+                return "Smile_Points_Adjusted"
+            return "Smile_Points_Earned" if txn["points_change"] > 0 else "Smile_Points_Redeemed"
+        return Counter(name(t) for t in self.account.points_transactions.values())
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        subscribers = {s["email"]: s for s in self.shop.subscribers.values() if s.get("email")}
+        wrong = 0
+        for customer in self.account.customers.values():
+            props = (subscribers.get(customer["email"]) or {}).get("properties")
+            if props is not None and (props.get("Smile Points Balance") != customer["points_balance"]
+                                      or props.get("Enrolled in Smile") != (customer["state"] == "member")):
+                wrong += 1
+        if wrong:
+            out.append(f"{self.merchant}: {wrong} subscriber profiles do not match Smile")
+        return out
+
+
+class RediemTenant(Tenant):
+    provider = "rediem"
+
+    def __init__(self, merchant: str, shop_key: str, postscript: PostscriptSimulator, rediem: RediemSimulator, *,
+                 members: int, activities: int, seed: int, sync_interval_s: float) -> None:
+        super().__init__(merchant, shop_key, postscript)
+        key = f"rediem_demo_{merchant}"
+        self.program = rediem.add_program(key)
+        seed_rediem(self.program, members=members, activities=activities, seed=seed)
+        self.subscribe([m["email"] for m in self.program.members.values()])
+        self.url, self.interval = rediem.base_url, sync_interval_s
+        self.env[f"{_env_prefix(merchant)}_REDIEM_CREDENTIAL"] = key
+
+    def provider_toml(self) -> str:
+        p = _env_prefix(self.merchant)
+        return (f"kind = \"rediem\"\nbase_url = \"{self.url}\"\ncredential_env = \"{p}_REDIEM_CREDENTIAL\"\n"
+                f"sync_interval_s = {self.interval}\n")
+
+    def expected(self) -> Counter[str]:
+        mapper = Mapper()
+        return expected_types(i for a in self.program.activities.values()
+                              for i in mapper.map(decode("rediem", "activities", a, merchant=self.merchant)))
+
+
+class OmneoTenant(Tenant):
+    """Pulls profiles (and balances), points, rewards and transactions; redemptions and tier
+    changes, which Omneo has no list for, are pushed as signed webhooks."""
+
+    provider = "omneo"
+    PUSHED = ("redemptions", "tiers")
+
+    def __init__(self, merchant: str, shop_key: str, postscript: PostscriptSimulator, omneo: OmneoSimulator, *,
+                 profiles: int, events: int, seed: int, sync_interval_s: float) -> None:
+        super().__init__(merchant, shop_key, postscript)
+        key = f"omneo_demo_{merchant}"
+        self.tenant = omneo.add_tenant(key)
+        self.seeded = seed_omneo(self.tenant, profiles=profiles, events=events, seed=seed)
+        self.subscribe([p["email"] for p in self.tenant.profiles.values()])
+        self.url, self.interval = f"{omneo.base_url}/api/v3", sync_interval_s
+        self.secret = f"omneo-webhook-secret-{merchant}"
+        p = _env_prefix(merchant)
+        self.env |= {f"{p}_OMNEO_TOKEN": key, f"{p}_OMNEO_WEBHOOK_SECRET": self.secret}
+
+    def provider_toml(self) -> str:
+        p = _env_prefix(self.merchant)
+        return (f"kind = \"omneo\"\nbase_url = \"{self.url}\"\ncredential_env = \"{p}_OMNEO_TOKEN\"\n"
+                f"webhook_secret_env = \"{p}_OMNEO_WEBHOOK_SECRET\"\nsync_interval_s = {self.interval}\n")
+
+    def _pushed(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(kind, self.tenant.with_profile(record)) for kind, record in self.seeded if kind in self.PUSHED]
+
+    def push(self, web_url: str) -> None:
+        sender = OmneoWebhookSender(f"{web_url}/webhooks/omneo/{self.merchant}", self.secret)
+        for kind, data in self._pushed():
+            sender.send(kind, data)
+            self.pushed += 1
+
+    def expected(self) -> Counter[str]:
+        mapper, t = Mapper(), self.tenant
+        profiles = {pid: t.profile_ref(pid) for pid in t.profiles}
+        pulled = [("points", r) for r in t.points.values()] + [("rewards", r) for r in t.rewards.values()] + \
+                 [("transactions", r) for r in t.transactions.values()]
+        records = [decode("omneo", kind, {**r, "profile": profiles[r["profile_id"]]}, merchant=self.merchant)
+                   for kind, r in [*pulled, *self._pushed()]]
+        return expected_types(i for r in records for i in mapper.map(r))
+
+
+class OkendoTenant(Tenant):
+    """Webhooks only (Svix-signed), delivered once the web process is up."""
+
+    provider = "okendo"
+    pulls = False
+
+    def __init__(self, merchant: str, shop_key: str, postscript: PostscriptSimulator, okendo: OkendoSimulator, *,
+                 members: int, seed: int) -> None:
+        super().__init__(merchant, shop_key, postscript)
+        user, key = f"user-{merchant}", f"okendo-key-{merchant}"
+        self.store = okendo.add_store(user, key)
+        self.deliveries = seed_okendo(self.store, members=members, seed=seed)
+        self.subscribe([m["email"] for m in self.store.members.values()])
+        self.url = f"{okendo.base_url}/enterprise"
+        self.secret = "whsec_" + base64.b64encode(f"okendo-demo-{merchant}".encode()).decode()
+        p = _env_prefix(merchant)
+        self.env |= {f"{p}_OKENDO_CREDENTIAL": f"{user}:{key}", f"{p}_OKENDO_WEBHOOK_SECRET": self.secret}
+
+    def provider_toml(self) -> str:
+        p = _env_prefix(self.merchant)
+        return (f"kind = \"okendo\"\nbase_url = \"{self.url}\"\ncredential_env = \"{p}_OKENDO_CREDENTIAL\"\n"
+                f"webhook_secret_env = \"{p}_OKENDO_WEBHOOK_SECRET\"\nsync_interval_s = 86400\n")
+
+    def push(self, web_url: str) -> None:
+        sender = OkendoWebhookSender(f"{web_url}/webhooks/okendo/{self.merchant}", self.secret)
+        statuses = sender.deliver_all(self.deliveries)
+        self.pushed = sum(1 for s in statuses if s == 202)
+
+    #: Events derived from a member's state changes: workers may process two updates of one
+    #: member concurrently, and the older is then dropped as stale (last write wins), which can
+    #: fold two transitions into one. These must arrive, but possibly fewer times.
+    DERIVED = ("Enrolled_in_Okendo_Loyalty", "Okendo_Loyalty_Tier_Changed")
+
+    def problems(self) -> list[str]:
+        got = Counter(e["type"] for e in self.shop.events)
+        want = self.expected()
+        out = [p for p in super().problems() if "missing" not in p and "unexpected" not in p]
+        for name in set(want) | set(got):
+            ok = (0 < got[name] <= want[name]) if name in self.DERIVED else got[name] == want[name]
+            if not ok:
+                out.append(f"{self.merchant}: {name}: {got[name]} at Postscript, expected {want[name]}")
+        return out
+
+    def expected(self) -> Counter[str]:
+        """Replays the deliveries through an in-memory intake, in order, as the worker does."""
+        records: list[Record] = []
+        clock = SystemClock()
+        intake = WebhookIntake(merchant=self.merchant, provider="okendo", hand_over=records.extend,
+                               snapshots=MemorySnapshotStore(), sequences=MemorySequenceStore(),
+                               quarantine_journal=MemoryJournal(clock), counters=MemoryCounters(), clock=clock)
+        sequence: Counter[str] = Counter()
+        for kind, topic, resource in self.deliveries:
+            sequence[kind] += 1
+            intake.process(json.dumps({"resource": resource, "resourceType": kind, "sequenceNumber": sequence[kind],
+                                       "topic": topic, "version": "2025-02-01"}))
+        mapper = Mapper()
+        return expected_types(i for r in records for i in mapper.map(r))

@@ -1,0 +1,61 @@
+"""Short mutual-exclusion locks shared by every worker process (e.g. one member's webhook
+deliveries are applied one at a time, so a change is diffed against the right snapshot)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+import redis
+
+from pipeline import keys
+
+__all__ = ["LockTimeout", "Locks", "MemoryLocks", "RedisLocks"]
+
+
+class LockTimeout(Exception):
+    """The lock stayed taken longer than the caller would wait (the work is retried later)."""
+
+
+class Locks(Protocol):
+    def hold(self, name: str, *, ttl_s: float = 30.0, wait_s: float = 10.0) -> contextmanager:  # type: ignore[type-arg]
+        """Context manager holding ``name``; raises LockTimeout after ``wait_s``. The lock
+        expires after ``ttl_s`` should its holder die."""
+        ...
+
+
+class RedisLocks:
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    @contextmanager
+    def hold(self, name: str, *, ttl_s: float = 30.0, wait_s: float = 10.0) -> Iterator[None]:
+        lock = self._redis.lock(keys.lock(name), timeout=ttl_s, blocking_timeout=wait_s, sleep=0.01)
+        if not lock.acquire():
+            raise LockTimeout(name)
+        try:
+            yield
+        finally:
+            try:
+                lock.release()
+            except redis.exceptions.LockError:
+                pass  # expired while held: the work was slow, and another holder may follow
+
+
+class MemoryLocks:
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    @contextmanager
+    def hold(self, name: str, *, ttl_s: float = 30.0, wait_s: float = 10.0) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(name, threading.Lock())
+        if not lock.acquire(timeout=wait_s):
+            raise LockTimeout(name)
+        try:
+            yield
+        finally:
+            lock.release()
