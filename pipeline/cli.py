@@ -98,30 +98,38 @@ def transform(provider: str, resource: str | None, platform: str | None) -> None
 
 
 @main.command()
-@click.option("--smile-port", default=8101, show_default=True)
-@click.option("--postscript-port", default=8102, show_default=True)
+@click.option("--port", "first_port", default=8101, show_default=True,
+              help="Smile listens here; Postscript, Okendo, Omneo and Rediem on the next four ports.")
 @click.option("--customers", default=100, show_default=True)
 @click.option("--transactions", default=1000, show_default=True)
-@click.option("--smile-key", default="smile_sim_key", show_default=True)
-@click.option("--postscript-key", default="sk_sim_key", show_default=True)
-def simulate(smile_port: int, postscript_port: int, customers: int, transactions: int, smile_key: str,
-             postscript_key: str) -> None:
-    """Serve seeded Smile and Postscript simulators on loopback until Ctrl-C."""
-    from pipeline.sim import PostscriptSimulator, SmileSimulator, seed_demo
+def simulate(first_port: int, customers: int, transactions: int) -> None:
+    """Serve seeded simulators of Smile, Postscript, Okendo, Omneo and Rediem on loopback until Ctrl-C."""
+    from pipeline.sim import OkendoSimulator, OmneoSimulator, PostscriptSimulator, RediemSimulator, SmileSimulator
+    from pipeline.sim.seed import seed_demo, seed_omneo, seed_rediem
 
-    smile = SmileSimulator(port=smile_port).start()
-    postscript = PostscriptSimulator(port=postscript_port).start()
-    summary = seed_demo(smile.add_account(smile_key), postscript.add_shop(postscript_key),
+    smile = SmileSimulator(port=first_port).start()
+    postscript = PostscriptSimulator(port=first_port + 1).start()
+    okendo = OkendoSimulator(port=first_port + 2).start()
+    omneo = OmneoSimulator(port=first_port + 3).start()
+    rediem = RediemSimulator(port=first_port + 4).start()
+    summary = seed_demo(smile.add_account("smile_sim_key"), postscript.add_shop("sk_sim_key"),
                         customers=customers, transactions=transactions)
-    click.echo(f"smile      {smile.base_url}/v1   Authorization: Bearer {smile_key}")
-    click.echo(f"postscript {postscript.base_url}   Authorization: Bearer {postscript_key}")
-    click.echo(f"seeded {summary.customers} customers, {summary.transactions} transactions, "
-               f"{summary.subscribers} subscribers; Ctrl-C to stop")
+    okendo.add_store("sim-user", "okendo_sim_key")
+    seed_omneo(omneo.add_tenant("omneo_sim_token"), profiles=25, events=150)
+    seed_rediem(rediem.add_program("rediem_sim_credential"), members=25, activities=150)
+    rows = [("smile", f"{smile.base_url}/v1", "Bearer smile_sim_key"),
+            ("postscript", postscript.base_url, "Bearer sk_sim_key"),
+            ("okendo", f"{okendo.base_url}/enterprise", "Basic sim-user:okendo_sim_key"),
+            ("omneo", f"{omneo.base_url}/api/v3", "Bearer omneo_sim_token"),
+            ("rediem", rediem.base_url, "Bearer rediem_sim_credential")]
+    for name, url, auth in rows:
+        click.echo(f"{name:<11}{url:<40}{auth}")
+    click.echo(f"smile: {summary.customers} customers, {summary.transactions} transactions; Ctrl-C to stop")
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:
-        postscript.stop()
-        smile.stop()
+        for sim in (smile, postscript, okendo, omneo, rediem):
+            sim.stop()
