@@ -107,7 +107,9 @@ class SmileTenant(Tenant):
             if txn.get("internal_note"):
                 return "Smile_Points_Adjusted"
             return "Smile_Points_Earned" if txn["points_change"] > 0 else "Smile_Points_Redeemed"
-        return Counter(name(t) for t in self.account.points_transactions.values())
+        issued = [f for f in self.account.reward_fulfillments.values() if f["fulfillment_status"] == "issued"]
+        return Counter(name(t) for t in self.account.points_transactions.values()) + Counter(
+            {"Smile_Reward_Fulfilled": len(issued)} if issued else {})
 
     def problems(self) -> list[str]:
         out = super().problems()

@@ -3,7 +3,8 @@
 Okendo has no list of loyalty activity and no ``updated_since`` filter (research/providers.md
 §2), so activity arrives through signed webhooks (``pipeline.webhooks``). The scheduled job
 walks the members those webhooks made known (their snapshots) and looks each up with
-``GET /loyalty/customers?loyaltyCustomerId=`` within Okendo's 2 requests/s, so a missed or
+``GET /loyalty/customers?email=`` (or ``?loyaltyCustomerId=`` when the email is unknown)
+within Okendo's 2 requests/s, so a missed or
 late webhook still ends in the right balance, status and tier (and their change events).
 
 Auth: HTTP Basic ``userId:apiKey`` (the credential variable holds ``<user id>:<api key>``)
@@ -44,8 +45,9 @@ class OkendoProvider(HttpProvider):
         now = iso_utc(self._clock.now())
         records: list[Any] = []
         for member_id, previous in sorted(known.items()):
+            email = previous.get("email")
             try:
-                body = self.get("/loyalty/customers", {"loyaltyCustomerId": member_id})
+                body = self.get("/loyalty/customers", {"email": email} if email else {"loyaltyCustomerId": member_id})
             except FatalError as exc:
                 if exc.status == 404:
                     continue  # no longer a loyalty member: nothing to reconcile

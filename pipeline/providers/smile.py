@@ -33,7 +33,7 @@ class SmileProvider(HttpProvider):
     """Reads one merchant's Smile account."""
 
     kind: ClassVar[str] = "smile"
-    streams: ClassVar[tuple[str, ...]] = ("customers", "points_transactions")
+    streams: ClassVar[tuple[str, ...]] = ("customers", "points_transactions", "reward_fulfillments")
     identity_streams: ClassVar[tuple[str, ...]] = ("customers",)
 
     def fetch(self, stream: str, *, since: datetime | None, cursor: str | None) -> tuple[list[Any], str | None]:

@@ -107,6 +107,9 @@ def seed_demo(
             change = fixed if fixed is not None else rng.randint(20, 400)
         balance[cid] += change
         smile_account.add_transaction(cid, change, description, internal_note=note, at=at)
+        if description.startswith("Redeemed for"):  # a redemption issues the reward's coupon
+            smile_account.fulfill_reward(cid, description.removeprefix("Redeemed for "),
+                                         f"SMILE-{rng.randint(10**7, 10**8 - 1)}", at=at)
     chosen = sorted(rng.sample(range(len(made)), round(len(made) * max(0.0, min(1.0, subscriber_share)))))
     emails: set[str] = set()
     for i in chosen:

@@ -31,11 +31,9 @@ _STATES = ("candidate", "member", "disabled")
 _LIST_PARAMS = {
     "customers": {"updated_at_min", "email", "state", "include", "limit", "cursor"},
     "points_transactions": {"updated_at_min", "customer_id", "limit", "cursor"},
+    "reward_fulfillments": {"updated_at_min", "customer_id", "fulfillment_status", "usage_status", "limit", "cursor"},
 }
-_FILTER_KEYS = {
-    "customers": {"updated_at_min", "email", "state", "include"},
-    "points_transactions": {"updated_at_min", "customer_id"},
-}
+_FILTER_KEYS = {r: p - {"limit", "cursor"} for r, p in _LIST_PARAMS.items()}
 
 
 def _ts(value: datetime | str) -> str:
@@ -58,6 +56,7 @@ class SmileAccount:
         self.api_key = api_key
         self.customers: dict[int, dict[str, Any]] = {}
         self.points_transactions: dict[int, dict[str, Any]] = {}
+        self.reward_fulfillments: dict[int, dict[str, Any]] = {}
         self.vip_statuses: dict[int, dict[str, Any]] = {}
         self.sim = sim
 
@@ -129,6 +128,17 @@ class SmileAccount:
             customer["updated_at"] = max(customer["updated_at"], stamp)
             return txn
 
+    def fulfill_reward(self, customer_id: int, name: str, code: str, *, at: datetime | None = None,
+                       status: str = "issued") -> dict[str, Any]:
+        """Issue a reward (a ``RewardFulfillment``) to a customer."""
+        with self.sim.lock:
+            stamp, fid = _ts(at or self.sim.now()), next(self.sim._transaction_ids)
+            self.reward_fulfillments[fid] = {
+                "id": fid, "customer_id": customer_id, "name": name, "code": code, "fulfillment_status": status,
+                "usage_status": "unused", "used_at": None, "expires_at": None, "created_at": stamp,
+                "updated_at": stamp}
+            return self.reward_fulfillments[fid]
+
     def render_customer(self, customer: dict[str, Any], include_vip: bool) -> dict[str, Any]:
         """The customer as the API returns it (with ``vip_status`` when included)."""
         out = dict(customer)
@@ -164,7 +174,8 @@ class SmileSimulator(SimServer):
         self._transaction_ids = itertools.count(825673452)
         self.route("GET", r"/v1/customers", self._list_customers)
         self.route("GET", r"/v1/customers/(?P<id>[^/]+)", self._get_customer)
-        self.route("GET", r"/v1/points_transactions", self._list_transactions)
+        self.route("GET", r"/v1/points_transactions", lambda req: self._list_owned(req, "points_transactions"))
+        self.route("GET", r"/v1/reward_fulfillments", lambda req: self._list_owned(req, "reward_fulfillments"))
         self.route("GET", r"/v1/points_transactions/(?P<id>[^/]+)", self._get_transaction)
 
     def add_account(self, api_key: str) -> SmileAccount:
@@ -234,28 +245,27 @@ class SmileSimulator(SimServer):
         self.page_built(req, items)
         return json_response(200, {"customers": items, "metadata": meta})
 
-    def _list_transactions(self, req: Request) -> Response:
+    def _list_owned(self, req: Request, resource: str) -> Response:
+        """Points transactions or reward fulfillments: filtered by time, customer and equality filters."""
         account: SmileAccount = req.ctx
-        filters, cursor = self._check_query(req, "points_transactions")
+        filters, cursor = self._check_query(req, resource)
         if filters is None:
             raw = req.arg("customer_id")
             if raw is not None and not raw.isdigit():
                 raise _invalid("customer_id", "must be an integer")
-            filters = {"updated_at_min": self._updated_min(req), "customer_id": int(raw) if raw else None}
+            filters = {k: req.arg(k) for k in _FILTER_KEYS[resource]}
+            filters |= {"updated_at_min": self._updated_min(req), "customer_id": int(raw) if raw else None}
         since = parse_iso(filters["updated_at_min"]) if filters["updated_at_min"] else None
 
         def keep(t: dict[str, Any]) -> bool:
-            return (since is None or parse_iso(t["updated_at"]) >= since) and (
-                filters["customer_id"] is None or t["customer_id"] == filters["customer_id"]
-            )
+            return (since is None or parse_iso(t["updated_at"]) >= since) and all(
+                v is None for k, v in filters.items() if k != "updated_at_min" and t.get(k) != v)
 
         with self.lock:
-            page, meta = self._paginate(
-                req, cursor, "points_transactions", account.points_transactions, keep, filters
-            )
+            page, meta = self._paginate(req, cursor, resource, getattr(account, resource), keep, filters)
             items = [dict(t) for t in page]
         self.page_built(req, items)
-        return json_response(200, {"points_transactions": items, "metadata": meta})
+        return json_response(200, {resource: items, "metadata": meta})
 
     # -- parameter parsing -------------------------------------------------------------------
     def _check_query(self, req: Request, resource: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:

@@ -26,6 +26,7 @@ DOCUMENTED_ADDITIONS: dict[str, set[str]] = {
     "Smile Points Earned": {"Points", "Description", "Transaction ID"},
     "Smile Points Redeemed": {"Points", "Description", "Transaction ID"},
     "Smile Points Adjusted": {"Points Change", "Description", "Transaction ID"},
+    "Smile Reward Fulfilled": {"Reward Name", "Reward Code", "Expires At", "Fulfillment ID"},
     "Enrolled in Smile": {"Points Balance"},
     "Smile VIP Tier Changed": {"Old VIP Tier ID", "New VIP Tier ID", "VIP Tier Expires At"},
 }
@@ -103,3 +104,11 @@ def test_candidate_straight_to_vip_member_fires_both() -> None:
 def test_seed_lists() -> None:
     assert SEED_EVENTS == []
     assert not set(DOCUMENTED_ADDITIONS) & set(SEED_EVENTS)
+
+
+def test_reward_fulfillment_becomes_smile_reward_fulfilled_with_its_code() -> None:
+    items = mapped("smile", "reward_fulfillment_issued", resource="reward_fulfillments")
+    assert event_names(items) == ["Smile Reward Fulfilled"]
+    event = the_event(items, "Smile Reward Fulfilled")
+    assert set(event.properties) == DOCUMENTED_ADDITIONS["Smile Reward Fulfilled"]
+    assert event.properties["Reward Code"] == "SMILE-5OFF-7Q2K" and event.properties["Reward Name"] == "$5 off coupon"

@@ -44,7 +44,7 @@ DOCUMENTED_EVENT_ADDITIONS: dict[str, set[str]] = {
     "rediem": set(),
     "okendo": set(),
     "smile": {"Smile Points Earned", "Smile Points Redeemed", "Smile Points Adjusted",
-              "Smile VIP Tier Changed", "Enrolled in Smile"},
+              "Smile VIP Tier Changed", "Enrolled in Smile", "Smile Reward Fulfilled"},
     "omneo": {"Omneo Reward Issued", "Omneo Reward Redeemed", "Omneo Transaction With Redemption",
               "Omneo Points Awarded", "Omneo Tier Achieved"},
 }

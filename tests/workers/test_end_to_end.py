@@ -42,8 +42,11 @@ def test_smile_to_postscript_through_celery(redis_url: str) -> None:
             assert len(txns) == summary.transactions == 45
             # every transaction arrived exactly once, as the right type, for the right customer
             by_external = Counter(e["external_id"] for e in shop.events)
-            assert len(shop.events) == len(txns) and max(by_external.values()) == 1
-            by_txn = {e["properties"]["Transaction ID"]: e for e in shop.events}
+            rewards = list(account.reward_fulfillments.values())
+            assert len(shop.events) == len(txns) + len(rewards) and max(by_external.values()) == 1
+            codes = {e["properties"]["Reward Code"] for e in shop.events if e["type"] == "Smile_Reward_Fulfilled"}
+            assert codes == {f["code"] for f in rewards}
+            by_txn = {e["properties"]["Transaction ID"]: e for e in shop.events if e["type"] != "Smile_Reward_Fulfilled"}
             for txn in txns:
                 event = by_txn[txn["id"]]
                 assert event["type"] == _expected_type(txn) == event_type(
@@ -66,7 +69,7 @@ def test_smile_to_postscript_through_celery(redis_url: str) -> None:
             c = counters[merchant]
             assert c["skipped"] == summary.customers - summary.subscribers
             assert c["dead_lettered"] == 0
-            assert c["delivered"] == len(txns) + summary.subscribers
+            assert c["delivered"] == len(txns) + len(rewards) + summary.subscribers
 
         # the injected 429s and 503s were answered and retried
         assert sum(1 for r in requests if r.status == 429) >= 4
