@@ -36,15 +36,17 @@ __all__ = ["Connection", "PlatformAccount", "ProviderAccount", "Secret", "load_c
 
 #: Known kinds and their defaults. A new provider or platform adds one row here.
 PROVIDER_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
-    "smile": {"base_url": "https://api.smile.io/v1", "rate_per_s": 10.0, "page_size": 250},
+    "smile": {"base_url": "https://api.smile.io/v1", "rate_per_s": None, "page_size": 250},
     # Okendo's feed is its webhooks; the sync only reconciles known members' balances (2 rps)
-    "okendo": {"base_url": "https://api.okendo.io/enterprise", "rate_per_s": 2.0, "page_size": 50,
+    "okendo": {"base_url": "https://api.okendo.io/enterprise", "rate_per_s": None, "page_size": 50,
                "webhooks": "required", "sync_interval_s": 21600.0},
-    "omneo": {"base_url": None, "rate_per_s": 10.0, "page_size": 100, "webhooks": "optional"},
-    "rediem": {"base_url": "https://api.rediem.io", "rate_per_s": 10.0, "page_size": 100, "webhooks": "optional"},
+    "omneo": {"base_url": None, "rate_per_s": None, "page_size": 100, "webhooks": "optional"},
+    "rediem": {"base_url": "https://api.rediem.io", "rate_per_s": None, "page_size": 100, "webhooks": "optional"},
 }
 PLATFORM_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
-    "postscript": {"base_url": "https://api.postscript.io", "rate_per_s": 15.0, "unknown_subscriber": "skip"},
+    "postscript": {"base_url": "https://api.postscript.io", "rate_per_s": None, "unknown_subscriber": "skip"},
+    "attentive": {"base_url": "https://api.attentivemobile.com", "rate_per_s": None, "unknown_subscriber": "create"},
+    "klaviyo": {"base_url": "https://a.klaviyo.com", "rate_per_s": None, "unknown_subscriber": "create"},
 }
 UNKNOWN_SUBSCRIBER_POLICIES = ("skip", "create")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -83,7 +85,7 @@ class ProviderAccount:
     base_url: str
     credential_env: str
     credential: Secret = field(repr=False)
-    rate_per_s: float
+    rate_per_s: float | None  # None: the documented limits (pipeline/ratelimit/limits.py)
     sync_interval_s: float = 300.0
     lookback_s: float = 120.0
     page_size: int = 250
@@ -99,7 +101,7 @@ class PlatformAccount:
     base_url: str
     credential_env: str
     credential: Secret = field(repr=False)
-    rate_per_s: float
+    rate_per_s: float | None  # None: the documented limits (pipeline/ratelimit/limits.py)
     unknown_subscriber: str = "skip"
 
 
@@ -189,8 +191,11 @@ class _Reader:
         if unknown:
             raise self.fail(where, f"unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}")
 
-    def number(self, body: Mapping[str, Any], name: str, where: str, default: float, *, minimum: float = 0.0) -> float:
+    def number(self, body: Mapping[str, Any], name: str, where: str, default: float | None, *,
+               minimum: float = 0.0) -> float | None:
         value = body.get(name, default)
+        if value is None:
+            return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(f"{where}.{name}", f"must be a number, got {type(value).__name__}")
         if value <= minimum:
@@ -254,4 +259,7 @@ class _Reader:
         policy = body.get("unknown_subscriber", PLATFORM_DEFAULTS[fields["kind"]]["unknown_subscriber"])
         if policy not in UNKNOWN_SUBSCRIBER_POLICIES:
             raise self.fail(f"{where}.unknown_subscriber", f"must be one of {', '.join(UNKNOWN_SUBSCRIBER_POLICIES)}, got {policy!r}")
+        if fields["kind"] == "attentive" and policy == "skip":
+            raise self.fail(f"{where}.unknown_subscriber", "Attentive has no subscriber lookup: attributes create "
+                                                           "or update the user, so only 'create' is possible")
         return PlatformAccount(**fields, unknown_subscriber=policy)

@@ -1,46 +1,78 @@
-"""Delivering a batch to one platform: dedup, send, classify, retry or dead-letter.
+"""Delivering a batch to one platform connection.
 
-The caller (a Celery task) re-enqueues ``BatchResult.retry`` after ``retry_in_s``; every
-other outcome is final and recorded here: acknowledged deliveries in the ledger, skips in
-the skipped journal, failures in the dead-letter queue with every attempt.
+Per delivery, in order:
+
+1. already acknowledged (ledger)? dropped as a duplicate;
+2. a profile update sends only the properties that changed and are not older than what the
+   platform already has (last write wins by source time; ``full`` resends all);
+3. send. Then: acknowledged → ledger; skipped by policy → skipped journal; 429/5xx/timeout →
+   retried after a jittered backoff (a 429 does not use up an attempt); 400/404/422 or
+   attempts exhausted → dead-letter queue with every attempt.
+
+Our own limiter saying "not now" (``Throttled``) or a paused connection costs no attempt:
+the rest of the batch is deferred. A refused credential pauses the connection (rechecked
+later); the dead-letter guard pauses it when dead-letters come in a long run, the sign of a
+misconfiguration, until an operator resumes it. Deferred and retried deliveries are returned
+to the caller, which keeps them in the due set.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 from pipeline import keys
 from pipeline.backoff import backoff_s
 from pipeline.clock import Clock
-from pipeline.destinations.base import Destination
-from pipeline.errors import FatalError, PipelineError, RetriableError
+from pipeline.destinations.base import Destination, SendResult
+from pipeline.errors import AuthError, FatalError, PipelineError, RateLimited, RetriableError, Throttled
 from pipeline.state.counters import Counters
 from pipeline.state.journal import Journal
 from pipeline.state.ledger import Ledger
-from pipeline.types import Attempt, Delivery
+from pipeline.state.pauses import Pauses
+from pipeline.state.profiles import ProfileStates, plan
+from pipeline.types import Attempt, Delivery, ProfileUpdate
 
-__all__ = ["BatchResult", "Deliverer"]
+__all__ = ["AUTH_RECHECK_S", "BatchResult", "DLQ_GUARD_STREAK", "Deliverer"]
+
+#: Dead-letters in a row that pause a connection (arroyo's DlqLimit, by count).
+DLQ_GUARD_STREAK = 50
+#: A connection paused for a refused credential tries again after this long.
+AUTH_RECHECK_S = 900
+#: A paused connection's deliveries are looked at again this often.
+PAUSE_RECHECK_S = 60.0
+#: A delivery being sent is claimed this long, so a duplicate of it (a redelivered message, a
+#: batch released twice) is not sent at the same time by another worker.
+INFLIGHT_TTL_S = 120
 
 
 @dataclass
 class BatchResult:
     delivered: int = 0
     skipped: int = 0
+    unchanged: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
     retry: list[Delivery] = field(default_factory=list)
     retry_in_s: float = 0.0
+    deferred: list[Delivery] = field(default_factory=list)
+    defer_s: float = 0.0
+
+
+def _identity(update: ProfileUpdate) -> str:
+    c = update.customer
+    return c.email or c.phone or f"{update.provider}:{c.provider_id}"
 
 
 class Deliverer:
     """Sends batches for one (merchant, platform)."""
 
     def __init__(self, *, merchant: str, platform: str, destination: Destination, ledger: Ledger,
-                 dead_letters: Journal, skipped: Journal, counters: Counters, clock: Clock,
-                 dedup_ttl_s: int, max_attempts: int, retry_base_s: float, retry_max_s: float,
-                 worker: str = "", rand: Callable[[], float] = random.random) -> None:
+                 dead_letters: Journal, skipped: Journal, counters: Counters, clock: Clock, pauses: Pauses,
+                 profiles: ProfileStates, dedup_ttl_s: int, max_attempts: int, retry_base_s: float,
+                 retry_max_s: float, worker: str = "", rand: Callable[[], float] = random.random) -> None:
         self._merchant = merchant
         self._platform = platform
         self._destination = destination
@@ -49,6 +81,8 @@ class Deliverer:
         self._skipped = skipped
         self._counters = counters
         self._clock = clock
+        self._pauses = pauses
+        self._profiles = profiles
         self._ttl_s = dedup_ttl_s
         self._max_attempts = max_attempts
         self._base_s = retry_base_s
@@ -59,45 +93,96 @@ class Deliverer:
     def _ledger_key(self, delivery: Delivery) -> str:
         return keys.delivered(self._merchant, self._platform, delivery.id)
 
+    def _paused_for(self) -> float | None:
+        pause = self._pauses.get(self._merchant, self._platform)
+        if pause is None:
+            return None
+        if pause.until is not None and pause.until <= self._clock.now():
+            return None  # recheck: the next send decides
+        remaining = (pause.until - self._clock.now()).total_seconds() if pause.until else PAUSE_RECHECK_S
+        return max(1.0, min(remaining, PAUSE_RECHECK_S))
+
     def deliver(self, batch: Sequence[Delivery]) -> BatchResult:
         """Send every delivery of ``batch`` not already acknowledged."""
         result = BatchResult()
-        done = self._ledger.which_exist([self._ledger_key(d) for d in batch])
-        for delivery, already in zip(batch, done):
-            if already:
-                result.duplicates += 1
-                continue
-            self._deliver_one(delivery, result)
+        recheck = self._pauses.get(self._merchant, self._platform) is not None
+        if (paused := self._paused_for()) is not None:
+            result.deferred, result.defer_s = list(batch), paused
+        else:
+            done = self._ledger.which_exist([self._ledger_key(d) for d in batch])
+            for index, (delivery, already) in enumerate(zip(batch, done)):
+                claim = keys.inflight(self._merchant, self._platform, delivery.id)
+                if already or not self._ledger.claim(claim, ttl_s=INFLIGHT_TTL_S):
+                    result.duplicates += 1
+                    continue
+                try:
+                    handled = self._deliver_one(delivery, result)
+                finally:
+                    self._ledger.release(claim)
+                if not handled:
+                    result.deferred = [d for d, a in zip(batch[index:], done[index:]) if not a]
+                    break
+        if recheck and paused is None and result.delivered + result.skipped + result.unchanged:
+            self._pauses.resume(self._merchant, self._platform)  # the recheck succeeded
+        streak = self._pauses.streak(self._merchant, self._platform, dead=result.dead_lettered,
+                                     delivered=result.delivered + result.skipped + result.unchanged)
+        if streak >= DLQ_GUARD_STREAK and self._pauses.get(self._merchant, self._platform) is None:
+            self._pauses.pause(self._merchant, self._platform, since=self._clock.now(), until=None,
+                               reason=f"dead-letter guard: {streak} deliveries in a row were dead-lettered")
         self._counters.add(self._merchant, {
-            "delivered": result.delivered, "skipped": result.skipped, "duplicates_dropped": result.duplicates,
-            "dead_lettered": result.dead_lettered, "retried": len(result.retry)})
+            "delivered": result.delivered, "skipped": result.skipped, "unchanged": result.unchanged,
+            "duplicates_dropped": result.duplicates, "dead_lettered": result.dead_lettered,
+            "retried": len(result.retry), "deferred": len(result.deferred)})
         return result
 
-    def _deliver_one(self, delivery: Delivery, result: BatchResult) -> None:
+    def _deliver_one(self, delivery: Delivery, result: BatchResult) -> bool:
+        """Handle one delivery; False when the rest of the batch must be deferred."""
+        item, profile_plan = delivery.item, None
+        if isinstance(item, ProfileUpdate):
+            identity = _identity(item)
+            profile_plan = plan(item.properties, item.as_of, self._profiles.get(self._merchant, self._platform, identity),
+                                full=delivery.full)
+            if not profile_plan.send:
+                result.unchanged += 1
+                self._ledger.mark([self._ledger_key(delivery)], ttl_s=self._ttl_s)
+                return True
+            item = replace(item, properties=profile_plan.send)
         started = self._clock.monotonic()
         try:
-            sent = self._destination.send(delivery.item, delivery_id=delivery.id)
+            sent = self._destination.send(item, delivery_id=delivery.id)
+        except Throttled as exc:
+            result.defer_s = max(result.defer_s, exc.retry_after_s or 1.0)
+            return False
+        except AuthError as exc:
+            self._pauses.pause(self._merchant, self._platform, since=self._clock.now(), reason=str(exc),
+                               until=self._clock.now() + timedelta(seconds=AUTH_RECHECK_S))
+            result.defer_s = max(result.defer_s, PAUSE_RECHECK_S)
+            return False
         except RetriableError as exc:
-            attempt = self._attempt(type(exc).__name__, exc.status, started)
-            failed = delivery.with_attempt(attempt)
-            if len(failed.attempts) >= self._max_attempts:
-                self._dead_letter(failed, exc, reason=f"retries exhausted after {len(failed.attempts)} attempts")
-                result.dead_lettered += 1
-                return
-            delay = backoff_s(len(failed.attempts), base_s=self._base_s, cap_s=self._cap_s, rand=self._rand)
-            result.retry.append(failed)
-            result.retry_in_s = max(result.retry_in_s, delay, min(exc.retry_after_s or 0.0, self._cap_s))
-            return
-        except FatalError as exc:
-            failed = delivery.with_attempt(self._attempt(type(exc).__name__, exc.status, started))
+            self._retry(delivery.with_attempt(self._attempt(type(exc).__name__, exc.status, started)), exc, result)
+            return True
+        except (FatalError, PipelineError, ValueError) as exc:  # rejected, or an item it cannot encode
+            failed = delivery.with_attempt(self._attempt(type(exc).__name__, getattr(exc, "status", None), started))
             self._dead_letter(failed, exc, reason=str(exc))
             result.dead_lettered += 1
-            return
-        except (PipelineError, ValueError) as exc:  # an item this platform cannot encode
-            failed = delivery.with_attempt(self._attempt(type(exc).__name__, None, started))
-            self._dead_letter(failed, exc, reason=str(exc))
+            return True
+        self._record(delivery, sent, result)
+        if profile_plan is not None and sent.outcome == "delivered":
+            self._profiles.put(self._merchant, self._platform, _identity(delivery.item), profile_plan.entries,
+                               ttl_s=self._ttl_s)
+        return True
+
+    def _retry(self, failed: Delivery, exc: RetriableError, result: BatchResult) -> None:
+        counted = [a for a in failed.attempts if a.outcome != RateLimited.__name__]
+        if len(counted) >= self._max_attempts:
+            self._dead_letter(failed, exc, reason=f"retries exhausted after {len(failed.attempts)} attempts")
             result.dead_lettered += 1
             return
+        delay = backoff_s(max(1, len(counted)), base_s=self._base_s, cap_s=self._cap_s, rand=self._rand)
+        result.retry.append(failed)
+        result.retry_in_s = max(result.retry_in_s, delay, min(exc.retry_after_s or 0.0, self._cap_s))
+
+    def _record(self, delivery: Delivery, sent: SendResult, result: BatchResult) -> None:
         if sent.outcome == "skipped":
             self._skipped.append(keys.skipped(self._merchant, self._platform), {
                 "delivery_id": delivery.id, "kind": delivery.item.kind, "reason": sent.reason,

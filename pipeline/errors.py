@@ -5,7 +5,8 @@
     PipelineError
     ├── ConfigError            bad settings or connections file: fix it, nothing runs
     ├── RetriableError         try again later (429, 5xx, timeouts, connection errors)
-    │   └── RateLimited        the remote said "too many requests"
+    │   ├── RateLimited        the remote said "too many requests"
+    │   └── Throttled          our own shared limiter says "not now": costs no attempt
     ├── FatalError             retrying cannot help (400, 404, 422): dead-letter the work
     │   └── AuthError          the credential is refused (401, 403): pause the connection
     └── InvalidRecord          one input record is malformed: quarantine it, keep the batch
@@ -24,6 +25,7 @@ __all__ = [
     "PipelineError",
     "RateLimited",
     "RetriableError",
+    "Throttled",
 ]
 
 
@@ -57,6 +59,10 @@ class RetriableError(PipelineError):
 
 class RateLimited(RetriableError):
     """The remote answered 429."""
+
+
+class Throttled(RetriableError):
+    """Our shared rate limiter has no slot soon enough: defer the work; it is not an attempt."""
 
 
 class FatalError(PipelineError):

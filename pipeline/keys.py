@@ -89,3 +89,28 @@ def sequence(merchant: str, provider: str, resource: str) -> str:
 def credential(merchant: str, role: str, kind: str) -> str:
     """Hash: status of one connection's credential (failing since, reason)."""
     return f"{PREFIX}:credential:{merchant}:{role}:{kind}"
+
+
+def due(platform: str) -> str:
+    """Sorted set: delivery batches waiting for their time (retries, rate-limit deferrals)."""
+    return f"{PREFIX}:due:{platform}"
+
+
+def pause(merchant: str, platform: str) -> str:
+    """Hash: why and until when a platform connection is paused."""
+    return f"{PREFIX}:pause:{merchant}:{platform}"
+
+
+def dead_streak(merchant: str, platform: str) -> str:
+    """String: dead-letters in a row of one platform connection (the DLQ guard)."""
+    return f"{PREFIX}:deadstreak:{merchant}:{platform}"
+
+
+def profile_state(merchant: str, platform: str, identity: str) -> str:
+    """Hash: property → [source time, value hash] last delivered (last write wins, diff sync)."""
+    return f"{PREFIX}:profile:{merchant}:{platform}:{identity}"
+
+
+def inflight(merchant: str, platform: str, delivery_id: str) -> str:
+    """String with TTL: a worker is sending this delivery now (no one else may)."""
+    return f"{PREFIX}:inflight:{merchant}:{platform}:{delivery_id}"

@@ -27,6 +27,8 @@ class Settings:
     ``DELIVERY_BATCH_SIZE`` deliveries per task (default 100);
     ``DELIVERY_MAX_ATTEMPTS`` attempts before dead-lettering (default 8);
     ``DELIVERY_RETRY_MAX_S`` cap of one retry delay (default 60);
+    ``MAX_INLINE_WAIT_S`` longest rate-limit pacing inside a delivery task; longer waits defer
+    the rest of the batch to the due set instead of holding the worker (default 1);
     ``LOG_LEVEL`` (default INFO).
     """
 
@@ -39,6 +41,7 @@ class Settings:
     delivery_retry_base_s: float = 1.0
     delivery_retry_max_s: float = 60.0
     dedup_ttl_s: int = 7 * 24 * 3600
+    max_inline_wait_s: float = 1.0
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -81,5 +84,6 @@ _ENV_FIELDS: tuple[tuple[str, str, type], ...] = (
     ("delivery_retry_base_s", "DELIVERY_RETRY_BASE_S", float),
     ("delivery_retry_max_s", "DELIVERY_RETRY_MAX_S", float),
     ("dedup_ttl_s", "DEDUP_TTL_S", int),
+    ("max_inline_wait_s", "MAX_INLINE_WAIT_S", float),
     ("log_level", "LOG_LEVEL", str),
 )

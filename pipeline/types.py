@@ -125,6 +125,7 @@ class Delivery:
     platform: str
     item: Item
     attempts: tuple[Attempt, ...] = field(default=())
+    full: bool = False  # profile updates: resend every property, even unchanged ones
 
     @property
     def id(self) -> str:
@@ -139,12 +140,12 @@ class Delivery:
 
     def to_dict(self) -> dict[str, Any]:
         return {"platform": self.platform, "item": _item_to_dict(self.item),
-                "attempts": [a.to_dict() for a in self.attempts]}
+                "attempts": [a.to_dict() for a in self.attempts], **({"full": True} if self.full else {})}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Delivery:
         return cls(platform=data["platform"], item=item_from_dict(data["item"]),
-                   attempts=tuple(Attempt.from_dict(a) for a in data.get("attempts", ())))
+                   attempts=tuple(Attempt.from_dict(a) for a in data.get("attempts", ())), full=bool(data.get("full")))
 
 
 def _encode_value(value: Value) -> Any:

@@ -32,11 +32,11 @@ def test_loads_a_valid_file_with_defaults(tmp_path: Path) -> None:
     conns = load_connections(write(tmp_path, GOOD), ENV)
     acme = conns["acme"]
     assert acme.provider.base_url == "http://127.0.0.1:9/v1"
-    assert acme.provider.rate_per_s == 10.0
+    assert acme.provider.rate_per_s is None  # the documented limits apply (ratelimit/limits.py)
     assert acme.provider.credential.reveal() == "smile-secret-value"
     ps = acme.platform("postscript")
     assert ps.base_url == "https://api.postscript.io"
-    assert ps.rate_per_s == 15.0
+    assert ps.rate_per_s is None
     assert ps.unknown_subscriber == "skip"
 
 

@@ -11,6 +11,8 @@ from pipeline.errors import FatalError, RateLimited, RetriableError
 from pipeline.state.counters import MemoryCounters
 from pipeline.state.journal import MemoryJournal
 from pipeline.state.ledger import MemoryLedger
+from pipeline.state.pauses import MemoryPauses
+from pipeline.state.profiles import MemoryProfileStates
 from pipeline.types import Delivery, Item
 from tests.factories import event, profile
 
@@ -35,7 +37,8 @@ def harness(dest: ScriptedDestination, max_attempts: int = 3) -> tuple[Deliverer
     journal = MemoryJournal(clock)
     counters = MemoryCounters()
     deliverer = Deliverer(merchant="acme", platform="postscript", destination=dest, ledger=MemoryLedger(clock),
-                          dead_letters=journal, skipped=journal, counters=counters, clock=clock, dedup_ttl_s=3600,
+                          dead_letters=journal, skipped=journal, counters=counters, clock=clock,
+                          pauses=MemoryPauses(), profiles=MemoryProfileStates(), dedup_ttl_s=3600,
                           max_attempts=max_attempts, retry_base_s=1, retry_max_s=60, worker="w1",
                           rand=lambda: 1.0)
     return deliverer, journal, counters

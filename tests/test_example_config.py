@@ -16,4 +16,4 @@ def test_example_connections_file_loads() -> None:
     env["BRAVO_OKENDO_WEBHOOK_SECRET"] = "whsec_c2VjcmV0"
     connections = load_connections(ROOT / "connections.example.toml", env)
     assert {c.provider.kind for c in connections.values()} == {"smile", "okendo", "omneo", "rediem"}
-    assert connections["bravo"].provider.rate_per_s == 2.0 and connections["bravo"].provider.webhook_secret
+    assert connections["bravo"].provider.webhook_secret is not None

@@ -7,6 +7,7 @@ import redis
 
 from pipeline import localredis
 from pipeline.ratelimit.limiter import RedisRateLimiter
+from pipeline.ratelimit.limits import Window
 
 
 def test_uses_the_given_url_when_it_answers(redis_url: str) -> None:
@@ -34,7 +35,8 @@ def test_falls_back_to_embedded_fakeredis_that_runs_our_lua(monkeypatch: pytest.
     try:
         assert local.kind == "fakeredis" and "fakeredis" in local.describe()
         limiter = RedisRateLimiter(redis.Redis.from_url(local.url))
-        assert limiter.acquire("s", rate_per_s=1) == 0 and limiter.acquire("s", rate_per_s=1) > 0
+        one = (Window(1, 1.0),)
+        assert limiter.acquire("s", one) == 0 and limiter.acquire("s", one) > 0
     finally:
         local.stop()
 

@@ -7,15 +7,24 @@ from datetime import timedelta
 from typing import Any
 
 from pipeline.config import Connection
-from workers.config import INGEST_QUEUE
+from workers.config import INGEST_QUEUE, WEBHOOK_QUEUE
 
 __all__ = ["SYNC_TASK", "build_schedule"]
 
 SYNC_TASK = "lp.sync_connection"
 
 
+RELEASE_TASK = "lp.release_due"
+
+
 def build_schedule(connections: Mapping[str, Connection]) -> dict[str, dict[str, Any]]:
-    return {
+    """One sync per merchant, and the mover of due deliveries every second."""
+    schedule: dict[str, dict[str, Any]] = {
+        # on the queue of short tasks, so a long sync never delays it
+        "release-due": {"task": RELEASE_TASK, "schedule": timedelta(seconds=1),
+                        "options": {"queue": WEBHOOK_QUEUE, "expires": 5}},
+    }
+    return schedule | {
         f"sync:{merchant}": {
             "task": SYNC_TASK,
             "schedule": timedelta(seconds=conn.provider.sync_interval_s),

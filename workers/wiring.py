@@ -18,13 +18,17 @@ from pipeline.http.client import build_client
 from pipeline.ingest import Enqueue, Ingestor
 from pipeline.providers.base import Provider
 from pipeline.providers.registry import PROVIDERS, WEBHOOK_SCHEMES
-from pipeline.ratelimit.limiter import RedisRateLimiter, wait
+from pipeline.ratelimit.limiter import RedisRateLimiter
+from pipeline.ratelimit.throttle import Throttle
 from pipeline.settings import Settings
 from pipeline.state.counters import RedisCounters
 from pipeline.state.cursors import RedisCursorStore
 from pipeline.state.directory import RedisCustomerDirectory
+from pipeline.state.due import RedisDueStore
 from pipeline.state.journal import RedisJournal
 from pipeline.state.ledger import RedisLedger
+from pipeline.state.pauses import RedisPauses
+from pipeline.state.profiles import RedisProfileStates
 from pipeline.state.locks import RedisLocks
 from pipeline.state.sequences import RedisSequenceStore
 from pipeline.state.snapshots import RedisSnapshotStore
@@ -62,23 +66,25 @@ class Runtime:
         return RedisRateLimiter(self.redis)
 
     @cached_property
+    def due(self) -> RedisDueStore:
+        return RedisDueStore(self.redis)
+
+    @cached_property
     def mapper(self) -> Mapper:
         return Mapper()
 
     def _client(self, role: str, merchant: str, kind: str, base_url: str, headers: dict[str, str],
-                rate_per_s: float) -> httpx.Client:
+                rate_per_s: float, *, max_wait_s: float | None = None) -> httpx.Client:
         if os.getpid() != self._pid:  # forked: never share sockets with the parent
             self._clients.clear()
             self._pid = os.getpid()
         key = (f"{role}:{merchant}", kind)
         if key not in self._clients:
-            scope = f"{role}:{kind}:{merchant}"
-
-            def throttle(_request: httpx.Request) -> None:
-                wait(self.limiter, self.clock, scope, rate_per_s=rate_per_s)
-
+            throttle = Throttle(limiter=self.limiter, clock=self.clock, kind=kind, scope=f"{role}:{kind}:{merchant}",
+                                rate_per_s=rate_per_s, max_wait_s=max_wait_s)
             self._clients[key] = build_client(base_url=base_url, headers=headers,
-                                              timeout_s=self.settings.http_timeout_s, before_request=throttle)
+                                              timeout_s=self.settings.http_timeout_s, before_request=throttle.before,
+                                              after_response=throttle.after)
         return self._clients[key]
 
     def provider(self, merchant: str) -> Provider:
@@ -119,7 +125,7 @@ class Runtime:
         account = self.connection(merchant).platform(platform)
         cls = DESTINATIONS[account.kind]
         client = self._client("platform", merchant, account.kind, account.base_url, cls.auth_headers(account),
-                              account.rate_per_s)
+                              account.rate_per_s, max_wait_s=self.settings.max_inline_wait_s)
         destination = cls(merchant=merchant, account=account, client=client,
                           subscribers=RedisSubscriberCache(self.redis))
         journal = RedisJournal(self.redis)
@@ -127,6 +133,7 @@ class Runtime:
         return Deliverer(
             merchant=merchant, platform=platform, destination=destination, ledger=RedisLedger(self.redis),
             dead_letters=journal, skipped=journal, counters=RedisCounters(self.redis), clock=self.clock,
+            pauses=RedisPauses(self.redis), profiles=RedisProfileStates(self.redis),
             dedup_ttl_s=s.dedup_ttl_s, max_attempts=s.delivery_max_attempts, retry_base_s=s.delivery_retry_base_s,
             retry_max_s=s.delivery_retry_max_s, worker=self.worker,
         )

@@ -23,7 +23,7 @@ from pipeline.state.counters import RedisCounters
 
 __all__ = ["DemoOptions", "Stack", "demo_stack"]
 
-QUEUES = "ingest,webhooks,deliver.postscript"
+QUEUES = "ingest,webhooks,deliver.postscript,deliver.attentive,deliver.klaviyo"
 PROVIDERS = ("smile", "okendo", "omneo", "rediem")
 
 
@@ -64,7 +64,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def _settled(c: dict[str, int], *, pulls: bool) -> bool:
-    finished = c["delivered"] + c["skipped"] + c["dead_lettered"] + c["duplicates_dropped"]
+    finished = c["delivered"] + c["skipped"] + c["unchanged"] + c["dead_lettered"] + c["duplicates_dropped"]
     return (c["syncs_completed"] >= 1 or not pulls) and c["enqueued"] > 0 and finished >= c["enqueued"]
 
 

@@ -18,6 +18,7 @@ def build_client(
     timeout_s: float,
     transport: httpx.BaseTransport | None = None,
     before_request: Callable[[httpx.Request], None] | None = None,
+    after_response: Callable[[httpx.Response], None] | None = None,
     max_connections: int = 10,
 ) -> httpx.Client:
     """A synchronous client (0.23 ms CPU per request here, against 1.3 ms for the async
@@ -26,8 +27,13 @@ def build_client(
     Args:
         transport: inject ``httpx.MockTransport`` in unit tests.
         before_request: called before every request is sent, e.g. a rate limiter's wait.
+        after_response: called with every response (headers only), e.g. to learn from a 429.
     """
-    hooks = {"request": [before_request]} if before_request else {}
+    hooks: dict[str, list[Callable[..., None]]] = {}
+    if before_request:
+        hooks["request"] = [before_request]
+    if after_response:
+        hooks["response"] = [after_response]
     return httpx.Client(
         base_url=base_url,
         headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},

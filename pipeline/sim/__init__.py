@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pipeline.sim.attentive import AttentiveAccount, AttentiveSimulator
+from pipeline.sim.klaviyo import KlaviyoAccount, KlaviyoSimulator
 from pipeline.sim.limiters import TokenBucket, WindowLimiter
 from pipeline.sim.okendo import OkendoSimulator, OkendoStore
 from pipeline.sim.omneo import OmneoSimulator, OmneoTenant
@@ -13,6 +15,10 @@ from pipeline.sim.smile import SmileAccount, SmileSimulator
 from pipeline.sim.webhooks import OkendoWebhookSender, OmneoWebhookSender, RediemWebhookSender, SentWebhook
 
 __all__ = [
+    "AttentiveAccount",
+    "AttentiveSimulator",
+    "KlaviyoAccount",
+    "KlaviyoSimulator",
     "OkendoSimulator",
     "OkendoStore",
     "OkendoWebhookSender",

@@ -2,8 +2,9 @@
 
 ``pulled`` records read (``repulled``: of those, versions already handed over, e.g. in the
 lookback overlap); ``transformed`` items made; ``enqueued`` deliveries handed to delivery.
-Every enqueued delivery ends exactly once as ``delivered``, ``skipped``, ``dead_lettered``
-or ``duplicates_dropped`` (already acknowledged); ``retried`` counts failed attempts.
+Every enqueued delivery ends exactly once as ``delivered``, ``skipped``, ``unchanged`` (a
+profile update with nothing new), ``dead_lettered`` or ``duplicates_dropped`` (already
+acknowledged); ``retried`` counts failed attempts, ``deferred`` rate-limit or pause waits.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from pipeline import keys
 __all__ = ["COUNTERS", "CounterName", "Counters", "MemoryCounters", "RedisCounters"]
 
 CounterName = Literal[
-    "pulled", "repulled", "quarantined", "transformed", "enqueued", "delivered", "skipped",
-    "retried", "dead_lettered", "duplicates_dropped", "syncs_completed",
+    "pulled", "repulled", "quarantined", "transformed", "enqueued", "delivered", "skipped", "unchanged",
+    "retried", "deferred", "dead_lettered", "duplicates_dropped", "syncs_completed",
 ]
 COUNTERS: tuple[CounterName, ...] = (
-    "pulled", "repulled", "quarantined", "transformed", "enqueued", "delivered", "skipped",
-    "retried", "dead_lettered", "duplicates_dropped", "syncs_completed",
+    "pulled", "repulled", "quarantined", "transformed", "enqueued", "delivered", "skipped", "unchanged",
+    "retried", "deferred", "dead_lettered", "duplicates_dropped", "syncs_completed",
 )
 
 

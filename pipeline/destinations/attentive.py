@@ -1,0 +1,54 @@
+"""Attentive API v1: ``POST /v1/events/custom`` and ``POST /v1/attributes/custom``.
+
+Users are keyed by E.164 phone or email; ``externalEventId`` carries our delivery id (Attentive
+does not deduplicate on it: our ledger does). Attentive has no subscriber lookup: attributes
+create or update the user, so the integration policy is always ``create``. Rate limits: 150
+requests/s per token; every answer carries ``x-ratelimit-*`` headers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import httpx
+
+from pipeline.config import PlatformAccount
+from pipeline.destinations.base import SendResult
+from pipeline.destinations.encoding import attentive as encoding
+from pipeline.errors import FatalError
+from pipeline.http.policy import raise_for_response, raise_for_transport
+from pipeline.state.subscribers import SubscriberCache
+from pipeline.types import Event, Item
+
+__all__ = ["AttentiveDestination"]
+
+
+class AttentiveDestination:
+    kind: ClassVar[str] = "attentive"
+
+    def __init__(self, *, merchant: str, account: PlatformAccount, client: httpx.Client,
+                 subscribers: SubscriberCache) -> None:
+        self._merchant = merchant
+        self._client = client
+
+    @staticmethod
+    def auth_headers(account: PlatformAccount) -> dict[str, str]:
+        return {"Authorization": f"Bearer {account.credential.reveal()}"}
+
+    def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        try:
+            response = self._client.post(path, json=body)
+        except httpx.TransportError as exc:
+            raise raise_for_transport(exc, what=f"attentive POST {path}") from None
+        return raise_for_response(response, what=f"attentive POST {path}")
+
+    def send(self, item: Item, *, delivery_id: str) -> SendResult:
+        if not (item.customer.email or item.customer.phone):
+            return SendResult("skipped", reason="customer has neither email nor phone")
+        try:
+            body = (encoding.encode_event(item, delivery_id=delivery_id) if isinstance(item, Event)
+                    else encoding.encode_attributes(item))
+        except ValueError as exc:
+            raise FatalError(f"attentive cannot take this {item.kind}: {exc}") from None
+        path = encoding.EVENTS_PATH if isinstance(item, Event) else encoding.ATTRIBUTES_PATH
+        return SendResult("delivered", status=self._post(path, body).status_code)
