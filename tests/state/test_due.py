@@ -29,7 +29,7 @@ def test_due_batches_come_back_when_due_and_once_done_never(backend: str, real_r
     assert first.merchant == "acme" and [d.item.id for d in first.deliveries] == ["e0", "e1"]
     assert due.release("postscript", now_s=151.0) == []  # claimed: not handed out twice
     again = due.release("postscript", now_s=150.0 + LEASE_S + 1)  # the releaser died: it is due again
-    assert [b.deliveries[0].item.id for b in again] == ["e0", "e5"]
+    assert sorted(b.deliveries[0].item.id for b in again) == ["e0", "e5"]
     for b in again:
         due.done("postscript", b)
     assert due.size("postscript") == 0
