@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipeline.demo.stack import DemoOptions, Stack, demo_stack
+from pipeline.demo.tenants import expected_types
 
 __all__ = ["DemoOptions", "DemoResult", "Stack", "demo_stack", "run_demo"]
 
@@ -43,9 +44,12 @@ def summarize(stack: Stack) -> DemoResult:
         seen = by_provider.get(t.provider, (0, 0))
         by_provider[t.provider] = (seen[0] + want, seen[1] + got)
         problems += t.problems()
+        for fan in t.fanout:
+            by_provider[f"{t.provider} → {fan.kind}"] = (sum(expected_types(t.items(), fan.kind).values()),
+                                                         sum(fan.received().values()))
     return DemoResult(counters={k: sum(c[k] for c in per.values()) for k in names},
-                      expected_events=sum(w for w, _ in by_provider.values()),
-                      received_events=sum(g for _, g in by_provider.values()), by_provider=by_provider,
+                      expected_events=sum(w for _, (w, _g) in by_provider.items()),
+                      received_events=sum(g for _, (_w, g) in by_provider.items()), by_provider=by_provider,
                       problems=problems)
 
 

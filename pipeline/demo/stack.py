@@ -18,7 +18,8 @@ import redis
 
 from pipeline.demo.tenants import OkendoTenant, OmneoTenant, RediemTenant, SmileTenant, Tenant
 from pipeline.localredis import LocalRedis, ensure_redis, free_port
-from pipeline.sim import OkendoSimulator, OmneoSimulator, PostscriptSimulator, RediemSimulator, SmileSimulator
+from pipeline.sim import (AttentiveSimulator, KlaviyoSimulator, OkendoSimulator, OmneoSimulator, PostscriptSimulator,
+                          RediemSimulator, SmileSimulator)
 from pipeline.state.counters import RedisCounters
 
 __all__ = ["DemoOptions", "Stack", "demo_stack"]
@@ -128,7 +129,8 @@ def demo_stack(opts: DemoOptions, *, say: Callable[[str], None] = print) -> Iter
     """Start Redis (if needed), seeded simulators, web, worker and beat; stop them all on exit."""
     local: LocalRedis | None = None
     sims = {"smile": SmileSimulator(rate_per_s=opts.smile_rate_per_s), "okendo": OkendoSimulator(),
-            "omneo": OmneoSimulator(), "rediem": RediemSimulator()}
+            "omneo": OmneoSimulator(), "rediem": RediemSimulator(), "attentive": AttentiveSimulator(),
+            "klaviyo": KlaviyoSimulator()}
     postscript = PostscriptSimulator(rate_per_s=opts.postscript_rate_per_s)
     processes: dict[str, subprocess.Popen[bytes]] = {}
     workdir = tempfile.TemporaryDirectory(prefix="lp-demo-")
@@ -149,6 +151,7 @@ def demo_stack(opts: DemoOptions, *, say: Callable[[str], None] = print) -> Iter
         if "okendo" in opts.providers:
             tenants.append(OkendoTenant(f"demo{run}-okendo", f"sk_demo{run}_ok", postscript, sims["okendo"],
                                         members=opts.members, seed=opts.seed))
+            tenants[-1].connect("attentive", sims["attentive"])  # seed 004: Okendo Loyalty → Attentive
         if "omneo" in opts.providers:
             tenants.append(OmneoTenant(f"demo{run}-omneo", f"sk_demo{run}_om", postscript, sims["omneo"],
                                        profiles=opts.members, events=opts.activities, seed=opts.seed,
@@ -157,6 +160,7 @@ def demo_stack(opts: DemoOptions, *, say: Callable[[str], None] = print) -> Iter
             tenants.append(RediemTenant(f"demo{run}-rediem", f"sk_demo{run}_re", postscript, sims["rediem"],
                                         members=opts.members, activities=opts.activities, seed=opts.seed,
                                         sync_interval_s=opts.sync_interval_s))
+            tenants[-1].connect("klaviyo", sims["klaviyo"])
         env = {**os.environ, "REDIS_URL": local.url, "CONNECTIONS_FILE": str(logs / "connections.toml"),
                "LOG_LEVEL": opts.log_level}
         env.pop("BROKER_URL", None)
@@ -165,7 +169,8 @@ def demo_stack(opts: DemoOptions, *, say: Callable[[str], None] = print) -> Iter
         (logs / "connections.toml").write_text("".join(t.toml(postscript.base_url, opts.postscript_rate_per_s)
                                                        for t in tenants))
         say(f"simulators: {', '.join(f'{k} {v.base_url}' for k, v in sims.items())}, postscript "
-            f"{postscript.base_url}; merchants: {', '.join(t.provider for t in tenants)}")
+            f"{postscript.base_url}; merchants: {', '.join(t.provider for t in tenants)}; fan-out: "
+            + ", ".join(f"{t.provider}→{f.kind}" for t in tenants for f in t.fanout))
         processes["worker"] = _spawn(["celery", "-A", "workers.app", "worker", "-Q", QUEUES, "--pool", "threads",
                                       "-c", str(opts.worker_concurrency), "-n", f"demo-{run}@%h", "--without-gossip",
                                       "--without-mingle", "--loglevel", opts.log_level], env, logs / "worker.log")

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from pipeline.clock import SystemClock
+from pipeline.destinations.encoding import ENCODINGS
 from pipeline.destinations.encoding.postscript import event_type
 from pipeline.providers.resources import decode
 from pipeline.sim import OkendoSimulator, OmneoSimulator, PostscriptSimulator, RediemSimulator, SmileSimulator
@@ -30,10 +31,29 @@ def _env_prefix(merchant: str) -> str:
     return merchant.upper().replace("-", "_")
 
 
-def expected_types(items: Iterable[Item]) -> Counter[str]:
-    """Postscript event types the items must produce (events with an identifier)."""
-    return Counter(event_type(i.name) for i in items
-                   if isinstance(i, Event) and goes_to(i, "postscript") and (i.customer.email or i.customer.phone))
+def expected_types(items: Iterable[Item], platform: str = "postscript") -> Counter[str]:
+    """Event names, as ``platform`` spells them, that the items must produce there."""
+    name = ENCODINGS[platform].event_name
+    return Counter(name(i.name) for i in items
+                   if isinstance(i, Event) and goes_to(i, platform) and (i.customer.email or i.customer.phone))
+
+
+class Fanout:
+    """A second platform connected to a demo merchant (Attentive or Klaviyo)."""
+
+    def __init__(self, kind: str, sim: Any, merchant: str) -> None:
+        self.kind, self.sim = kind, sim
+        self.key = f"{kind}_demo_{merchant}"
+        self.account = sim.add_account(self.key)
+        self.env = f"{_env_prefix(merchant)}_{kind.upper()}_API_KEY"
+
+    def received(self) -> Counter[str]:
+        field = "type" if self.kind == "attentive" else "metric"
+        return Counter(e[field] for e in self.account.events)
+
+    def toml(self, merchant: str) -> str:
+        return (f"\n[[merchants.{merchant}.platforms]]\nkind = \"{self.kind}\"\nbase_url = \"{self.sim.base_url}\"\n"
+                f"credential_env = \"{self.env}\"\n")
 
 
 class Tenant:
@@ -47,6 +67,17 @@ class Tenant:
         self.shop = postscript.add_shop(shop_key)
         self.env: dict[str, str] = {f"{_env_prefix(merchant)}_POSTSCRIPT_API_KEY": shop_key}
         self.pushed = 0
+        self.fanout: list[Fanout] = []
+
+    def connect(self, kind: str, sim: Any) -> None:
+        """Also deliver this merchant's events to ``kind`` (fan-out)."""
+        fan = Fanout(kind, sim, self.merchant)
+        self.fanout.append(fan)
+        self.env[fan.env] = fan.key
+
+    def items(self) -> list[Item]:
+        """Everything the seeded data must produce (for the fan-out checks)."""
+        return []
 
     def subscribe(self, emails: Sequence[str], share: float = 0.8) -> None:
         for email in emails[: int(len(emails) * share)]:
@@ -59,7 +90,19 @@ class Tenant:
         prefix = _env_prefix(self.merchant)
         return (f"\n[merchants.{self.merchant}.provider]\n{self.provider_toml()}"
                 f"\n[[merchants.{self.merchant}.platforms]]\nkind = \"postscript\"\nbase_url = \"{postscript_url}\"\n"
-                f"credential_env = \"{prefix}_POSTSCRIPT_API_KEY\"\nrate_per_s = {rate_per_s}\n")
+                f"credential_env = \"{prefix}_POSTSCRIPT_API_KEY\"\nrate_per_s = {rate_per_s}\n"
+                + "".join(f.toml(self.merchant) for f in self.fanout))
+
+    def fanout_problems(self, lenient: tuple[str, ...] = ()) -> list[str]:
+        out = []
+        items = self.items()
+        for fan in self.fanout:
+            want, got = expected_types(items, fan.kind), fan.received()
+            for name in set(want) | set(got):
+                ok = (0 < got[name] <= want[name]) if name in lenient else got[name] == want[name]
+                if not ok:
+                    out.append(f"{self.merchant}: {fan.kind}: {name}: {got[name]} received, expected {want[name]}")
+        return out
 
     def push(self, web_url: str) -> None:
         """Send what this provider pushes (webhooks) once the web process is up."""
@@ -143,10 +186,16 @@ class RediemTenant(Tenant):
         return (f"kind = \"rediem\"\nbase_url = \"{self.url}\"\ncredential_env = \"{p}_REDIEM_CREDENTIAL\"\n"
                 f"sync_interval_s = {self.interval}\n")
 
-    def expected(self) -> Counter[str]:
+    def items(self) -> list[Item]:
         mapper = Mapper()
-        return expected_types(i for a in self.program.activities.values()
-                              for i in mapper.map(decode("rediem", "activities", a, merchant=self.merchant)))
+        return [i for a in self.program.activities.values()
+                for i in mapper.map(decode("rediem", "activities", a, merchant=self.merchant))]
+
+    def expected(self) -> Counter[str]:
+        return expected_types(self.items())
+
+    def problems(self) -> list[str]:
+        return super().problems() + self.fanout_problems()
 
 
 class OmneoTenant(Tenant):
@@ -233,9 +282,9 @@ class OkendoTenant(Tenant):
             ok = (0 < got[name] <= want[name]) if name in self.DERIVED else got[name] == want[name]
             if not ok:
                 out.append(f"{self.merchant}: {name}: {got[name]} at Postscript, expected {want[name]}")
-        return out
+        return out + self.fanout_problems(lenient=("Enrolled in Okendo Loyalty", "Okendo Loyalty Tier Changed"))
 
-    def expected(self) -> Counter[str]:
+    def items(self) -> list[Item]:
         """Replays the deliveries through an in-memory intake, in order, as the worker does."""
         records: list[Record] = []
         clock = SystemClock()
@@ -248,4 +297,7 @@ class OkendoTenant(Tenant):
             intake.process(json.dumps({"resource": resource, "resourceType": kind, "sequenceNumber": sequence[kind],
                                        "topic": topic, "version": "2025-02-01"}))
         mapper = Mapper()
-        return expected_types(i for r in records for i in mapper.map(r))
+        return [i for r in records for i in mapper.map(r)]
+
+    def expected(self) -> Counter[str]:
+        return expected_types(self.items())
