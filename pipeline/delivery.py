@@ -43,6 +43,8 @@ DLQ_GUARD_STREAK = 50
 AUTH_RECHECK_S = 900
 #: A paused connection's deliveries are looked at again this often.
 PAUSE_RECHECK_S = 60.0
+#: Profile updates in one batch from which a platform with a bulk endpoint (Klaviyo) gets one job.
+BULK_MIN_PROFILES = 50
 #: A delivery being sent is claimed this long, so a duplicate of it (a redelivered message, a
 #: batch released twice) is not sent at the same time by another worker.
 INFLIGHT_TTL_S = 120
@@ -110,6 +112,11 @@ class Deliverer:
             result.deferred, result.defer_s = list(batch), paused
         else:
             done = self._ledger.which_exist([self._ledger_key(d) for d in batch])
+            bulk = [d for d, a in zip(batch, done) if not a and isinstance(d.item, ProfileUpdate)]
+            if len(bulk) >= BULK_MIN_PROFILES and hasattr(self._destination, "send_profiles_bulk"):
+                self._deliver_bulk(bulk, result)
+                batch = [d for d in batch if not isinstance(d.item, ProfileUpdate)]
+                done = self._ledger.which_exist([self._ledger_key(d) for d in batch])
             for index, (delivery, already) in enumerate(zip(batch, done)):
                 claim = keys.inflight(self._merchant, self._platform, delivery.id)
                 if already or not self._ledger.claim(claim, ttl_s=INFLIGHT_TTL_S):
@@ -171,6 +178,43 @@ class Deliverer:
             self._profiles.put(self._merchant, self._platform, _identity(delivery.item), profile_plan.entries,
                                ttl_s=self._ttl_s)
         return True
+
+    def _deliver_bulk(self, deliveries: list[Delivery], result: BatchResult) -> None:
+        """Many profile updates as one bulk job; each delivery shares the job's outcome."""
+        planned: list[tuple[Delivery, ProfileUpdate, dict[str, tuple[str, str]]]] = []
+        for d in deliveries:
+            update = d.item
+            assert isinstance(update, ProfileUpdate)
+            p = plan(update.properties, update.as_of,
+                     self._profiles.get(self._merchant, self._platform, _identity(update)), full=d.full)
+            if p.send:
+                planned.append((d, replace(update, properties=p.send), p.entries))
+            else:
+                result.unchanged += 1
+                self._ledger.mark([self._ledger_key(d)], ttl_s=self._ttl_s)
+        if not planned:
+            return
+        started = self._clock.monotonic()
+        try:
+            self._destination.send_profiles_bulk([u for _, u, _ in planned])  # type: ignore[attr-defined]
+        except Throttled as exc:
+            result.deferred.extend(d for d, _, _ in planned)
+            result.defer_s = max(result.defer_s, exc.retry_after_s or 1.0)
+            return
+        except RetriableError as exc:
+            for d, _, _ in planned:
+                self._retry(d.with_attempt(self._attempt(type(exc).__name__, exc.status, started)), exc, result)
+            return
+        except (FatalError, PipelineError, ValueError) as exc:
+            for d, _, _ in planned:
+                self._dead_letter(d.with_attempt(self._attempt(type(exc).__name__, getattr(exc, "status", None),
+                                                               started)), exc, reason=str(exc))
+                result.dead_lettered += 1
+            return
+        for d, update, entries in planned:
+            result.delivered += 1
+            self._ledger.mark([self._ledger_key(d)], ttl_s=self._ttl_s)
+            self._profiles.put(self._merchant, self._platform, _identity(update), entries, ttl_s=self._ttl_s)
 
     def _retry(self, failed: Delivery, exc: RetriableError, result: BatchResult) -> None:
         counted = [a for a in failed.attempts if a.outcome != RateLimited.__name__]

@@ -108,3 +108,25 @@ def test_profile_sync_sends_only_changes_and_never_an_older_value() -> None:
     forced = replace(first, id="p5", as_of=T0 + timedelta(minutes=3))
     assert h.d.deliver([Delivery(platform="postscript", item=forced, full=True)]).delivered == 1
     assert set(h.dest.sent[-1].properties) == {"Enrolled in Smile", "Smile Points Balance"}
+
+
+class Bulk(Scripted):
+    kind: ClassVar[str] = "klaviyo"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs: list[list[Item]] = []
+
+    def send_profiles_bulk(self, updates: list[Item]) -> str:
+        self.jobs.append(list(updates))
+        return f"job-{len(self.jobs)}"
+
+
+def test_a_large_batch_of_profile_updates_becomes_one_bulk_job() -> None:
+    h = H()
+    h.d._destination = h.dest = Bulk()  # type: ignore[assignment]
+    updates = [Delivery(platform="klaviyo", item=profile(email=f"p{i}@example.test", id=f"p{i}")) for i in range(60)]
+    result = h.d.deliver([*updates, *batch("e1")])
+    assert result.delivered == 61 and len(h.dest.jobs) == 1 and len(h.dest.jobs[0]) == 60
+    assert [i.id for i in h.dest.sent] == ["e1"]  # the event went on its own
+    assert h.d.deliver(updates).duplicates == 60  # acknowledged: never sent again
