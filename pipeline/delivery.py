@@ -10,8 +10,9 @@ Per delivery, in order:
    attempts exhausted → dead-letter queue with every attempt.
 
 Our own limiter saying "not now" (``Throttled``) or a paused connection costs no attempt:
-the rest of the batch is deferred. A refused credential pauses the connection (rechecked
-later); the dead-letter guard pauses it when dead-letters come in a long run, the sign of a
+the rest of the batch is deferred. A refused credential (401/403) dead-letters that delivery
+and pauses the connection, so the rest waits (rechecked later) instead of flooding the
+dead-letter queue; the dead-letter guard pauses it when dead-letters come in a long run, the sign of a
 misconfiguration, until an operator resumes it. Deferred and retried deliveries are returned
 to the caller, which keeps them in the due set.
 """
@@ -61,6 +62,7 @@ class BatchResult:
     retry_in_s: float = 0.0
     deferred: list[Delivery] = field(default_factory=list)
     defer_s: float = 0.0
+    deferred_from_next: bool = False  # the delivery that stopped the batch was handled itself
 
 
 def _identity(update: ProfileUpdate) -> str:
@@ -127,7 +129,8 @@ class Deliverer:
                 finally:
                     self._ledger.release(claim)
                 if not handled:
-                    result.deferred = [d for d, a in zip(batch[index:], done[index:]) if not a]
+                    start = index + 1 if result.deferred_from_next else index
+                    result.deferred = [d for d, a in zip(batch[start:], done[start:]) if not a]
                     break
         if recheck and paused is None and result.delivered + result.skipped + result.unchanged:
             self._pauses.resume(self._merchant, self._platform)  # the recheck succeeded
@@ -161,9 +164,15 @@ class Deliverer:
             result.defer_s = max(result.defer_s, exc.retry_after_s or 1.0)
             return False
         except AuthError as exc:
+            # this delivery is dead-lettered with the 401/403; the rest wait for the credential
+            # to be fixed instead of flooding the dead-letter queue
+            failed = delivery.with_attempt(self._attempt(type(exc).__name__, exc.status, started))
+            self._dead_letter(failed, exc, reason=str(exc))
+            result.dead_lettered += 1
             self._pauses.pause(self._merchant, self._platform, since=self._clock.now(), reason=str(exc),
                                until=self._clock.now() + timedelta(seconds=AUTH_RECHECK_S))
             result.defer_s = max(result.defer_s, PAUSE_RECHECK_S)
+            result.deferred_from_next = True
             return False
         except RetriableError as exc:
             self._retry(delivery.with_attempt(self._attempt(type(exc).__name__, exc.status, started)), exc, result)
@@ -245,6 +254,8 @@ class Deliverer:
         self._dead.append(keys.dlq(self._merchant, self._platform), {
             "delivery_id": delivery.id,
             "delivery": delivery.to_dict(),
+            "request": f"{self._platform} {delivery.item.kind} for {delivery.item.provider} "
+                       f"{getattr(delivery.item, 'name', 'profile properties')}",
             "event_name": getattr(delivery.item, "name", None),
             "kind": delivery.item.kind,
             "error_class": type(exc).__name__,

@@ -68,10 +68,12 @@ def test_platform_429s_do_not_use_up_attempts() -> None:
     assert len(pending) == 1 and len(pending[0].attempts) == 5  # still retrying, every attempt kept
 
 
-def test_a_refused_credential_pauses_the_connection_and_defers() -> None:
+def test_a_refused_credential_dead_letters_that_delivery_and_pauses_the_rest() -> None:
     h = H(AuthError("401", status=401))
     result = h.d.deliver(batch("a", "b"))
-    assert [d.item.id for d in result.deferred] == ["a", "b"] and result.dead_lettered == 0
+    assert result.dead_lettered == 1 and [d.item.id for d in result.deferred] == ["b"]
+    (entry,) = [e for _, e in h.journal.read("lp:dlq:acme:postscript")]
+    assert entry["http_status"] == 401 and entry["error_class"] == "AuthError"
     pause = h.pauses.get("acme", "postscript")
     assert pause is not None and pause.until is not None
     assert h.d.deliver(batch("c")).deferred  # paused: nothing is sent
