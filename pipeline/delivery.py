@@ -36,7 +36,7 @@ from pipeline.state.pauses import Pauses
 from pipeline.state.profiles import ProfileStates, plan
 from pipeline.types import Attempt, Delivery, ProfileUpdate
 
-__all__ = ["AUTH_RECHECK_S", "BatchResult", "DLQ_GUARD_STREAK", "Deliverer"]
+__all__ = ["AUTH_RECHECK_S", "BatchResult", "DLQ_GUARD_STREAK", "Deliverer", "REPLAY"]
 
 #: Dead-letters in a row that pause a connection (arroyo's DlqLimit, by count).
 DLQ_GUARD_STREAK = 50
@@ -44,6 +44,8 @@ DLQ_GUARD_STREAK = 50
 AUTH_RECHECK_S = 900
 #: A paused connection's deliveries are looked at again this often.
 PAUSE_RECHECK_S = 60.0
+#: The attempt a replay starts with: attempts before it do not count against the limit again.
+REPLAY = "replay"
 #: Profile updates in one batch from which a platform with a bulk endpoint (Klaviyo) gets one job.
 BULK_MIN_PROFILES = 50
 #: A delivery being sent is claimed this long, so a duplicate of it (a redelivered message, a
@@ -121,7 +123,11 @@ class Deliverer:
                 done = self._ledger.which_exist([self._ledger_key(d) for d in batch])
             for index, (delivery, already) in enumerate(zip(batch, done)):
                 claim = keys.inflight(self._merchant, self._platform, delivery.id)
-                if already or not self._ledger.claim(claim, ttl_s=INFLIGHT_TTL_S):
+                if already:
+                    result.duplicates += 1
+                    self._replayed(delivery)  # it was delivered after all: the entry can go
+                    continue
+                if not self._ledger.claim(claim, ttl_s=INFLIGHT_TTL_S):
                     result.duplicates += 1
                     continue
                 try:
@@ -155,6 +161,7 @@ class Deliverer:
             if not profile_plan.send:
                 result.unchanged += 1
                 self._ledger.mark([self._ledger_key(delivery)], ttl_s=self._ttl_s)
+                self._replayed(delivery)
                 return True
             item = replace(item, properties=profile_plan.send)
         started = self._clock.monotonic()
@@ -226,7 +233,11 @@ class Deliverer:
             self._profiles.put(self._merchant, self._platform, _identity(update), entries, ttl_s=self._ttl_s)
 
     def _retry(self, failed: Delivery, exc: RetriableError, result: BatchResult) -> None:
-        counted = [a for a in failed.attempts if a.outcome != RateLimited.__name__]
+        since_replay = failed.attempts
+        for i, a in enumerate(failed.attempts):
+            if a.outcome == REPLAY:
+                since_replay = failed.attempts[i + 1:]
+        counted = [a for a in since_replay if a.outcome != RateLimited.__name__]
         if len(counted) >= self._max_attempts:
             self._dead_letter(failed, exc, reason=f"retries exhausted after {len(failed.attempts)} attempts")
             result.dead_lettered += 1
@@ -234,6 +245,11 @@ class Deliverer:
         delay = backoff_s(max(1, len(counted)), base_s=self._base_s, cap_s=self._cap_s, rand=self._rand)
         result.retry.append(failed)
         result.retry_in_s = max(result.retry_in_s, delay, min(exc.retry_after_s or 0.0, self._cap_s))
+
+    def _replayed(self, delivery: Delivery) -> None:
+        """A replay reached a final, successful outcome: its dead-letter entry can go."""
+        if delivery.replay_of:
+            self._dead.delete(keys.dlq(self._merchant, self._platform), delivery.replay_of)
 
     def _record(self, delivery: Delivery, sent: SendResult, result: BatchResult) -> None:
         if sent.outcome == "skipped":
@@ -244,14 +260,21 @@ class Deliverer:
         else:
             result.delivered += 1
         self._ledger.mark([self._ledger_key(delivery)], ttl_s=self._ttl_s)
+        self._replayed(delivery)
 
     def _attempt(self, outcome: str, status: int | None, started: float) -> Attempt:
         return Attempt(at=self._clock.now(), outcome=outcome, status=status,
                        latency_ms=round((self._clock.monotonic() - started) * 1000, 2), worker=self._worker)
 
     def _dead_letter(self, delivery: Delivery, exc: Exception, *, reason: str) -> None:
+        """Append to the dead-letter stream. A failed replay replaces its entry (with all
+        attempts, old and new): an entry only leaves by a successful replay or a purge."""
         last = delivery.attempts[-1] if delivery.attempts else None
-        self._dead.append(keys.dlq(self._merchant, self._platform), {
+        key = keys.dlq(self._merchant, self._platform)
+        if delivery.replay_of:
+            self._dead.delete(key, delivery.replay_of)
+            delivery = replace(delivery, replay_of=None)
+        self._dead.append(key, {
             "delivery_id": delivery.id,
             "delivery": delivery.to_dict(),
             "request": f"{self._platform} {delivery.item.kind} for {delivery.item.provider} "

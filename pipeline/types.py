@@ -126,6 +126,7 @@ class Delivery:
     item: Item
     attempts: tuple[Attempt, ...] = field(default=())
     full: bool = False  # profile updates: resend every property, even unchanged ones
+    replay_of: str | None = None  # the dead-letter entry this delivery replays
 
     @property
     def id(self) -> str:
@@ -140,12 +141,14 @@ class Delivery:
 
     def to_dict(self) -> dict[str, Any]:
         return {"platform": self.platform, "item": _item_to_dict(self.item),
-                "attempts": [a.to_dict() for a in self.attempts], **({"full": True} if self.full else {})}
+                "attempts": [a.to_dict() for a in self.attempts], **({"full": True} if self.full else {}),
+                **({"replay_of": self.replay_of} if self.replay_of else {})}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Delivery:
         return cls(platform=data["platform"], item=item_from_dict(data["item"]),
-                   attempts=tuple(Attempt.from_dict(a) for a in data.get("attempts", ())), full=bool(data.get("full")))
+                   attempts=tuple(Attempt.from_dict(a) for a in data.get("attempts", ())), full=bool(data.get("full")),
+                   replay_of=data.get("replay_of"))
 
 
 def _encode_value(value: Value) -> Any:
