@@ -232,3 +232,15 @@ def connection_resume(merchant: str, platform: str) -> None:
     was = pauses.get(merchant, platform)
     pauses.resume(merchant, platform)
     click.echo(f"resumed {merchant}/{platform}" + (f" (was paused: {mask(was.reason)})" if was else " (was not paused)"))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON document, for scripts and dashboards.")
+def status(as_json: bool) -> None:
+    """Queues, due deliveries, dead-letters, quarantine, per-connection lag, credentials, limiters."""
+    from pipeline.status import collect, render
+    from workers.config import queue_names
+
+    rt = _runtime()
+    data = collect(rt.redis, rt.connections, queue_names(), rt.clock.now())
+    click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else render(data), nl=not as_json)
