@@ -114,3 +114,8 @@ def profile_state(merchant: str, platform: str, identity: str) -> str:
 def inflight(merchant: str, platform: str, delivery_id: str) -> str:
     """String with TTL: a worker is sending this delivery now (no one else may)."""
     return f"{PREFIX}:inflight:{merchant}:{platform}:{delivery_id}"
+
+
+def bulk(merchant: str) -> str:
+    """Hash: progress of the merchant's bulk (initial) customer sync, for ``status``."""
+    return f"{PREFIX}:bulk:{merchant}"

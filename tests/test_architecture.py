@@ -46,6 +46,6 @@ def test_redis_keys_come_only_from_keys_module() -> None:
 def test_worker_consumes_every_queue_the_app_declares() -> None:
     from workers.config import queue_names
 
-    worker = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("worker:"))
-    consumed = worker.split("-Q", 1)[1].split()[0].split(",")
-    assert sorted(consumed) == sorted(queue_names())
+    workers = [line for line in (ROOT / "Procfile").read_text().splitlines() if "celery -A workers.app worker" in line]
+    consumed = [q for line in workers for q in line.split("-Q", 1)[1].split()[0].split(",")]
+    assert sorted(consumed) == sorted(queue_names())  # every queue consumed, each by one pool

@@ -241,6 +241,53 @@ def status(as_json: bool) -> None:
     from pipeline.status import collect, render
     from workers.config import queue_names
 
+    from pipeline.bulk import RedisBulkProgress
+
     rt = _runtime()
-    data = collect(rt.redis, rt.connections, queue_names(), rt.clock.now())
+    bulk = {m: p for m in rt.connections if (p := RedisBulkProgress(rt.redis).get(m))}
+    data = collect(rt.redis, rt.connections, queue_names(), rt.clock.now(), bulk=bulk)
     click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else render(data), nl=not as_json)
+
+
+@main.group()
+def sync() -> None:
+    """Run syncs by hand."""
+
+
+@sync.command("initial")
+@click.option("--connection", "merchant", required=True, help="The merchant id in the connections file.")
+@click.option("--full", is_flag=True, help="Resend every property, even those the platform already has.")
+def sync_initial(merchant: str, full: bool) -> None:
+    """Upsert every customer of the provider on every connected platform; resumable after Ctrl-C."""
+    from tqdm import tqdm
+
+    from pipeline.bulk import BulkSync, RedisBulkProgress
+    from pipeline.state.cursors import RedisCursorStore
+    from pipeline.types import Delivery
+    from workers.config import BULK_QUEUE
+    from workers.tasks.deliver import deliver_batch
+
+    rt = _runtime()
+    try:
+        conn = rt.connection(merchant)
+    except KeyError as exc:
+        raise click.BadParameter(str(exc), param_hint="--connection") from None
+
+    def enqueue(platform: str, batch: list[Delivery]) -> None:
+        deliver_batch.apply_async((merchant, platform, [d.to_dict() for d in batch]), queue=BULK_QUEUE)
+
+    progress = RedisBulkProgress(rt.redis)
+    job = BulkSync(merchant=merchant, provider=rt.provider(merchant), platforms=[p.kind for p in conn.platforms],
+                   enqueue=enqueue, mapper=rt.mapper, cursors=RedisCursorStore(rt.redis), progress=progress,
+                   clock=rt.clock, batch_size=rt.settings.delivery_batch_size, full=full)
+    bar = tqdm(desc=f"{merchant} ({conn.provider.kind})", unit=" customers", dynamic_ncols=True)
+    try:
+        report = job.run(on_page=bar.update)
+    except KeyboardInterrupt:
+        progress.update(merchant, {"status": "interrupted"})
+        bar.close()
+        click.echo("interrupted: run the same command again to resume from the last page", err=True)
+        sys.exit(130)
+    bar.close()
+    click.echo(f"{'resumed and ' if report.resumed else ''}handed over {report.customers} customers "
+               f"({report.deliveries} profile updates) to the bulk queue; `loyalty-pipeline status` shows delivery")

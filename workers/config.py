@@ -12,11 +12,13 @@ from pipeline.state.locks import LockTimeout
 from pipeline.config import PLATFORM_DEFAULTS
 from pipeline.settings import Settings
 
-__all__ = ["INFRA_ERRORS", "INGEST_QUEUE", "WEBHOOK_QUEUE", "celery_config", "delivery_queue", "queue_names"]
+__all__ = ["BULK_QUEUE", "INFRA_ERRORS", "INGEST_QUEUE", "WEBHOOK_QUEUE", "celery_config", "delivery_queue", "queue_names"]
 
 INGEST_QUEUE = "ingest"
 #: Accepted webhooks: short tasks, kept apart from long syncs so they are handled promptly.
 WEBHOOK_QUEUE = "webhooks"
+#: Bulk (initial) syncs' deliveries: their own low-priority pool, so live events keep flowing.
+BULK_QUEUE = "bulk"
 #: Celery's Redis transport redelivers unacknowledged messages after this: it must exceed
 #: the longest task plus the longest countdown we ever set.
 VISIBILITY_TIMEOUT_S = 7200
@@ -31,7 +33,7 @@ def delivery_queue(platform: str) -> str:
 
 
 def queue_names() -> list[str]:
-    return [INGEST_QUEUE, WEBHOOK_QUEUE, *(delivery_queue(p) for p in PLATFORM_DEFAULTS)]
+    return [INGEST_QUEUE, WEBHOOK_QUEUE, BULK_QUEUE, *(delivery_queue(p) for p in PLATFORM_DEFAULTS)]
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from pipeline.state.counters import RedisCounters
 
 __all__ = ["DemoOptions", "Stack", "demo_stack"]
 
-QUEUES = "ingest,webhooks,deliver.postscript,deliver.attentive,deliver.klaviyo"
+QUEUES = "ingest,webhooks,bulk,deliver.postscript,deliver.attentive,deliver.klaviyo"
 PROVIDERS = ("smile", "okendo", "omneo", "rediem")
 
 
