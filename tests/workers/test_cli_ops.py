@@ -89,3 +89,25 @@ def test_status_shows_dlq_depth_pauses_and_lag(env: dict[str, str], real_redis: 
     assert "deliver.postscript" in data["queues"]
     table = run(["status"], env).stdout
     assert "postscript PAUSED" in table and "dlq=3" in table
+
+
+def test_sync_initial_shows_progress_and_records_it_for_status(tmp_path: Path, redis_url: str,
+                                                              real_redis: redis.Redis) -> None:
+    from pipeline.sim import SmileSimulator
+
+    with SmileSimulator(rate_per_s=None) as smile:
+        account = smile.add_account("k1")
+        for n in range(12):
+            account.add_customer(email=f"c{n}@example.test", state="member", points_balance=n)
+        (tmp_path / "connections.toml").write_text(CONNECTIONS.replace("http://127.0.0.1:9/v1", f"{smile.base_url}/v1")
+                                                   .replace('credential_env = "ACME_SMILE_API_KEY"',
+                                                            'credential_env = "ACME_SMILE_API_KEY"\npage_size = 5'))
+        env = {**os.environ, "REDIS_URL": redis_url, "CONNECTIONS_FILE": str(tmp_path / "connections.toml"),
+               "ACME_SMILE_API_KEY": "k1", "ACME_POSTSCRIPT_API_KEY": "k2"}
+        result = run(["sync", "initial", "--connection", "acme"], env)
+    assert result.returncode == 0, result.stderr
+    assert "handed over 12 customers (12 profile updates) to the bulk queue" in result.stdout
+    assert "12 customers" in result.stderr  # the progress bar (tqdm writes to stderr)
+    assert real_redis.llen("bulk") == 3  # one delivery batch per page, on the low-priority queue
+    status = json.loads(run(["status", "--json"], env).stdout)
+    assert status["bulk_syncs"]["acme"]["status"] == "done" and status["bulk_syncs"]["acme"]["customers"] == "12"
