@@ -1,5 +1,6 @@
-"""Bulk (initial) customer sync: page through every customer of a provider and upsert each
-one's profile properties on every connected platform.
+"""Bulk customer sync: page through every customer of a provider and upsert each one's
+profile properties on every connected platform. Run by an operator as the initial sync, and
+by beat as the scheduled balance sync (the diff sync then sends only what changed).
 
 * Resumable: the page cursor is checkpointed after every page (in its own cursor namespace,
   so it never disturbs the incremental sync); a crash or Ctrl-C resumes at that page.
@@ -81,7 +82,7 @@ class BulkReport:
 class BulkSync:
     def __init__(self, *, merchant: str, provider: Provider, platforms: Sequence[str], enqueue: Enqueue,
                  mapper: Mapper, cursors: CursorStore, progress: BulkProgress, clock: Clock, batch_size: int = 100,
-                 full: bool = False) -> None:
+                 full: bool = False, name: str = "initial") -> None:
         self._merchant = merchant
         self._provider = provider
         self._platforms = tuple(platforms)
@@ -92,12 +93,13 @@ class BulkSync:
         self._clock = clock
         self._batch = batch_size
         self._full = full
+        self._name = name  # "initial" (operator) or "balances" (beat): separate checkpoints
 
     def run(self, on_page: Callable[[int], None] | None = None) -> BulkReport:
         """Sync every customer (resuming a previous run); ``on_page(customers)`` after each page."""
         kind = self._provider.kind
         stream = BULK_STREAM[kind]
-        namespace = f"{kind}:bulk"
+        namespace = f"{kind}:bulk:{self._name}"
         state = self._cursors.get(self._merchant, namespace, stream)
         report = BulkReport(resumed=state.in_progress)
         if not state.in_progress:

@@ -117,5 +117,5 @@ def inflight(merchant: str, platform: str, delivery_id: str) -> str:
 
 
 def bulk(merchant: str) -> str:
-    """Hash: progress of the merchant's bulk (initial) customer sync, for ``status``."""
+    """Hash: progress of the merchant's latest bulk customer sync, for ``status``."""
     return f"{PREFIX}:bulk:{merchant}"

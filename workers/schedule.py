@@ -15,14 +15,27 @@ SYNC_TASK = "lp.sync_connection"
 
 
 RELEASE_TASK = "lp.release_due"
+BALANCE_TASK = "lp.balance_sync"
+#: The scheduled balance sync reads every customer once a day; only changes are sent.
+BALANCE_INTERVAL_S = 24 * 3600
 
 
 def build_schedule(connections: Mapping[str, Connection]) -> dict[str, dict[str, Any]]:
-    """One sync per merchant, and the mover of due deliveries every second."""
+    """Per merchant: the incremental sync and the daily balance sync; and the mover of due
+    deliveries every second."""
     schedule: dict[str, dict[str, Any]] = {
         # on the queue of short tasks, so a long sync never delays it
         "release-due": {"task": RELEASE_TASK, "schedule": timedelta(seconds=1),
                         "options": {"queue": WEBHOOK_QUEUE, "expires": 5}},
+    }
+    schedule |= {
+        f"balances:{merchant}": {
+            "task": BALANCE_TASK,
+            "schedule": timedelta(seconds=BALANCE_INTERVAL_S),
+            "args": (merchant,),
+            "options": {"queue": INGEST_QUEUE, "expires": BALANCE_INTERVAL_S},
+        }
+        for merchant in sorted(connections)
     }
     return schedule | {
         f"sync:{merchant}": {

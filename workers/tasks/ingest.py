@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from pipeline import keys
+from pipeline.bulk import BulkSync, RedisBulkProgress
 from pipeline.errors import RetriableError
 from pipeline.jobs import run_sync
+from pipeline.state.cursors import RedisCursorStore
 from pipeline.state.credentials import RedisCredentialStore
 from pipeline.state.ledger import RedisLedger
 from pipeline.types import Delivery
 from workers.app import app, runtime
-from workers.config import INFRA_ERRORS, INGEST_QUEUE, delivery_queue
-from workers.schedule import SYNC_TASK
+from workers.config import BULK_QUEUE, INFRA_ERRORS, INGEST_QUEUE, delivery_queue
+from workers.schedule import BALANCE_INTERVAL_S, BALANCE_TASK, SYNC_TASK
 from workers.tasks.deliver import deliver_batch
 
 log = logging.getLogger(__name__)
@@ -40,3 +43,25 @@ def sync_connection(self: Any, merchant: str, scheduled: bool = True) -> dict[st
     else:
         log.info("sync not run: %s %s", outcome.status, outcome.reason, extra={"merchant": merchant})
     return {"status": outcome.status, "pulled": report.pulled if report else 0}
+
+
+@app.task(name=BALANCE_TASK, bind=True, queue=INGEST_QUEUE, autoretry_for=INFRA_ERRORS, retry_backoff=30,
+          retry_backoff_max=900, retry_jitter=True, max_retries=10)
+def balance_sync(self: Any, merchant: str) -> dict[str, Any]:
+    """Every customer's current balance and tier; the diff sync sends only what changed.
+    Once per slot (two beats run it once); resumes from its checkpoint after a crash."""
+    conn = runtime.connection(merchant)
+    slot = int(runtime.clock.now().timestamp() // BALANCE_INTERVAL_S)
+    ledger = RedisLedger(runtime.redis)
+    if self.request.retries == 0 and not ledger.claim(keys.lock(f"slot:balances:{merchant}:{slot}"),
+                                                      ttl_s=2 * BALANCE_INTERVAL_S):
+        return {"status": "duplicate_slot"}
+
+    def enqueue(platform: str, batch: list[Delivery]) -> None:
+        deliver_batch.apply_async((merchant, platform, [d.to_dict() for d in batch]), queue=BULK_QUEUE)
+
+    report = BulkSync(merchant=merchant, provider=runtime.provider(merchant), platforms=[p.kind for p in conn.platforms],
+                      enqueue=enqueue, mapper=runtime.mapper, cursors=RedisCursorStore(runtime.redis),
+                      progress=RedisBulkProgress(runtime.redis), clock=runtime.clock,
+                      batch_size=runtime.settings.delivery_batch_size, name="balances").run()
+    return {"status": "done", "customers": report.customers}
