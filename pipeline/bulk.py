@@ -22,7 +22,7 @@ import redis
 
 from pipeline import keys
 from pipeline.clock import Clock
-from pipeline.ingest import Enqueue
+from pipeline.ingest import Enqueue, enqueue_batches
 from pipeline.providers.base import Provider
 from pipeline.state.cursors import CursorState, CursorStore
 from pipeline.transform.mapper import Mapper
@@ -113,10 +113,7 @@ class BulkSync:
             updates = [i for i in self._mapper.map_all(page.records) if isinstance(i, ProfileUpdate)]
             deliveries = [Delivery(platform=p, item=u, full=self._full) for u in updates for p in self._platforms
                           if goes_to(u, p)]
-            for platform in self._platforms:
-                mine = [d for d in deliveries if d.platform == platform]
-                for start in range(0, len(mine), self._batch):
-                    self._enqueue(platform, mine[start:start + self._batch])
+            enqueue_batches(self._enqueue, deliveries, self._platforms, self._batch)
             if page.after_handover is not None:
                 page.after_handover()
             state = replace(state, page_cursor=page.next_cursor)

@@ -27,10 +27,19 @@ from pipeline.state.ledger import Ledger
 from pipeline.transform.mapper import Mapper
 from pipeline.types import Delivery, Record, goes_to
 
-__all__ = ["Enqueue", "Ingestor", "SyncReport"]
+__all__ = ["Enqueue", "Ingestor", "SyncReport", "enqueue_batches"]
 
 #: Hands a batch of deliveries for one platform to the delivery stage (e.g. a Celery task).
 Enqueue = Callable[[str, list[Delivery]], None]
+
+
+def enqueue_batches(enqueue: Enqueue, deliveries: Sequence[Delivery], platforms: Sequence[str],
+                    batch_size: int) -> None:
+    """Hand deliveries over per platform, in batches of at most ``batch_size``."""
+    for platform in platforms:
+        mine = [d for d in deliveries if d.platform == platform]
+        for start in range(0, len(mine), batch_size):
+            enqueue(platform, mine[start:start + batch_size])
 
 
 @dataclass
@@ -123,10 +132,7 @@ class Ingestor:
             transformed += len(items)
             deliveries.extend(Delivery(platform=p, item=item) for item in items for p in self._platforms
                               if goes_to(item, p))
-        for platform in self._platforms:
-            mine = [d for d in deliveries if d.platform == platform]
-            for start in range(0, len(mine), self._batch_size):
-                self._enqueue(platform, mine[start:start + self._batch_size])
+        enqueue_batches(self._enqueue, deliveries, self._platforms, self._batch_size)
         if page.after_handover is not None:
             page.after_handover()
         self._ledger.mark([k for k, s in zip(seen_keys, seen) if not s], ttl_s=self._seen_ttl_s)
