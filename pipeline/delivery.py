@@ -29,6 +29,7 @@ from pipeline.backoff import backoff_s
 from pipeline.clock import Clock
 from pipeline.destinations.base import Destination, SendResult
 from pipeline.errors import AuthError, FatalError, PipelineError, RateLimited, RetriableError, Throttled
+from pipeline.observability.metrics import observe_latency
 from pipeline.state.counters import Counters
 from pipeline.state.journal import Journal
 from pipeline.state.ledger import Ledger
@@ -189,6 +190,7 @@ class Deliverer:
             self._dead_letter(failed, exc, reason=str(exc))
             result.dead_lettered += 1
             return True
+        observe_latency(self._platform, self._clock.monotonic() - started)
         self._record(delivery, sent, result)
         if profile_plan is not None and sent.outcome == "delivered":
             self._profiles.put(self._merchant, self._platform, _identity(delivery.item), profile_plan.entries,

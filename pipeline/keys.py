@@ -119,3 +119,8 @@ def inflight(merchant: str, platform: str, delivery_id: str) -> str:
 def bulk(merchant: str) -> str:
     """Hash: progress of the merchant's latest bulk customer sync, for ``status``."""
     return f"{PREFIX}:bulk:{merchant}"
+
+
+def heartbeat(worker: str) -> str:
+    """String: when this worker last consumed a heartbeat task (liveness that proves consumption)."""
+    return f"{PREFIX}:heartbeat:{worker}"

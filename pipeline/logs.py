@@ -1,16 +1,10 @@
-"""Logging setup. Libraries that would log URLs (which can carry emails or phone numbers in
-query strings) are held at WARNING."""
+"""Logging setup (kept for its import path): see ``pipeline.observability.logs``.
+
+Libraries that would log URLs (which can carry emails or phone numbers in query strings) are
+held at WARNING, and a filter masks personal data and credentials in every line."""
 
 from __future__ import annotations
 
-import logging
+from pipeline.observability.logs import QUIET, configure_logging
 
-__all__ = ["configure_logging"]
-
-QUIET = ("httpx", "httpcore", "urllib3")
-
-
-def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for name in QUIET:
-        logging.getLogger(name).setLevel(logging.WARNING)
+__all__ = ["QUIET", "configure_logging"]

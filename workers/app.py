@@ -34,3 +34,4 @@ app.conf.beat_schedule = build_schedule(_connections)
 runtime = Runtime(_settings, _connections)
 
 import workers.tasks  # noqa: E402,F401  (registers the tasks on ``app``)
+import workers.observability  # noqa: E402,F401  (LOG_FORMAT, SENTRY_DSN, METRICS_PORT; registers lp.heartbeat)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from pipeline.config import Connection
-from workers.config import INGEST_QUEUE, WEBHOOK_QUEUE
+from workers.config import INGEST_QUEUE, WEBHOOK_QUEUE, queue_names
 
 __all__ = ["SYNC_TASK", "build_schedule"]
 
@@ -28,6 +28,9 @@ def build_schedule(connections: Mapping[str, Connection]) -> dict[str, dict[str,
         "release-due": {"task": RELEASE_TASK, "schedule": timedelta(seconds=1),
                         "options": {"queue": WEBHOOK_QUEUE, "expires": 5}},
     }
+    # liveness that proves consumption: whichever worker consumes one records it (workers/observability.py)
+    schedule |= {f"heartbeat:{queue}": {"task": "lp.heartbeat", "schedule": timedelta(seconds=10),
+                                        "options": {"queue": queue, "expires": 10}} for queue in queue_names()}
     schedule |= {
         f"balances:{merchant}": {
             "task": BALANCE_TASK,

@@ -6,6 +6,7 @@ import httpx
 
 from pipeline.clock import Clock
 from pipeline.http.policy import retry_after_s
+from pipeline.observability.metrics import observe_limiter_wait
 from pipeline.ratelimit.limiter import RateLimiter, wait
 from pipeline.ratelimit.limits import endpoint_class, windows_for
 
@@ -38,8 +39,10 @@ class Throttle:
 
     def before(self, request: httpx.Request) -> None:
         scope, endpoint = self._scope_of(request)
-        wait(self._limiter, self._clock, scope, windows_for(self._kind, endpoint, rate_per_s=self._rate),
-             max_wait_s=self.max_wait_s)
+        waited = wait(self._limiter, self._clock, scope, windows_for(self._kind, endpoint, rate_per_s=self._rate),
+                      max_wait_s=self.max_wait_s)
+        if waited:
+            observe_limiter_wait(self._kind, waited)
 
     def after(self, response: httpx.Response) -> None:
         if response.status_code != 429:

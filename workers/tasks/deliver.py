@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from pipeline.config import PLATFORM_DEFAULTS
+from pipeline.observability.metrics import record_batch
 from pipeline.types import Delivery
 from workers.app import app, runtime
 from workers.config import INFRA_ERRORS, delivery_queue
@@ -28,6 +29,7 @@ RELEASE_LIMIT = 200
 def deliver_batch(self: Any, merchant: str, platform: str, deliveries: list[dict[str, Any]]) -> None:
     batch = [Delivery.from_dict(d) for d in deliveries]
     result = runtime.deliverer(merchant, platform).deliver(batch)
+    record_batch(merchant, platform, result)
     now_s = runtime.clock.now().timestamp()
     if result.retry:
         runtime.due.schedule(merchant, platform, result.retry, due_at_s=now_s + result.retry_in_s)

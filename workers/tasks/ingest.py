@@ -9,6 +9,7 @@ from pipeline import keys
 from pipeline.bulk import BulkSync, RedisBulkProgress
 from pipeline.errors import RetriableError
 from pipeline.jobs import run_sync
+from pipeline.observability.metrics import record_pulled, record_transformed
 from pipeline.state.cursors import RedisCursorStore
 from pipeline.state.credentials import RedisCredentialStore
 from pipeline.state.ledger import RedisLedger
@@ -38,6 +39,8 @@ def sync_connection(self: Any, merchant: str, scheduled: bool = True) -> dict[st
         raise self.retry(countdown=min(300, 15 * 2 ** self.request.retries)) from None
     report = outcome.report
     if report is not None:
+        record_pulled(merchant, conn.provider.kind, report.pulled)
+        record_transformed(merchant, conn.provider.kind, report.transformed)
         log.info("sync done: %d pulled, %d transformed, %d enqueued", report.pulled, report.transformed,
                  report.enqueued, extra={"merchant": merchant})
     else:
