@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kombu import Queue
+from kombu import Exchange, Queue
 from redis.exceptions import RedisError
 
 from pipeline.state.locks import LockTimeout
@@ -41,7 +41,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_url": settings.broker_url,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_S},
-        "task_queues": [Queue(name) for name in queue_names()],
+        # each queue its own direct exchange and routing key: a message goes to exactly one queue
+        # (a bare Queue(name) binds to the default exchange and key, so every queue gets every message)
+        "task_queues": [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in queue_names()],
         "task_default_queue": INGEST_QUEUE,
         "task_serializer": "json",
         "accept_content": ["json"],

@@ -49,7 +49,9 @@ def test_list_masks_personal_data_and_redrive_enqueues_deliveries(tmp_path: Path
     redriven = run(["quarantine", "redrive", "--provider", "smile"], env)
     assert redriven.returncode == 1  # one record is still invalid
     assert "re-drove 1 record(s); 1 still invalid" in redriven.stdout
-    assert real_redis.llen("deliver.postscript") == 1  # one delivery batch, on the platform's queue
+    assert real_redis.llen("deliver.postscript") == 1  # one delivery batch, on the platform's queue ...
+    others = ["ingest", "webhooks", "bulk", "deliver.attentive", "deliver.klaviyo"]
+    assert [real_redis.llen(q) for q in others] == [0] * len(others)  # ... and on no other
     message = json.loads(real_redis.lindex("deliver.postscript", 0))
     assert message["headers"]["task"] == "lp.deliver_batch"
     assert len(RedisJournal(real_redis).read("lp:quarantine:smile")) == 1
