@@ -55,3 +55,25 @@ def test_list_masks_personal_data_and_redrive_enqueues_deliveries(tmp_path: Path
     message = json.loads(real_redis.lindex("deliver.postscript", 0))
     assert message["headers"]["task"] == "lp.deliver_batch"
     assert len(RedisJournal(real_redis).read("lp:quarantine:smile")) == 1
+
+
+def test_a_message_reaches_only_its_own_queue_once_every_queue_is_declared(
+        tmp_path: Path, redis_url: str, real_redis: redis.Redis) -> None:
+    """With every queue declared (as a worker does at start), a delivery batch published to
+    one platform's queue lands there and nowhere else."""
+    (tmp_path / "connections.toml").write_text(CONNECTIONS)
+    env = {**os.environ, "REDIS_URL": redis_url, "CONNECTIONS_FILE": str(tmp_path / "connections.toml"),
+           "ACME_SMILE_API_KEY": "k1", "ACME_POSTSCRIPT_API_KEY": "k2"}
+    script = (
+        "from workers.app import app\n"
+        "from workers.tasks.deliver import deliver_batch\n"
+        "with app.connection_for_write() as conn:\n"
+        "    for q in app.conf.task_queues:\n"
+        "        q(conn.default_channel).declare()\n"
+        "deliver_batch.apply_async(('acme', 'postscript', []), queue='deliver.postscript')\n")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lengths = {q: real_redis.llen(q) for q in ["ingest", "webhooks", "bulk", "deliver.postscript",
+                                               "deliver.attentive", "deliver.klaviyo"]}
+    assert lengths == {"ingest": 0, "webhooks": 0, "bulk": 0, "deliver.postscript": 1,
+                       "deliver.attentive": 0, "deliver.klaviyo": 0}
