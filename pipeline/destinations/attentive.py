@@ -2,12 +2,14 @@
 
 Users are keyed by E.164 phone or email; ``externalEventId`` carries our delivery id (Attentive
 does not deduplicate on it: our ledger does). Attentive has no subscriber lookup: attributes
-create or update the user, so the integration policy is always ``create``. Rate limits: 150
-requests/s per token; every answer carries ``x-ratelimit-*`` headers.
+create or update the user, so the integration policy is always ``create``. A large batch of
+profile updates goes as ``POST /v2/bulk/user/attributes`` (up to 256 users a request).
+Rate limits: 150 requests/s per token (bulk 100/s); answers carry ``x-ratelimit-*`` headers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -18,7 +20,7 @@ from pipeline.destinations.encoding import attentive as encoding
 from pipeline.errors import FatalError
 from pipeline.http.policy import raise_for_response, raise_for_transport
 from pipeline.state.subscribers import SubscriberCache
-from pipeline.types import Event, Item
+from pipeline.types import Event, Item, ProfileUpdate
 
 __all__ = ["AttentiveDestination"]
 
@@ -52,3 +54,16 @@ class AttentiveDestination:
             raise FatalError(f"attentive cannot take this {item.kind}: {exc}") from None
         path = encoding.EVENTS_PATH if isinstance(item, Event) else encoding.ATTRIBUTES_PATH
         return SendResult("delivered", status=self._post(path, body).status_code)
+
+    def send_profiles_bulk(self, updates: Sequence[ProfileUpdate]) -> str:
+        """Many users' attributes in ``POST /v2/bulk/user/attributes`` requests of up to 256;
+        returns the last batch job id (the jobs run asynchronously)."""
+        job = ""
+        usable = [u for u in updates if u.customer.email or u.customer.phone]
+        for start in range(0, len(usable), encoding.MAX_BULK_USERS):
+            try:
+                body = encoding.encode_bulk_attributes(usable[start:start + encoding.MAX_BULK_USERS])
+            except ValueError as exc:
+                raise FatalError(f"attentive cannot take this bulk request: {exc}") from None
+            job = str(self._post(encoding.BULK_ATTRIBUTES_PATH, body).json().get("batchJobId", ""))
+        return job

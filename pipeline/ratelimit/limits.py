@@ -33,7 +33,7 @@ class Window:
 _S, _M = 1.0, 60.0
 LIMITS: Mapping[str, Mapping[str, tuple[Window, ...]]] = {
     "postscript": {"default": (Window(15, _S),)},  # 15 rps per token; 429 without Retry-After
-    "attentive": {"default": (Window(150, _S),), "identity": (Window(10, _S),)},
+    "attentive": {"default": (Window(150, _S),), "identity": (Window(10, _S),), "bulk": (Window(100, _S),)},
     "klaviyo": {  # burst and steady windows per endpoint (XL events, L profiles, M bulk jobs)
         "events": (Window(350, _S), Window(3500, _M)),
         "profiles": (Window(75, _S), Window(700, _M)),
@@ -49,7 +49,8 @@ LIMITS: Mapping[str, Mapping[str, tuple[Window, ...]]] = {
 RATE_CLASSES: Mapping[str, Sequence[tuple[re.Pattern[str], str]]] = {
     "klaviyo": ((re.compile(r"^/api/events"), "events"), (re.compile(r"^/api/profile-bulk-import-jobs"), "bulk"),
                 (re.compile(r"^/api/profile"), "profiles")),
-    "attentive": ((re.compile(r"^/v1/identity-resolution"), "identity"), (re.compile(r"^/v1/subscriptions"), "identity")),
+    "attentive": ((re.compile(r"^/v1/identity-resolution"), "identity"), (re.compile(r"^/v1/subscriptions"), "identity"),
+                  (re.compile(r"^/v2/bulk/"), "bulk")),
 }
 
 

@@ -218,9 +218,11 @@ class AttentiveSimulator(SimServer):
         self.accounts: dict[str, AttentiveAccount] = {}
         self._account_seq = itertools.count(1)
         self._error_ids = itertools.count(7_100_000_001)
+        self.bulk_jobs = 0
         self.route("POST", r"/v1/events/custom", self._create_event)
         self.route("POST", r"/v1/attributes/custom", self._set_attributes)
         self.route("GET", r"/v1/me", self._me)
+        self.route("POST", r"/v2/bulk/user/attributes", self._bulk_attributes)
 
     def add_account(self, token: str, company_name: str | None = None) -> AttentiveAccount:
         """Register an API token (one company) and return its account."""
@@ -279,11 +281,31 @@ class AttentiveSimulator(SimServer):
                 account.events_by_external_id.setdefault(body["externalEventId"], []).append(event)
         return Response(200)
 
+    def _bulk_attributes(self, req: Request) -> Response:
+        """``POST /v2/bulk/user/attributes``: 1..256 users; applied at once, answered 202 with a job id."""
+        body = parse_json_body(req)
+        users = body.get("users")
+        if not isinstance(users, list) or not 1 <= len(users) <= 256:
+            raise _bad("users", "must be an array of 1 to 256 users")
+        for i, u in enumerate(users):
+            ident = u.get("identifiers") if isinstance(u, dict) else None
+            custom = ((u.get("attributes") or {}).get("custom") or {}) if isinstance(u, dict) else None
+            if not isinstance(ident, dict) or not ident or not isinstance(custom, dict):
+                raise _bad(f"users[{i}]", "needs identifiers and attributes.custom")
+            self._apply(req.ctx, {k: v for k, v in ident.items() if k in ("phone", "email")}, custom,
+                        {"bulk": True, "user": ident, "properties": custom})
+        self.bulk_jobs += 1
+        return json_response(202, {"message": "accepted", "batchJobId": f"job-{self.bulk_jobs}"})
+
     def _set_attributes(self, req: Request) -> Response:
         account: AttentiveAccount = req.ctx
         body = parse_json_body(req)
         validate_attributes(body)
-        user, props = body["user"], body["properties"]
+        self._apply(account, body["user"], body["properties"], body)
+        return Response(200)
+
+    def _apply(self, account: AttentiveAccount, user: dict[str, Any], props: dict[str, Any],
+               call: dict[str, Any]) -> None:
         with self.lock:
             for name, value in props.items():
                 fixed = account.attribute_types.get(name)
@@ -300,5 +322,4 @@ class AttentiveSimulator(SimServer):
                 if user.get(ident) and not stored[ident]:
                     stored[ident] = user[ident]
             stored["properties"].update(props)
-            account.attribute_calls.append(dict(body, received_at=iso_ms(self.now())))
-        return Response(200)
+            account.attribute_calls.append(dict(call, received_at=iso_ms(self.now())))

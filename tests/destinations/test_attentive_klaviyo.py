@@ -121,3 +121,14 @@ def test_klaviyo_429_carries_retry_after() -> None:
         with pytest.raises(RateLimited) as info:
             dest.send(event(id="e2"), delivery_id="d-2")
         assert info.value.retry_after_s is not None and info.value.retry_after_s >= 1
+
+
+def test_attentive_bulk_attributes_in_requests_of_256(attentive: AttentiveSimulator) -> None:
+    acc = attentive.add_account("att-token")
+    dest = destination(AttentiveDestination, account("attentive", attentive.base_url, "att-token"))
+    updates = [profile(email=f"u{i}@example.test", id=f"p{i}") for i in range(300)]
+    assert dest.send_profiles_bulk(updates) == "job-2"  # 256 + 44
+    assert len(acc.users) == 300 and acc.users_by_email("u299@example.test")[0]["properties"]["Smile Points Balance"] == 300
+    v2 = RequestValidator("attentive-v2-openapi.yaml")
+    for r in attentive.requests:
+        v2.validate(httpx.Request(r.method, f"http://sim{r.path}", headers=r.headers, content=r.body))

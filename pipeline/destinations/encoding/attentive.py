@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from pipeline.destinations.encoding.phone import to_e164
 from pipeline.types import Customer, Event, ProfileUpdate, Value
 
-__all__ = ["ATTRIBUTES_PATH", "EVENTS_PATH", "MAX_KEY_LENGTH", "encode_attributes", "encode_event", "encode_value",
+__all__ = ["BULK_ATTRIBUTES_PATH", "MAX_BULK_USERS", "encode_bulk_attributes", "ATTRIBUTES_PATH", "EVENTS_PATH", "MAX_KEY_LENGTH", "encode_attributes", "encode_event", "encode_value",
            "event_type", "property_key", "user"]
 
 EVENTS_PATH = "/v1/events/custom"
@@ -124,3 +124,16 @@ def encode_event(event: Event, *, delivery_id: str) -> dict[str, Any]:
 def encode_attributes(update: ProfileUpdate) -> dict[str, Any]:
     """The ``POST /v1/attributes/custom`` body for one profile update."""
     return {"properties": _properties(update.properties), "user": user(update.customer)}
+
+
+#: Users per ``POST /v2/bulk/user/attributes`` request (Attentive's maximum).
+MAX_BULK_USERS = 256
+BULK_ATTRIBUTES_PATH = "/v2/bulk/user/attributes"
+
+
+def encode_bulk_attributes(updates: Sequence[ProfileUpdate]) -> dict[str, Any]:
+    """The ``POST /v2/bulk/user/attributes`` body: 1..256 users, custom attributes each."""
+    if not 1 <= len(updates) <= MAX_BULK_USERS:
+        raise ValueError(f"a bulk attributes request takes 1 to {MAX_BULK_USERS} users, got {len(updates)}")
+    return {"users": [{"identifiers": user(u.customer), "attributes": {"custom": _properties(u.properties)}}
+                      for u in updates]}
