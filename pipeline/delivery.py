@@ -122,6 +122,7 @@ class Deliverer:
                 self._deliver_bulk(bulk, result)
                 batch = [d for d in batch if not isinstance(d.item, ProfileUpdate)]
                 done = self._ledger.which_exist([self._ledger_key(d) for d in batch])
+            contended: list[Delivery] = []
             for index, (delivery, already) in enumerate(zip(batch, done)):
                 claim = keys.inflight(self._merchant, self._platform, delivery.id)
                 if already:
@@ -129,7 +130,9 @@ class Deliverer:
                     self._replayed(delivery)  # it was delivered after all: the entry can go
                     continue
                 if not self._ledger.claim(claim, ttl_s=INFLIGHT_TTL_S):
-                    result.duplicates += 1
+                    # another worker is sending it (or died sending it): look again once the
+                    # claim has expired; never drop what no one has acknowledged
+                    contended.append(delivery)
                     continue
                 try:
                     handled = self._deliver_one(delivery, result)

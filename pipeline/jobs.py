@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 #: A paused connection tries its credential again after this long (someone may have fixed it).
 RECHECK_S = 900
 #: A sync holding the lock longer than this is presumed dead and the lock expires.
-SYNC_LOCK_TIMEOUT_S = 1900  # above the task time limit (1800 s): a running sync never loses it
+SYNC_LOCK_TIMEOUT_S = 1600  # above the task time limit (1500 s): a running sync never loses it
 
 
 @dataclass(frozen=True)

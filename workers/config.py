@@ -21,7 +21,7 @@ WEBHOOK_QUEUE = "webhooks"
 BULK_QUEUE = "bulk"
 #: Celery's Redis transport redelivers unacknowledged messages after this: it must exceed
 #: the longest task plus the longest countdown we ever set.
-VISIBILITY_TIMEOUT_S = 7200
+VISIBILITY_TIMEOUT_S = 1800
 #: Failures of our own infrastructure: the whole task is retried (Celery acknowledges a task
 #: that raised, so without a retry its message would be gone).
 INFRA_ERRORS: tuple[type[Exception], ...] = (RedisError, ConnectionError, LockTimeout)
@@ -51,8 +51,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": True,
-        "task_time_limit": 1800,
-        "task_soft_time_limit": 1700,
+        "task_time_limit": 1500,  # below the visibility timeout: a message is never redelivered while
+        "task_soft_time_limit": 1400,  # its task still runs; a sync cut here resumes from its checkpoint
         "worker_prefetch_multiplier": 1,
         "worker_disable_rate_limits": True,
         "worker_hijack_root_logger": False,

@@ -4,8 +4,8 @@ Platform failures are handled per delivery inside the batch (retry, skip, dead-l
 Deliveries to retry or deferred by the rate limiter go to the due set in Redis (never a
 Celery countdown), and ``release_due`` (beat, every second, and after every batch) puts
 them back on the platform's queue when their time comes. If our own infrastructure fails
-(Redis unreachable), the whole batch is retried: acknowledged deliveries are recognised by
-the ledger and not sent again."""
+(Redis unreachable), the task waits for it (``until_redis_answers``) with its message
+unacknowledged; acknowledged deliveries are recognised by the ledger and not sent again."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pipeline.observability.metrics import record_batch
 from pipeline.types import Delivery
 from workers.app import app, runtime
 from workers.config import INFRA_ERRORS, delivery_queue
+from workers.resilience import until_redis_answers
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +29,17 @@ RELEASE_LIMIT = 200
           retry_jitter=True, max_retries=50)
 def deliver_batch(self: Any, merchant: str, platform: str, deliveries: list[dict[str, Any]]) -> None:
     batch = [Delivery.from_dict(d) for d in deliveries]
-    result = runtime.deliverer(merchant, platform).deliver(batch)
+    result = until_redis_answers(lambda: runtime.deliverer(merchant, platform).deliver(batch))
     record_batch(merchant, platform, result)
     now_s = runtime.clock.now().timestamp()
-    if result.retry:
-        runtime.due.schedule(merchant, platform, result.retry, due_at_s=now_s + result.retry_in_s)
-    if result.deferred:
-        runtime.due.schedule(merchant, platform, result.deferred, due_at_s=now_s + result.defer_s)
+
+    def keep_for_later() -> None:
+        if result.retry:
+            runtime.due.schedule(merchant, platform, result.retry, due_at_s=now_s + result.retry_in_s)
+        if result.deferred:
+            runtime.due.schedule(merchant, platform, result.deferred, due_at_s=now_s + result.defer_s)
+
+    until_redis_answers(keep_for_later)
     log.info("batch: %d delivered, %d skipped, %d unchanged, %d duplicate, %d dead-lettered, %d to retry, "
              "%d deferred", result.delivered, result.skipped, result.unchanged, result.duplicates,
              result.dead_lettered, len(result.retry), len(result.deferred),

@@ -9,6 +9,7 @@ from pipeline.types import Delivery
 from workers.app import app, runtime
 from workers.config import INFRA_ERRORS, WEBHOOK_QUEUE, delivery_queue
 from workers.tasks.deliver import deliver_batch
+from workers.resilience import until_redis_answers
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,6 @@ def handle_webhook(self: Any, provider: str, merchant: str, body: str) -> str:
     def enqueue(platform: str, batch: list[Delivery]) -> None:
         deliver_batch.apply_async((merchant, platform, [d.to_dict() for d in batch]), queue=delivery_queue(platform))
 
-    outcome = runtime.webhook_intake(merchant, enqueue).process(body)
+    outcome = until_redis_answers(lambda: runtime.webhook_intake(merchant, enqueue).process(body))
     log.info("webhook %s", outcome, extra={"merchant": merchant, "provider": provider})
     return outcome
