@@ -51,7 +51,7 @@ REPLAY = "replay"
 BULK_MIN_PROFILES = 50
 #: A delivery being sent is claimed this long, so a duplicate of it (a redelivered message, a
 #: batch released twice) is not sent at the same time by another worker.
-INFLIGHT_TTL_S = 120
+INFLIGHT_TTL_S = 45  # longer than one send can take (two requests at HTTP_TIMEOUT_S, plus pacing)
 
 
 @dataclass

@@ -40,13 +40,14 @@ RECOVERY_S = 60.0
 
 STUCK_UNACKED = (
     "messages of tasks a SIGKILLed worker had taken (acks_late, prefetch) stay in kombu's 'unacked' hash and "
-    "are redelivered only after the broker visibility timeout (VISIBILITY_TIMEOUT_S = 7200 s, workers/config.py); "
+    "are redelivered only after the broker visibility timeout (VISIBILITY_TIMEOUT_S = 1800 s since the fix, workers/config.py; was 7200 s); "
     "nothing else (due set, next sync: records already handed over are dropped) re-drives them, so their events "
     "are missing for 2 hours. The assertion message lists the unacked tasks left in Redis.")
 CLAIM_DROPS = (
-    "a delivery whose killed sender still holds its in-flight claim (INFLIGHT_TTL_S = 120 s, pipeline/delivery.py) "
-    "is counted as a duplicate and dropped when its batch is redelivered (Deliverer.deliver: `if not "
-    "self._ledger.claim(...)`: duplicates += 1; continue), though it was never acknowledged: it is lost for good.")
+    "Was: a delivery whose killed sender still held its in-flight claim was dropped as a duplicate when its "
+    "batch was redelivered (lost for good). Fixed: it is deferred and looked at again until the claim is "
+    "acknowledged or expires (INFLIGHT_TTL_S = 45 s, pipeline/delivery.py); within this test's 60 s recovery "
+    "window the last deferred ones may not have come back yet. Kept as a known gap until re-measured.")
 
 
 def _known_bug(reason: str) -> pytest.MarkDecorator:
