@@ -1,0 +1,114 @@
+"""The naive baseline: what a first version of this pipeline would look like.
+
+``celery -A bench.naive worker`` (broker from ``NAIVE_BROKER_URL``). One Celery task per event
+and per customer, one HTTP POST per event (sync ``httpx``), Celery's own ``rate_limit`` (which
+is per worker process and per task type), no batching, no shared limiter, no ledger. It reads
+the same Smile simulator pages and posts the same Postscript payloads as the pipeline (the
+benchmark checks that the event bodies are identical, ``external_id`` aside).
+
+A 429 or 5xx is retried by Celery one second later (``self.retry(countdown=1)``).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+from celery import Celery
+
+app = Celery("naive", broker=os.environ.get("NAIVE_BROKER_URL", "redis://127.0.0.1:6379/2"))
+app.conf.update(task_serializer="json", accept_content=["json"], task_ignore_result=True,
+                broker_connection_retry_on_startup=True, worker_hijack_root_logger=False,
+                task_default_queue="naive")
+
+RATE_LIMIT = os.environ.get("NAIVE_RATE_LIMIT") or None  # e.g. "12.5/s", per worker process
+_http = httpx.Client(timeout=10.0)
+
+
+def _occurred_at(stamp: str) -> str:
+    return datetime.fromisoformat(stamp).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _pages(base: str, key: str, path: str, list_key: str, extra: dict[str, str] | None = None):
+    cursor = None
+    while True:
+        params = {"limit": "250", **(extra or {}), **({"cursor": cursor} if cursor else {})}
+        r = _http.get(f"{base}{path}", params=params, headers={"Authorization": f"Bearer {key}"})
+        r.raise_for_status()
+        body = r.json()
+        yield body[list_key]
+        cursor = body["metadata"]["next_cursor"]
+        if not cursor:
+            return
+
+
+def _txn_event(t: dict[str, Any], email: str) -> dict[str, Any] | None:
+    if t.get("internal_note"):
+        kind, props = "Smile_Points_Adjusted", {"Points Change": t["points_change"]}
+    elif t["points_change"] > 0:
+        kind, props = "Smile_Points_Earned", {"Points": abs(t["points_change"])}
+    elif t["points_change"] < 0:
+        kind, props = "Smile_Points_Redeemed", {"Points": abs(t["points_change"])}
+    else:
+        return None
+    props |= {"Description": t["description"], "Transaction ID": t["id"]}
+    return {"type": kind, "email": email, "occurred_at": _occurred_at(t["created_at"]),
+            "properties": {k: v for k, v in props.items() if v is not None}, "external_id": f"naive-txn-{t['id']}"}
+
+
+def _reward_event(f: dict[str, Any], email: str) -> dict[str, Any] | None:
+    if f.get("fulfillment_status") != "issued":
+        return None
+    props = {"Reward Name": f["name"], "Reward Code": f["code"], "Expires At": f.get("expires_at"),
+             "Fulfillment ID": f["id"]}
+    return {"type": "Smile_Reward_Fulfilled", "email": email, "occurred_at": _occurred_at(f["created_at"]),
+            "properties": {k: v for k, v in props.items() if v is not None}, "external_id": f"naive-rwd-{f['id']}"}
+
+
+@app.task(name="naive.sync")
+def sync(smile_url: str, smile_key: str, ps_url: str, ps_key: str) -> int:
+    """Read every page; one task per customer (profile) and per event."""
+    emails: dict[int, str] = {}
+    n = 0
+    for page in _pages(smile_url, smile_key, "/customers", "customers", {"include": "vip_status"}):
+        for c in page:
+            emails[c["id"]] = c["email"]
+            profile.delay(ps_url, ps_key, c["email"], {"Enrolled in Smile": c["state"] == "member",
+                                                      "Smile Points Balance": c["points_balance"]})
+            n += 1
+    for path, key, make in (("/points_transactions", "points_transactions", _txn_event),
+                            ("/reward_fulfillments", "reward_fulfillments", _reward_event)):
+        for page in _pages(smile_url, smile_key, path, key):
+            for rec in page:
+                body = make(rec, emails.get(rec["customer_id"]) or "")
+                if body is not None and body["email"]:
+                    event.delay(ps_url, ps_key, body)
+                    n += 1
+    return n
+
+
+def _retry_on(task: Any, r: httpx.Response) -> None:
+    if r.status_code == 429 or r.status_code >= 500:
+        raise task.retry(countdown=1, max_retries=20)
+
+
+@app.task(name="naive.event", bind=True, rate_limit=RATE_LIMIT)
+def event(self: Any, ps_url: str, ps_key: str, body: dict[str, Any]) -> int:
+    r = _http.post(f"{ps_url}/api/v2/events", json=body, headers={"Authorization": f"Bearer {ps_key}"})
+    _retry_on(self, r)
+    return r.status_code
+
+
+@app.task(name="naive.profile", bind=True, rate_limit=RATE_LIMIT)
+def profile(self: Any, ps_url: str, ps_key: str, email: str, properties: dict[str, Any]) -> int:
+    auth = {"Authorization": f"Bearer {ps_key}"}
+    r = _http.get(f"{ps_url}/api/v2/subscribers", params={"email__eq": email}, headers=auth)
+    _retry_on(self, r)
+    found = r.json().get("subscribers") or []
+    if not found:
+        return 0
+    r = _http.patch(f"{ps_url}/api/v2/subscribers/{found[0]['id']}", json={"properties": properties}, headers=auth)
+    _retry_on(self, r)
+    return r.status_code
