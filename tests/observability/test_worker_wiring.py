@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -17,34 +16,20 @@ import pytest
 import redis
 from celery import Celery
 
+from pipeline.localredis import free_port
 from pipeline.observability.health import heartbeat_ages, is_alive
+from tests.workers.test_processes import CONNECTIONS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 ROOT = Path(__file__).resolve().parents[2]
-CONNECTIONS = """
-[merchants.acme.provider]
-kind = "smile"
-base_url = "http://127.0.0.1:9/v1"
-credential_env = "ACME_SMILE_API_KEY"
 
-[[merchants.acme.platforms]]
-kind = "postscript"
-base_url = "http://127.0.0.1:9"
-credential_env = "ACME_POSTSCRIPT_API_KEY"
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_worker_serves_metrics_logs_json_and_consumes_heartbeats(tmp_path: Path, redis_url: str,
                                                                   real_redis: redis.Redis) -> None:
     (tmp_path / "connections.toml").write_text(CONNECTIONS)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "CONNECTIONS_FILE": str(tmp_path / "connections.toml"),
            "ACME_SMILE_API_KEY": "k1", "ACME_POSTSCRIPT_API_KEY": "k2", "LOG_FORMAT": "json",
            "METRICS_PORT": str(port), "METRICS_ADDR": "127.0.0.1"}
