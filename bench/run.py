@@ -1,6 +1,6 @@
 """End-to-end benchmark of loyalty-pipeline on its simulators, against a naive baseline and the raw ceiling.
 
-    .venv/bin/python bench/run.py [--quick] [--json out.json] [--workers N] [--concurrency C]
+    .venv/bin/python bench/run.py [--quick] [--json out.json] [--workers N] [--concurrency C] [--only 1,2,3,4,5]
 
 Starts a private redis-server, the simulators (in this process), N Celery worker processes,
 beat and the web process, and measures in one run:
@@ -12,7 +12,7 @@ beat and the web process, and measures in one run:
 3. latency from webhook receipt (signed Okendo webhooks to the web process) to the
    platform's acknowledgement, at a steady load below the limits;
 4. the bulk initial sync (``loyalty-pipeline sync initial``) of N customers against the bound
-   set by the platform limit, and peak RSS (VmHWM) of the worker processes;
+   set by the platform limit, and peak RSS (VmHWM) of the worker processes and of the command;
 5. the daily balance sync after 1 % of the customers changed: Postscript requests per customer.
 
 Everything it starts is stopped at the end (also on Ctrl-C). See docs/performance.md.
@@ -25,6 +25,7 @@ import base64
 import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import threading
@@ -358,7 +359,6 @@ class Bench:
                 f.write(json.dumps({"m": method, "u": rpath + (f"?{qs}" if qs else ""),
                                     "b": body.decode() if body else None, "k": auth.partition(" ")[2]}) + "\n")
         cpu0 = self_cpu_s()
-        import subprocess
         res = subprocess.run([sys.executable, str(ROOT / "bench" / "raw.py"), self.ps_e2e.base_url, str(path),
                               str(threads)], capture_output=True, text=True, timeout=600, cwd=ROOT)
         if res.returncode:
@@ -478,7 +478,6 @@ class Bench:
         self.ps_bulk.clear_requests()
         rss0 = {pid: proc_status_kb(pid, "VmRSS") for pid in self.pids("pipe")}
         cli = str(Path(sys.executable).with_name("loyalty-pipeline"))
-        import subprocess
         log = (self.logs / "sync-initial.log").open("wb")
         cpu0, calls0 = self._cpu("pipe"), self.redis_calls()
         t0 = time.time()
@@ -487,14 +486,20 @@ class Bench:
         result: dict[str, Any] = {}
 
         def reap() -> None:
-            _, status, usage = os.wait4(p.pid, 0)
-            p.returncode = os.waitstatus_to_exitcode(status)
-            result.update(rc=p.returncode, maxrss_kb=usage.ru_maxrss, done_at=time.time())
+            # VmHWM of the command's own image, read while it runs (the last reading before it
+            # exits). Not wait4's ru_maxrss: Linux carries the forking parent's high-water mark
+            # over exec, so that would report this benchmark's memory, not the command's.
+            hwm = 0
+            while p.poll() is None:
+                hwm = max(hwm, proc_status_kb(p.pid, "VmHWM") or 0)
+                time.sleep(0.05)
+            result.update(rc=p.returncode, maxrss_kb=hwm, done_at=time.time())
         reaper = threading.Thread(target=reap, daemon=True)
         reaper.start()
         requests_per_customer = 0.8 * 2 + 0.2  # subscribers: lookup + PATCH; others: lookup only
         bound_s = c.bulk_customers * requests_per_customer / c.bulk_rate
         self._wait(lambda: "rc" in result, 120 + c.bulk_customers / 100, "sync initial to hand over")
+        log.close()
         if result["rc"]:
             raise RuntimeError(f"sync initial failed: {(self.logs / 'sync-initial.log').read_text()[-2000:]}")
 
