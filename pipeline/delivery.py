@@ -15,11 +15,16 @@ and pauses the connection, so the rest waits (rechecked later) instead of floodi
 dead-letter queue; the dead-letter guard pauses it when dead-letters come in a long run, the sign of a
 misconfiguration, until an operator resumes it. Deferred and retried deliveries are returned
 to the caller, which keeps them in the due set.
+
+Each delivery is claimed while it is sent, by ``owner`` (the batch's id in the due set), so a
+copy of it elsewhere (a batch released twice, a redelivered message) waits instead of sending
+it too. The same batch handed out again after its holder died takes its claims over at once.
 """
 
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -109,8 +114,9 @@ class Deliverer:
         remaining = (pause.until - self._clock.now()).total_seconds() if pause.until else PAUSE_RECHECK_S
         return max(1.0, min(remaining, PAUSE_RECHECK_S))
 
-    def deliver(self, batch: Sequence[Delivery]) -> BatchResult:
-        """Send every delivery of ``batch`` not already acknowledged."""
+    def deliver(self, batch: Sequence[Delivery], *, owner: str | None = None) -> BatchResult:
+        """Send every delivery of ``batch`` not already acknowledged, claiming each as ``owner``."""
+        owner = owner or uuid.uuid4().hex
         result = BatchResult()
         recheck = self._pauses.get(self._merchant, self._platform) is not None
         if (paused := self._paused_for()) is not None:
@@ -129,7 +135,7 @@ class Deliverer:
                     result.duplicates += 1
                     self._replayed(delivery)  # it was delivered after all: the entry can go
                     continue
-                if not self._ledger.claim(claim, ttl_s=INFLIGHT_TTL_S):
+                if not self._ledger.claim(claim, ttl_s=INFLIGHT_TTL_S, owner=owner):
                     # another worker is sending it (or died sending it): look again once the
                     # claim has expired; never drop what no one has acknowledged
                     contended.append(delivery)
@@ -137,7 +143,7 @@ class Deliverer:
                 try:
                     handled = self._deliver_one(delivery, result)
                 finally:
-                    self._ledger.release(claim)
+                    self._ledger.release(claim, owner=owner)
                 if not handled:
                     start = index + 1 if result.deferred_from_next else index
                     result.deferred = [d for d, a in zip(batch[start:], done[start:]) if not a]

@@ -122,7 +122,7 @@ def replay(selected: Sequence[DeadLetter], *, due: DueStore, clock: Clock, share
                                   attempts=(*e.delivery.attempts, Attempt(at=now, outcome=REPLAY)))
                           for e in chunk]
             if not dry_run:
-                due.schedule(merchant, platform, deliveries, due_at_s=(now + timedelta(seconds=offset)).timestamp())
+                due.add(merchant, platform, deliveries, due_at_s=(now + timedelta(seconds=offset)).timestamp())
             report.batches += 1
             report.paced_over_s = max(report.paced_over_s, offset)
         report.replayed += len(items)

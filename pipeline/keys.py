@@ -92,8 +92,23 @@ def credential(merchant: str, role: str, kind: str) -> str:
 
 
 def due(platform: str) -> str:
-    """Sorted set: delivery batches waiting for their time (retries, rate-limit deferrals)."""
+    """Sorted set: batch id → when to look at it next (due, or the end of a worker's lease)."""
     return f"{PREFIX}:due:{platform}"
+
+
+def due_bodies(platform: str) -> str:
+    """Hash: batch id → the batch (JSON) of every batch in ``due(platform)``."""
+    return f"{PREFIX}:duebody:{platform}"
+
+
+def due_holders(platform: str) -> str:
+    """Hash: batch id → the message (Celery task id) holding its lease, while one does."""
+    return f"{PREFIX}:dueholder:{platform}"
+
+
+def batch_done(platform: str, batch_id: str) -> str:
+    """String with TTL: this batch was finished; a late copy of its message does nothing."""
+    return f"{PREFIX}:batchdone:{platform}:{batch_id}"
 
 
 def pause(merchant: str, platform: str) -> str:

@@ -61,9 +61,8 @@ def drain(d: Deliverer, due: MemoryDueStore, clock: FrozenClock) -> None:
         now = clock.now().timestamp()
         for batch in due.release("postscript", now_s=now):
             result = d.deliver(batch.deliveries)
-            due.schedule("acme", "postscript", result.retry, due_at_s=now + result.retry_in_s)
-            due.schedule("acme", "postscript", result.deferred, due_at_s=now + result.defer_s)
-            due.done("postscript", batch)
+            due.finish("postscript", batch.id, merchant="acme", then=[(result.retry, now + result.retry_in_s),
+                                                                      (result.deferred, now + result.defer_s)])
         if due.size("postscript") == 0:
             return
 

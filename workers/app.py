@@ -35,3 +35,4 @@ runtime = Runtime(_settings, _connections)
 
 import workers.tasks  # noqa: E402,F401  (registers the tasks on ``app``)
 import workers.observability  # noqa: E402,F401  (LOG_FORMAT, SENTRY_DSN, METRICS_PORT; registers lp.heartbeat)
+import workers.leases  # noqa: E402,F401  (leases on the delivery batches a worker holds)

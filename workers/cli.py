@@ -65,15 +65,13 @@ def quarantine_redrive(provider: str, ids: tuple[str, ...], dry_run: bool) -> No
     from pipeline.quarantine import redrive
     from pipeline.state.journal import RedisJournal
     from pipeline.types import Delivery, Record
-    from workers.config import delivery_queue
-    from workers.tasks.deliver import deliver_batch
+    from workers.tasks.deliver import publish
 
     rt = _runtime()
 
     def handover(merchant: str, records: list[Record]) -> None:
         def enqueue(platform: str, batch: list[Delivery]) -> None:
-            deliver_batch.apply_async((merchant, platform, [d.to_dict() for d in batch]),
-                                      queue=delivery_queue(platform))
+            publish(merchant, platform, batch)
 
         rt.ingestor(merchant, enqueue).hand_over(records)
 
@@ -265,7 +263,7 @@ def sync_initial(merchant: str, full: bool) -> None:
     from pipeline.state.cursors import RedisCursorStore
     from pipeline.types import Delivery
     from workers.config import BULK_QUEUE
-    from workers.tasks.deliver import deliver_batch
+    from workers.tasks.deliver import publish
 
     rt = _runtime()
     try:
@@ -274,7 +272,7 @@ def sync_initial(merchant: str, full: bool) -> None:
         raise click.BadParameter(str(exc), param_hint="--connection") from None
 
     def enqueue(platform: str, batch: list[Delivery]) -> None:
-        deliver_batch.apply_async((merchant, platform, [d.to_dict() for d in batch]), queue=BULK_QUEUE)
+        publish(merchant, platform, batch, queue=BULK_QUEUE)
 
     progress = RedisBulkProgress(rt.redis)
     job = BulkSync(merchant=merchant, provider=rt.provider(merchant), platforms=[p.kind for p in conn.platforms],

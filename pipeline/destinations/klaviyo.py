@@ -1,6 +1,7 @@
 """Klaviyo (JSON:API, ``revision`` header): ``POST /api/events`` with ``unique_id`` (our
 delivery id, which Klaviyo deduplicates on) and ``POST /api/profile-import``; a large batch
-of profile updates goes in one ``profile-bulk-import-jobs`` job. With the policy ``skip``, a
+of profile updates goes in one ``profile-bulk-import-jobs`` job, many events in
+``event-bulk-create-jobs`` requests (``send_events_bulk``). With the policy ``skip``, a
 customer unknown to Klaviyo (``GET /api/profiles?filter=equals(email,...)``) is not created.
 Rate limits per endpoint: burst and steady windows (pipeline/ratelimit/limits.py).
 """
@@ -16,8 +17,9 @@ import httpx
 from pipeline.config import PlatformAccount
 from pipeline.destinations.base import SendResult
 from pipeline.destinations.encoding import klaviyo as encoding
-from pipeline.errors import FatalError
+from pipeline.errors import AuthError, FatalError
 from pipeline.http.policy import raise_for_response, raise_for_transport
+from pipeline.redact import mask
 from pipeline.state.subscribers import ABSENT, SubscriberCache
 from pipeline.types import Customer, Event, Item, ProfileUpdate
 
@@ -42,14 +44,19 @@ class KlaviyoDestination:
         return {"Authorization": f"Klaviyo-API-Key {account.credential.reveal()}", "revision": encoding.REVISION,
                 "Accept": encoding.CONTENT_TYPE}
 
-    def _request(self, method: str, path: str, *, what: str, body: dict[str, Any] | None = None,
-                 params: dict[str, str] | None = None) -> httpx.Response:
+    def _send(self, method: str, path: str, *, what: str, body: dict[str, Any] | None = None,
+              params: dict[str, str] | None = None) -> httpx.Response:
+        """The answer, whatever its status; transport failures raised classified."""
         headers = {"Content-Type": encoding.CONTENT_TYPE} if body is not None else None
         try:
-            response = self._client.request(method, path, params=params, headers=headers,
-                                            content=json.dumps(body).encode() if body is not None else None)
+            return self._client.request(method, path, params=params, headers=headers,
+                                        content=json.dumps(body).encode() if body is not None else None)
         except httpx.TransportError as exc:
             raise raise_for_transport(exc, what=f"klaviyo {what}") from None
+
+    def _request(self, method: str, path: str, *, what: str, body: dict[str, Any] | None = None,
+                 params: dict[str, str] | None = None) -> httpx.Response:
+        response = self._send(method, path, what=what, body=body, params=params)
         return raise_for_response(response, what=f"klaviyo {what}")
 
     def send(self, item: Item, *, delivery_id: str) -> SendResult:
@@ -78,6 +85,40 @@ class KlaviyoDestination:
                                  body=body)
         return str(response.json()["data"]["id"])
 
+    def send_events_bulk(self, items: Sequence[tuple[str, Event]]) -> None:
+        """(delivery id, event) pairs through ``POST /api/event-bulk-create-jobs``, in as few requests
+        as the limits allow (1,000 events and 5 MB each), grouped per profile. Each event keeps its
+        delivery id as ``unique_id``, as ``send`` does, so single and bulk sends of one delivery
+        deduplicate at Klaviyo; a delivery id given twice is sent once. The account's
+        ``unknown_subscriber`` policy is not applied: an event creates its profile, as in ``send``.
+
+        All or nothing, for retries: requests go one after the other and the first error stops the
+        call, so when a later request fails the earlier ones were accepted. Retry the whole call
+        (safe: Klaviyo keeps the first event per metric, profile and unique_id).
+
+        Raises:
+            FatalError: before anything is sent, when an event cannot be encoded (a customer with
+                neither email nor phone, whom ``send`` skips, included): the message names its
+                delivery id. Also on a 4xx: the message names the JSON:API error pointer and the
+                delivery ids it points at. One bad event refuses its whole request, so on a
+                FatalError fall back to ``send`` per item to isolate it.
+            AuthError, RateLimited, RetriableError: as ``send``.
+        """
+        try:
+            bodies = encoding.encode_bulk_event_requests(items)
+        except ValueError as exc:
+            raise FatalError(f"klaviyo cannot take this bulk of events: {exc}") from None
+        what = "POST event-bulk-create-jobs"
+        for body in bodies:
+            response = self._send("POST", encoding.BULK_EVENTS_PATH, what=what, body=body)
+            try:
+                raise_for_response(response, what=f"klaviyo {what}")
+            except AuthError:
+                raise
+            except FatalError as exc:
+                raise FatalError(str(exc) + _where(response, body), status=exc.status,
+                                 response_excerpt=mask(exc.response_excerpt)) from None
+
     def _known(self, customer: Customer) -> bool:
         identity = customer.email or customer.phone or ""
         cached = self._profiles.get(self._merchant, self.kind, identity)
@@ -91,3 +132,39 @@ class KlaviyoDestination:
         self._profiles.put(self._merchant, self.kind, identity, profile_id,
                            ttl_s=PROFILE_TTL_S if profile_id else ABSENT_TTL_S)
         return bool(profile_id)
+
+
+def _where(response: httpx.Response, body: dict[str, Any]) -> str:
+    """`` at <pointer> (delivery ...)``: where a JSON:API error answer to ``body`` points, and the
+    delivery ids of the events there; empty if it names no pointer."""
+    try:
+        source = response.json()["errors"][0].get("source") or {}
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return ""
+    pointer = source.get("pointer") or source.get("parameter")
+    if not isinstance(pointer, str):
+        return ""
+    node, event = body, None
+    for part in [p.replace("~1", "/").replace("~0", "~") for p in pointer.strip("/").split("/") if p]:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            break
+        if isinstance(node, dict) and node.get("type") == "event":
+            event = node
+    ids = _unique_ids(event) if event is not None else _unique_ids(node) if node is not body else []
+    named = f"delivery {ids[0]}" if len(ids) == 1 else f"deliveries {', '.join(ids[:5])}{', ...' * (len(ids) > 5)}"
+    return f" at {mask(pointer)}" + (f" ({named})" if ids else "")
+
+
+def _unique_ids(node: Any) -> list[str]:
+    """The unique ids (our delivery ids) of the events in or under ``node``."""
+    if isinstance(node, list):
+        return [i for n in node for i in _unique_ids(n)]
+    if not isinstance(node, dict):
+        return []
+    if node.get("type") == "event":
+        return [str(node.get("attributes", {}).get("unique_id"))]
+    return [i for n in node.values() for i in _unique_ids(n)]

@@ -38,6 +38,7 @@ LIMITS: Mapping[str, Mapping[str, tuple[Window, ...]]] = {
         "events": (Window(350, _S), Window(3500, _M)),
         "profiles": (Window(75, _S), Window(700, _M)),
         "bulk": (Window(10, _S), Window(150, _M)),
+        "events_bulk": (Window(10, _S), Window(150, _M)),  # bulk create events: its own quota
     },
     "smile": {"default": (Window(10, _S),)},
     "okendo": {"default": (Window(2, _S),)},
@@ -47,8 +48,9 @@ LIMITS: Mapping[str, Mapping[str, tuple[Window, ...]]] = {
 
 #: kind → (path pattern, endpoint class); first match wins, else "default".
 RATE_CLASSES: Mapping[str, Sequence[tuple[re.Pattern[str], str]]] = {
-    "klaviyo": ((re.compile(r"^/api/events"), "events"), (re.compile(r"^/api/profile-bulk-import-jobs"), "bulk"),
-                (re.compile(r"^/api/profile"), "profiles")),
+    "klaviyo": ((re.compile(r"^/api/events"), "events"),
+                (re.compile(r"^/api/event-bulk-create-jobs"), "events_bulk"),
+                (re.compile(r"^/api/profile-bulk-import-jobs"), "bulk"), (re.compile(r"^/api/profile"), "profiles")),
     "attentive": ((re.compile(r"^/v1/identity-resolution"), "identity"), (re.compile(r"^/v1/subscriptions"), "identity"),
                   (re.compile(r"^/v2/bulk/"), "bulk")),
 }

@@ -1,9 +1,10 @@
-"""Klaviyo API (revision 2026-07-15) simulator: events, profile import and lookup, bulk import jobs.
+"""Klaviyo API (revision 2026-07-15) simulator: events (one or in bulk), profile import and lookup,
+bulk import jobs.
 
 Per Klaviyo's OpenAPI (specs/klaviyo/) and rate-limit guide: ``Authorization: Klaviyo-API-Key``
 and ``revision`` required; per (account, endpoint class) burst (1 s) and steady (60 s) fixed
 windows, 429 + ``Retry-After`` over either, ``RateLimit-*`` (steady window) on other responses;
-JSON:API errors; events deduplicated per (metric, profile, unique_id).
+JSON:API errors; events deduplicated per (metric, profile, unique_id) (pipeline/sim/klaviyo_events.py).
 """
 
 from __future__ import annotations
@@ -17,34 +18,29 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
-from pipeline.sim.server import (HttpError, Request, Response, SimServer, iso_ms, json_response, parse_iso,
-                                 parse_json_body)
+from pipeline.sim import klaviyo_events
+from pipeline.sim.klaviyo_schema import IDENTIFIERS, bad, checked_profile, obj, profile_shape
+from pipeline.sim.server import HttpError, Request, Response, SimServer, json_response, parse_json_body
 
 __all__ = ["DEFAULT_LIMITS", "REVISION", "KlaviyoAccount", "KlaviyoSimulator"]
 
 REVISION = "2026-07-15"
 #: (burst per second, steady per minute) per endpoint class, as the operations document them.
-DEFAULT_LIMITS: dict[str, tuple[int, int]] = {"events": (350, 3500), "profiles": (75, 750), "bulk": (10, 150)}
+DEFAULT_LIMITS: dict[str, tuple[int, int]] = {"events": (350, 3500), "profiles": (75, 750), "bulk": (10, 150),
+                                              "events_bulk": (10, 150)}
+#: Endpoint class by path prefix (first match), else "profiles".
+_CLASSES = (("/api/events", "events"), ("/api/event-bulk-create-jobs", "events_bulk"),
+            ("/api/profile-bulk-import-jobs", "bulk"))
 MEDIA_TYPES = {"application/vnd.api+json", "application/json"}
-MAX_METRIC_NAME, MAX_EVENT_PROPERTIES, MAX_BULK_PROFILES = 128, 400, 10_000
-E164_RE = re.compile(r"\+[1-9]\d{6,14}")
-EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MAX_BULK_PROFILES = 10_000
 FILTER_RE = re.compile(r"equals\((email|phone_number|external_id|id),\s*([\"'])(.*)\2\)")
-IDENTIFIERS = ("email", "phone_number", "external_id")
-_PROFILE_ATTRS = {*IDENTIFIERS, "anonymous_id", "_kx", "first_name", "last_name", "organization", "locale",
-                  "title", "image", "location", "properties"}
-_EVENT_TYPES: dict[str, Any] = {"unique_id": str, "value_currency": str, "backfill": bool, "value": (int, float)}
-_EVENT_ATTRS = {*_EVENT_TYPES, "properties", "time", "metric", "profile"}
 _JOB_ATTRS = ("status", "created_at", "total_count", "completed_count", "failed_count", "completed_at", "expires_at",
               "started_at")
 _ERRORS = {400: ("invalid", "Invalid input."), 401: ("not_authenticated", "Not authenticated."),
            404: ("not_found", "Not found."), 405: ("method_not_allowed", "Method not allowed."),
-           409: ("duplicate_profile", "Conflict."), 415: ("unsupported_media_type", "Unsupported media type."),
+           409: ("duplicate_profile", "Conflict."), 413: ("too_large", "Request too large."),
+           415: ("unsupported_media_type", "Unsupported media type."),
            429: ("throttled", "Request was throttled."), 500: ("error", "A server error occurred.")}
-
-
-def _bad(pointer: str, message: str) -> HttpError:
-    return HttpError(400, f"{pointer}: {message}", field=pointer)
 
 
 def _new_id() -> str:
@@ -52,47 +48,11 @@ def _new_id() -> str:
     return "01" + secrets.token_hex(12).upper()
 
 
-def _obj(value: Any, pointer: str, kind: str | None = None) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _bad(pointer, "is required and must be an object")
-    if kind is not None and value.get("type") != kind:
-        raise _bad(f"{pointer}/type", f"must be {kind!r}")
-    return value
-
-
-def _profile_shape(res: Any, ptr: str) -> dict[str, Any]:
-    """Check a profile resource's structure (schema errors: 400); returns it."""
-    attrs = _obj(_obj(res, ptr, "profile").get("attributes"), f"{ptr}/attributes")
-    if res.get("id") is not None and not isinstance(res["id"], str):
-        raise _bad(f"{ptr}/id", "must be a string")
-    if "meta" in res or "meta" in attrs:
-        raise _bad(f"{ptr}/meta", "patch operations (meta) are not supported by the simulator")
-    for key in sorted(set(attrs) - _PROFILE_ATTRS):
-        raise _bad(f"{ptr}/attributes/{key}", f"{key!r} is not a valid field for the resource 'profile'")
-    for key, value in attrs.items():
-        if value is not None and not isinstance(value, dict if (obj := key in ("location", "properties")) else str):
-            raise _bad(f"{ptr}/attributes/{key}", "must be an object" if obj else "must be a string")
-    return res  # type: ignore[no-any-return]
-
-
-def _checked_profile(res: Any, ptr: str) -> dict[str, Any]:
-    """``_profile_shape``, plus an identifier and well-formed email / E.164 phone number (400)."""
-    attrs = _profile_shape(res, ptr)["attributes"]
-    phone = attrs.get("phone_number")
-    if attrs.get("email") is not None and not EMAIL_RE.fullmatch(attrs["email"]):
-        raise _bad(f"{ptr}/attributes/email", "Invalid email address")
-    if phone is not None and not (E164_RE.fullmatch(phone)
-                                  and (not phone.startswith("+1") or re.fullmatch(r"\+1[2-9]\d{9}", phone))):
-        raise _bad(f"{ptr}/attributes/phone_number", "Invalid phone number format (E.164, e.g. +12345678901)")
-    if not res.get("id") and not any(attrs.get(k) for k in IDENTIFIERS):
-        raise _bad(f"{ptr}/attributes", "One of id, email, phone_number or external_id is required")
-    return res  # type: ignore[no-any-return]
-
-
 class KlaviyoAccount:
     """One account (one private API key): ``profiles`` (id -> flat profile dict), ``events`` (recorded,
-    with the resolved profile's ``email``/``phone_number``), ``deduplicated`` (202 but dropped as
-    repeats), ``jobs`` (id -> bulk import job record), ``profile_imports`` (accepted bodies)."""
+    with the resolved profile's ``email``/``phone_number`` and ``via``: "single" or "bulk"),
+    ``deduplicated`` (202 but dropped as repeats), ``jobs`` (id -> bulk import job record),
+    ``profile_imports`` (accepted bodies)."""
 
     def __init__(self, sim: KlaviyoSimulator, api_key: str) -> None:
         self.sim = sim
@@ -152,9 +112,11 @@ class _TwoWindows:
 class KlaviyoSimulator(SimServer):
     """Klaviyo's server API (``/api/...``) on loopback; ``add_account(api_key)`` creates an account.
 
-    ``limits``: (burst/s, steady/min) per endpoint class ("events"; "profiles": profile-import and
-    get profiles; "bulk": bulk jobs) over ``DEFAULT_LIMITS``; None for a class (or all) = unlimited.
-    ``bulk_delay_s``: until a bulk job completes (on ``monotonic``; "processing" after half).
+    ``limits``: (burst/s, steady/min) per endpoint class ("events"; "events_bulk": bulk create
+    events; "profiles": profile-import and get profiles; "bulk": bulk import jobs) over
+    ``DEFAULT_LIMITS``; None for a class (or all) = unlimited.
+    ``bulk_delay_s``: until a bulk import job completes (on ``monotonic``; "processing" after half);
+    bulk-created events are recorded at once.
     ``ratelimit_headers_on_429``: also send RateLimit-* on 429 (Klaviyo documents it does not).
     """
 
@@ -171,6 +133,7 @@ class KlaviyoSimulator(SimServer):
         self.monotonic = monotonic
         self.accounts: dict[str, KlaviyoAccount] = {}
         self.route("POST", r"/api/events/?", self._create_event)
+        self.route("POST", r"/api/event-bulk-create-jobs/?", self._bulk_create_events)
         self.route("POST", r"/api/profile-import/?", self._import_profile)
         self.route("GET", r"/api/profiles/?", self._get_profiles)
         self.route("POST", r"/api/profile-bulk-import-jobs/?", self._create_job)
@@ -192,7 +155,7 @@ class KlaviyoSimulator(SimServer):
         media = req.headers.get("content-type", "").split(";")[0].strip().lower()
         if req.method == "POST" and media not in MEDIA_TYPES:
             raise HttpError(415, f"Content-Type must be application/vnd.api+json, got {media!r}", field="Content-Type")
-        cls = "events" if req.path.startswith("/api/events") else "bulk" if "bulk" in req.path else "profiles"
+        cls = next((name for prefix, name in _CLASSES if req.path.startswith(prefix)), "profiles")
         if (windows := self.windows.get(cls)) is None:
             return account, {}
         retry_after, headers = windows.take(account.api_key)
@@ -256,8 +219,8 @@ class KlaviyoSimulator(SimServer):
 
     def _import_profile(self, req: Request) -> Response:
         account: KlaviyoAccount = req.ctx[0]
-        body = _obj(parse_json_body(req, require_content_type=False), "/")
-        res = _checked_profile(body.get("data"), "/data")
+        body = obj(parse_json_body(req, require_content_type=False), "/")
+        res = checked_profile(body.get("data"), "/data")
         with self.lock:
             profile, created = self.upsert(account, res)
             account.profile_imports.append(body)
@@ -279,55 +242,21 @@ class KlaviyoSimulator(SimServer):
         return json_response(200, {"data": page, "links": {"self": self._link(req.path), "next": None, "prev": None}})
 
     def _create_event(self, req: Request) -> Response:
-        account: KlaviyoAccount = req.ctx[0]
-        body = _obj(parse_json_body(req, require_content_type=False), "/")
-        ptr = "/data/attributes"
-        attrs = _obj(_obj(body.get("data"), "/data", "event").get("attributes"), ptr)
-        for key in sorted(set(attrs) - _EVENT_ATTRS):
-            raise _bad(f"{ptr}/{key}", f"{key!r} is not a valid field for the resource 'event'")
-        if len(props := _obj(attrs.get("properties"), f"{ptr}/properties")) > MAX_EVENT_PROPERTIES:
-            raise _bad(f"{ptr}/properties", f"must not exceed {MAX_EVENT_PROPERTIES} properties")
-        metric = _obj(_obj(attrs.get("metric"), f"{ptr}/metric").get("data"), f"{ptr}/metric/data", "metric")
-        name = _obj(metric.get("attributes"), f"{ptr}/metric/data/attributes").get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) >= MAX_METRIC_NAME:
-            raise _bad(f"{ptr}/metric/data/attributes/name", f"required; fewer than {MAX_METRIC_NAME} characters")
-        res = _checked_profile(_obj(attrs.get("profile"), f"{ptr}/profile").get("data"), f"{ptr}/profile/data")
-        for key, kinds in _EVENT_TYPES.items():  # a bool is an int, but only backfill takes one
-            v = attrs.get(key)
-            if v is not None and (not isinstance(v, kinds) or isinstance(v, bool) is not (key == "backfill")):
-                raise _bad(f"{ptr}/{key}", "has the wrong type")
-        now = when = self.now()
-        if attrs.get("time") is not None:
-            try:
-                when = parse_iso(attrs["time"])  # naive = UTC
-            except (TypeError, ValueError):
-                raise _bad(f"{ptr}/time", "must be an ISO 8601 date-time") from None
-            if when.year < 1990 or when > now + timedelta(days=365):
-                raise _bad(f"{ptr}/time", "must be after 1990 and at most 1 year in the future")
-        when = when.astimezone(timezone.utc).replace(microsecond=0)  # Klaviyo keeps seconds
-        with self.lock:
-            profile, _ = self.upsert(account, res, strict=False)
-            seen = (name, profile["id"], attrs.get("unique_id") or f"time:{when.isoformat()}")
-            if seen in account._seen:
-                account.deduplicated += 1
-                return Response(202)
-            account._seen.add(seen)
-            account.events.append({"metric": name, "profile_id": profile["id"], "email": profile["email"],
-                                   "phone_number": profile["phone_number"], "properties": props,
-                                   "time": when.isoformat(), "unique_id": attrs.get("unique_id"),
-                                   "received_at": iso_ms(now), "body": body})
-        return Response(202)
+        return klaviyo_events.create_event(self, req)
+
+    def _bulk_create_events(self, req: Request) -> Response:
+        return klaviyo_events.bulk_create_events(self, req)
 
     def _create_job(self, req: Request) -> Response:
         account: KlaviyoAccount = req.ctx[0]
-        body = _obj(parse_json_body(req, require_content_type=False), "/")
-        data = _obj(body.get("data"), "/data", "profile-bulk-import-job")
+        body = obj(parse_json_body(req, require_content_type=False), "/")
+        data = obj(body.get("data"), "/data", "profile-bulk-import-job")
         ptr = "/data/attributes/profiles"
-        profiles = _obj(_obj(data.get("attributes"), "/data/attributes").get("profiles"), ptr).get("data")
+        profiles = obj(obj(data.get("attributes"), "/data/attributes").get("profiles"), ptr).get("data")
         if not isinstance(profiles, list) or not 1 <= len(profiles) <= MAX_BULK_PROFILES:
-            raise _bad(f"{ptr}/data", f"must be an array of 1 to {MAX_BULK_PROFILES:,} profiles")
+            raise bad(f"{ptr}/data", f"must be an array of 1 to {MAX_BULK_PROFILES:,} profiles")
         for i, res in enumerate(profiles):
-            _profile_shape(res, f"{ptr}/data/{i}")
+            profile_shape(res, f"{ptr}/data/{i}")
         lists = ((data.get("relationships") or {}).get("lists") or {}).get("data") or []
         job: dict[str, Any] = {
             "id": _new_id(), "status": "queued", "created_at": self.now().astimezone(timezone.utc).isoformat(),
@@ -372,7 +301,7 @@ class KlaviyoSimulator(SimServer):
         """Upsert each profile in order; bad identifiers and conflicts fail that profile only."""
         for i, res in enumerate(job["profiles"]):
             try:
-                checked = _checked_profile(res, f"/data/attributes/profiles/data/{i}")
+                checked = checked_profile(res, f"/data/attributes/profiles/data/{i}")
                 job["profile_ids"].append(self.upsert(account, checked)[0]["id"])
                 job["completed_count"] += 1
             except HttpError as exc:

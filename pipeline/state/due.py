@@ -1,12 +1,23 @@
-"""Delayed deliveries kept in Redis, not in Celery ETAs: a sorted set per platform scored by
-the time they are due. They survive a worker or Redis restart (with AOF) and never meet the
-broker's visibility timeout. ``release`` claims due batches atomically by pushing their score
-``lease_s`` ahead (so two releasers never take the same batch, and a releaser that dies
-before enqueueing loses nothing: the batch is due again when the lease ends); the caller
-enqueues each, then ``done`` removes it."""
+"""The due set: every batch of deliveries from the moment it is handed over until a worker
+has finished it, kept in Redis rather than in the broker or in Celery ETAs.
+
+Per platform, a sorted set of batch ids scored by when to look at the batch next, and a hash
+of their bodies. ``add`` puts a batch in, due at once or later (a retry, a rate-limit
+deferral, a paced replay). ``release`` hands due batches out under a lease: their score moves
+``lease_s`` ahead, atomically, so two releasers never take the same batch. A worker that
+``hold``\\ s a batch shortens the lease to a few seconds and keeps renewing it while it works;
+while that lease runs, no other message may hold the batch (a copy of it is turned away). A
+batch leaves only by ``finish``, which removes it and adds its follow-ups (retries, deferrals)
+in one transaction, and leaves a marker so that a late copy of its message does nothing.
+
+So a worker SIGKILLed mid-batch, a message the broker holds back until its visibility
+timeout, a publish that failed, or a releaser that died all end the same way: the lease runs
+out and the batch is handed out again; the ledger and the in-flight claims make that harmless.
+"""
 
 from __future__ import annotations
 
+import enum
 import json
 import uuid
 from collections.abc import Sequence
@@ -18,63 +29,162 @@ import redis
 from pipeline import keys
 from pipeline.types import Delivery
 
-__all__ = ["DueBatch", "DueStore", "MemoryDueStore", "RedisDueStore"]
+__all__ = ["DONE_TTL_S", "DueBatch", "DueStore", "Hold", "MemoryDueStore", "QUEUED_LEASE_S", "RUN_LEASE_S",
+           "RedisDueStore"]
+
+#: A batch handed to the broker is handed out again after this long if no worker has taken it.
+QUEUED_LEASE_S = 1800.0
+#: A batch a worker holds is handed out again this long after the worker stops renewing it.
+RUN_LEASE_S = 20.0
+#: How long a finished batch is remembered (longer than any broker redelivery).
+DONE_TTL_S = 86_400
+
+
+class Hold(enum.Enum):
+    HELD = "held"          # in the due set: now leased to the caller
+    BUSY = "busy"          # another message holds its lease: leave it to that one
+    DONE = "done"          # finished already: a late or duplicate message
+    UNKNOWN = "unknown"    # never seen, or its state was lost: deliver anyway (the ledger dedups)
 
 
 @dataclass(frozen=True)
 class DueBatch:
-    token: str
+    id: str
     merchant: str
     platform: str
     deliveries: list[Delivery]
+    queue: str | None = None
 
 
-def _encode(merchant: str, platform: str, deliveries: Sequence[Delivery]) -> str:
-    return json.dumps({"id": uuid.uuid4().hex, "merchant": merchant, "platform": platform,
+def _new(merchant: str, platform: str, deliveries: Sequence[Delivery], queue: str | None) -> tuple[DueBatch, str]:
+    batch = DueBatch(uuid.uuid4().hex, merchant, platform, list(deliveries), queue)
+    body = json.dumps({"merchant": merchant, "platform": platform, "queue": queue,
                        "deliveries": [d.to_dict() for d in deliveries]})
+    return batch, body
 
 
-def _decode(token: str) -> DueBatch:
-    raw: dict[str, Any] = json.loads(token)
-    return DueBatch(token, raw["merchant"], raw["platform"], [Delivery.from_dict(d) for d in raw["deliveries"]])
+def _decode(batch_id: str, body: str | bytes) -> DueBatch:
+    raw: dict[str, Any] = json.loads(body)
+    return DueBatch(batch_id, raw["merchant"], raw["platform"], [Delivery.from_dict(d) for d in raw["deliveries"]],
+                    raw.get("queue"))
 
 
 class DueStore(Protocol):
-    def schedule(self, merchant: str, platform: str, deliveries: Sequence[Delivery], *, due_at_s: float) -> None: ...
-
-    def release(self, platform: str, *, now_s: float, limit: int = 50) -> list[DueBatch]:
-        """Claim the batches due by ``now_s``, oldest first (each comes back after a lease
-        unless ``done`` is called)."""
+    def add(self, merchant: str, platform: str, deliveries: Sequence[Delivery], *, due_at_s: float,
+            queue: str | None = None) -> DueBatch | None:
+        """Keep ``deliveries`` as one batch, due at ``due_at_s`` (None when there are none)."""
         ...
 
-    def done(self, platform: str, batch: DueBatch) -> None: ...
+    def release(self, platform: str, *, now_s: float, limit: int = 50,
+                lease_s: float = QUEUED_LEASE_S) -> list[DueBatch]:
+        """Lease the batches due by ``now_s`` for ``lease_s``, oldest first."""
+        ...
+
+    def hold(self, platform: str, holds: Sequence[tuple[str, str]], *, now_s: float, until_s: float) -> list[Hold]:
+        """Lease each ``(batch id, holder)`` until ``until_s`` unless another holder's lease runs
+        past ``now_s``; what each one is. ``holder`` names the message (its Celery task id)."""
+        ...
+
+    def finish(self, platform: str, batch_id: str, *, merchant: str,
+               then: Sequence[tuple[Sequence[Delivery], float]] = (), queue: str | None = None) -> None:
+        """Remove the batch and add its follow-ups ``(deliveries, due_at_s)``, atomically."""
+        ...
 
     def size(self, platform: str) -> int: ...
 
 
-_CLAIM = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, token in ipairs(due) do redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[3]), token) end
-return due
+_RELEASE = """
+local out = {}
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(ids) do
+  local body = redis.call('HGET', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+  if body then
+    redis.call('ZADD', KEYS[1], ARGV[3], id)
+    out[#out + 1] = id
+    out[#out + 1] = body
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
 """
-LEASE_S = 30.0
+
+_HOLD = """
+local out = {}
+local now = tonumber(ARGV[1])
+for i = 1, (#ARGV - 2) / 2 do
+  local id, holder = ARGV[1 + 2 * i], ARGV[2 + 2 * i]
+  local score = redis.call('ZSCORE', KEYS[1], id)
+  if score then
+    local current = redis.call('HGET', KEYS[2], id)
+    if current and current ~= holder and tonumber(score) > now then
+      out[i] = 2
+    else
+      redis.call('ZADD', KEYS[1], ARGV[2], id)
+      redis.call('HSET', KEYS[2], id, holder)
+      out[i] = 1
+    end
+  elseif redis.call('EXISTS', KEYS[2 + i]) == 1 then
+    out[i] = 0
+  else
+    out[i] = -1
+  end
+end
+return out
+"""
+_HOLDS = {1: Hold.HELD, 2: Hold.BUSY, 0: Hold.DONE, -1: Hold.UNKNOWN}
+
+
+def _score(s: float) -> str:
+    return repr(float(s))
 
 
 class RedisDueStore:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
-        self._claim = client.register_script(_CLAIM)
+        self._release = client.register_script(_RELEASE)
+        self._hold = client.register_script(_HOLD)
 
-    def schedule(self, merchant: str, platform: str, deliveries: Sequence[Delivery], *, due_at_s: float) -> None:
-        if deliveries:
-            self._redis.zadd(keys.due(platform), {_encode(merchant, platform, deliveries): due_at_s})
+    def add(self, merchant: str, platform: str, deliveries: Sequence[Delivery], *, due_at_s: float,
+            queue: str | None = None) -> DueBatch | None:
+        if not deliveries:
+            return None
+        batch, body = _new(merchant, platform, deliveries, queue)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(keys.due_bodies(platform), batch.id, body)
+        pipe.zadd(keys.due(platform), {batch.id: due_at_s})
+        pipe.execute()
+        return batch
 
-    def release(self, platform: str, *, now_s: float, limit: int = 50) -> list[DueBatch]:
-        tokens = self._claim(keys=[keys.due(platform)], args=[now_s, limit, LEASE_S])
-        return [_decode(t.decode() if isinstance(t, bytes) else t) for t in tokens]
+    def release(self, platform: str, *, now_s: float, limit: int = 50,
+                lease_s: float = QUEUED_LEASE_S) -> list[DueBatch]:
+        flat = self._release(keys=[keys.due(platform), keys.due_bodies(platform), keys.due_holders(platform)],
+                             args=[_score(now_s), limit, _score(now_s + lease_s)])
+        pairs = zip(flat[::2], flat[1::2])
+        return [_decode(i.decode() if isinstance(i, bytes) else i, body) for i, body in pairs]
 
-    def done(self, platform: str, batch: DueBatch) -> None:
-        self._redis.zrem(keys.due(platform), batch.token)
+    def hold(self, platform: str, holds: Sequence[tuple[str, str]], *, now_s: float, until_s: float) -> list[Hold]:
+        if not holds:
+            return []
+        states = self._hold(keys=[keys.due(platform), keys.due_holders(platform),
+                                  *(keys.batch_done(platform, b) for b, _ in holds)],
+                            args=[_score(now_s), _score(until_s), *(x for pair in holds for x in pair)])
+        return [_HOLDS[int(s)] for s in states]
+
+    def finish(self, platform: str, batch_id: str, *, merchant: str,
+               then: Sequence[tuple[Sequence[Delivery], float]] = (), queue: str | None = None) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.zrem(keys.due(platform), batch_id)
+        pipe.hdel(keys.due_bodies(platform), batch_id)
+        pipe.hdel(keys.due_holders(platform), batch_id)
+        pipe.set(keys.batch_done(platform, batch_id), b"1", ex=DONE_TTL_S)
+        for deliveries, due_at_s in then:
+            if deliveries:
+                follow_up, body = _new(merchant, platform, deliveries, queue)
+                pipe.hset(keys.due_bodies(platform), follow_up.id, body)
+                pipe.zadd(keys.due(platform), {follow_up.id: due_at_s})
+        pipe.execute()
 
     def size(self, platform: str) -> int:
         return int(self._redis.zcard(keys.due(platform)))
@@ -82,20 +192,50 @@ class RedisDueStore:
 
 class MemoryDueStore:
     def __init__(self) -> None:
-        self._data: dict[str, dict[str, float]] = {}
+        self._score: dict[str, dict[str, float]] = {}
+        self._body: dict[str, DueBatch] = {}
+        self._holder: dict[str, str] = {}
+        self._done: set[str] = set()
 
-    def schedule(self, merchant: str, platform: str, deliveries: Sequence[Delivery], *, due_at_s: float) -> None:
-        if deliveries:
-            self._data.setdefault(platform, {})[_encode(merchant, platform, deliveries)] = due_at_s
+    def add(self, merchant: str, platform: str, deliveries: Sequence[Delivery], *, due_at_s: float,
+            queue: str | None = None) -> DueBatch | None:
+        if not deliveries:
+            return None
+        batch, _ = _new(merchant, platform, deliveries, queue)
+        self._body[batch.id] = batch
+        self._score.setdefault(platform, {})[batch.id] = due_at_s
+        return batch
 
-    def release(self, platform: str, *, now_s: float, limit: int = 50) -> list[DueBatch]:
-        due = sorted((score, token) for token, score in self._data.get(platform, {}).items() if score <= now_s)
-        for _, token in due[:limit]:
-            self._data[platform][token] = now_s + LEASE_S
-        return [_decode(token) for _, token in due[:limit]]
+    def release(self, platform: str, *, now_s: float, limit: int = 50,
+                lease_s: float = QUEUED_LEASE_S) -> list[DueBatch]:
+        scores = self._score.get(platform, {})
+        due = sorted((score, i) for i, score in scores.items() if score <= now_s)[:limit]
+        for _, i in due:
+            scores[i] = now_s + lease_s
+            self._holder.pop(i, None)
+        return [self._body[i] for _, i in due]
 
-    def done(self, platform: str, batch: DueBatch) -> None:
-        self._data.get(platform, {}).pop(batch.token, None)
+    def hold(self, platform: str, holds: Sequence[tuple[str, str]], *, now_s: float, until_s: float) -> list[Hold]:
+        scores, out = self._score.get(platform, {}), []
+        for i, holder in holds:
+            if i in scores:
+                if self._holder.get(i, holder) != holder and scores[i] > now_s:
+                    out.append(Hold.BUSY)
+                    continue
+                scores[i], self._holder[i] = until_s, holder
+                out.append(Hold.HELD)
+            else:
+                out.append(Hold.DONE if i in self._done else Hold.UNKNOWN)
+        return out
+
+    def finish(self, platform: str, batch_id: str, *, merchant: str,
+               then: Sequence[tuple[Sequence[Delivery], float]] = (), queue: str | None = None) -> None:
+        self._score.get(platform, {}).pop(batch_id, None)
+        self._body.pop(batch_id, None)
+        self._holder.pop(batch_id, None)
+        self._done.add(batch_id)
+        for deliveries, due_at_s in then:
+            self.add(merchant, platform, deliveries, due_at_s=due_at_s, queue=queue)
 
     def size(self, platform: str) -> int:
-        return len(self._data.get(platform, {}))
+        return len(self._score.get(platform, {}))

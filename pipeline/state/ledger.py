@@ -22,18 +22,33 @@ class Ledger(Protocol):
         """Mark every key for ``ttl_s`` seconds."""
         ...
 
-    def claim(self, name: str, *, ttl_s: int) -> bool:
-        """Mark one key if it is not marked yet; True if this call marked it (atomic)."""
+    def claim(self, name: str, *, ttl_s: int, owner: str | None = None) -> bool:
+        """Mark one key for ``ttl_s`` if it is not marked yet, or (with ``owner``) marked by the
+        same owner; True if this call marked it (atomic)."""
         ...
 
-    def release(self, name: str) -> None:
-        """Unmark one key."""
+    def release(self, name: str, *, owner: str | None = None) -> None:
+        """Unmark one key (with ``owner``: only if that owner still holds it)."""
         ...
+
+
+_CLAIM = """
+local held = redis.call('GET', KEYS[1])
+if held and held ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+return 1
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 class RedisLedger:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
+        self._claim = client.register_script(_CLAIM)
+        self._release = client.register_script(_RELEASE)
 
     def which_exist(self, names: Sequence[str]) -> list[bool]:
         if not names:
@@ -51,17 +66,23 @@ class RedisLedger:
             pipe.set(name, b"1", ex=ttl_s)
         pipe.execute()
 
-    def claim(self, name: str, *, ttl_s: int) -> bool:
-        return bool(self._redis.set(name, b"1", ex=ttl_s, nx=True))
+    def claim(self, name: str, *, ttl_s: int, owner: str | None = None) -> bool:
+        if owner is None:
+            return bool(self._redis.set(name, b"1", ex=ttl_s, nx=True))
+        return bool(self._claim(keys=[name], args=[owner, ttl_s]))
 
-    def release(self, name: str) -> None:
-        self._redis.delete(name)
+    def release(self, name: str, *, owner: str | None = None) -> None:
+        if owner is None:
+            self._redis.delete(name)
+        else:
+            self._release(keys=[name], args=[owner])
 
 
 class MemoryLedger:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._expiry: dict[str, float] = {}
+        self._owner: dict[str, str] = {}
 
     def which_exist(self, names: Sequence[str]) -> list[bool]:
         now = self._clock.monotonic()
@@ -72,11 +93,14 @@ class MemoryLedger:
         for name in names:
             self._expiry[name] = until
 
-    def claim(self, name: str, *, ttl_s: int) -> bool:
-        if self.which_exist([name])[0]:
+    def claim(self, name: str, *, ttl_s: int, owner: str | None = None) -> bool:
+        if self.which_exist([name])[0] and (owner is None or self._owner.get(name) != owner):
             return False
         self.mark([name], ttl_s=ttl_s)
+        self._owner[name] = owner or ""
         return True
 
-    def release(self, name: str) -> None:
-        self._expiry.pop(name, None)
+    def release(self, name: str, *, owner: str | None = None) -> None:
+        if owner is None or self._owner.get(name) == owner:
+            self._expiry.pop(name, None)
+            self._owner.pop(name, None)

@@ -9,11 +9,12 @@ kill one worker is left to finish. Every seeded transaction must reach Postscrip
 Two variants:
 
 - ``broker-default``: the system as configured. Messages a killed worker had taken stay in
-  kombu's ``unacked`` hash until the visibility timeout (2 h, workers/config.py) passes.
-- ``redelivered``: right after each kill the test gives the killed worker's messages back to
-  their queues, exactly as kombu does when the visibility timeout passes (or as it does on a
-  worker's way out). This is what the delivery path has to survive once the broker does
-  redeliver, e.g. with a visibility timeout shorter than the claim of a delivery in flight.
+  kombu's ``unacked`` hash until the visibility timeout (30 min, workers/config.py); their
+  batches come due again in the due set when the dead worker stops renewing their lease
+  (``RUN_LEASE_S``), and ``release_due`` hands them to the new worker.
+- ``redelivered``: right after each kill the test also gives the killed worker's messages back
+  to their queues, as kombu does when the visibility timeout passes: the same batch then
+  arrives twice (its copy from the broker and its release from the due set).
 """
 
 from __future__ import annotations
@@ -38,26 +39,8 @@ MAX_KILLS = 6
 #: After the last kill, how long one undisturbed worker gets to finish (a deadline, not a measure).
 RECOVERY_S = 60.0
 
-STUCK_UNACKED = (
-    "messages of tasks a SIGKILLed worker had taken (acks_late, prefetch) stay in kombu's 'unacked' hash and "
-    "are redelivered only after the broker visibility timeout (VISIBILITY_TIMEOUT_S = 1800 s since the fix, workers/config.py; was 7200 s); "
-    "nothing else (due set, next sync: records already handed over are dropped) re-drives them, so their events "
-    "are missing for 2 hours. The assertion message lists the unacked tasks left in Redis.")
-CLAIM_DROPS = (
-    "Was: a delivery whose killed sender still held its in-flight claim was dropped as a duplicate when its "
-    "batch was redelivered (lost for good). Fixed: it is deferred and looked at again until the claim is "
-    "acknowledged or expires (INFLIGHT_TTL_S = 45 s, pipeline/delivery.py); within this test's 60 s recovery "
-    "window the last deferred ones may not have come back yet. Kept as a known gap until re-measured.")
 
-
-def _known_bug(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)
-
-
-@pytest.mark.parametrize("redelivery", [
-    pytest.param("broker-default", marks=_known_bug(STUCK_UNACKED)),
-    pytest.param("redelivered", marks=_known_bug(CLAIM_DROPS)),
-])
+@pytest.mark.parametrize("redelivery", ["broker-default", "redelivered"])
 def test_sigkill_worker_every_few_seconds_loses_and_duplicates_nothing(fresh_redis: LocalRedis, tmp_path: Path,
                                                                         redelivery: str) -> None:
     opts = DemoOptions(merchants=1, customers=60, transactions=TRANSACTIONS, providers=("smile",),

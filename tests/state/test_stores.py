@@ -48,6 +48,18 @@ def test_ledger(backend: str, request: pytest.FixtureRequest) -> None:
     assert ledger.which_exist([]) == []
 
 
+def test_ledger_claims(backend: str, request: pytest.FixtureRequest) -> None:
+    ledger = make(backend, request, lambda: MemoryLedger(FrozenClock()), RedisLedger)
+    assert ledger.claim("plain", ttl_s=60) and not ledger.claim("plain", ttl_s=60)  # no owner: once
+    assert ledger.claim("c", ttl_s=60, owner="batch-1")
+    assert not ledger.claim("c", ttl_s=60, owner="batch-2")  # held by another
+    assert ledger.claim("c", ttl_s=60, owner="batch-1")  # the same batch again takes it over
+    ledger.release("c", owner="batch-2")  # not its claim: nothing happens
+    assert not ledger.claim("c", ttl_s=60, owner="batch-2")
+    ledger.release("c", owner="batch-1")
+    assert ledger.claim("c", ttl_s=60, owner="batch-2")
+
+
 def test_journal(backend: str, request: pytest.FixtureRequest) -> None:
     journal = make(backend, request, lambda: MemoryJournal(FrozenClock()), RedisJournal)
     ids = [journal.append("j", {"n": n}) for n in range(3)]

@@ -112,6 +112,30 @@ def _check_klaviyo_bulk_import(body: dict[str, Any]) -> None:
         _check_klaviyo_profile(f"profiles/data/{i}", profile)
 
 
+def _check_klaviyo_bulk_events(body: dict[str, Any]) -> None:
+    """Klaviyo ``bulk_create_events``: "up to 1,000 events per request"; each event as ``create_event``
+    requires; a unique_id repeated for the same profile and metric fails the whole request."""
+    entries = body["data"]["attributes"]["events-bulk-create"]["data"]
+    if (count := sum(len(e["attributes"]["events"]["data"]) for e in entries)) > 1_000:
+        raise ValueError(f"{count} events; at most 1,000 per request")
+    seen: set[tuple[str, str, str]] = set()
+    for i, entry in enumerate(entries):
+        profile = entry["attributes"]["profile"]["data"]
+        _check_klaviyo_profile(f"events-bulk-create/data/{i}/profile/data", profile)
+        for event in entry["attributes"]["events"]["data"]:
+            attributes = event["attributes"]
+            name = attributes["metric"]["data"]["attributes"]["name"]
+            if len(name) >= 128:
+                raise ValueError(f"metric name has {len(name)} characters; it must be less than 128")
+            if len(attributes["properties"]) > 400:
+                raise ValueError("more than 400 event properties")
+            if attributes.get("unique_id") is not None:
+                key = (json.dumps(profile, sort_keys=True), name, attributes["unique_id"])
+                if key in seen:
+                    raise ValueError(f"unique_id {attributes['unique_id']!r} repeated for one profile and metric")
+                seen.add(key)
+
+
 BODY_CHECKS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("POST", "/api/v2/events"): _check_event,
     # Attentive v1 (server_prefix "/v1")
@@ -121,6 +145,7 @@ BODY_CHECKS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("POST", "/api/events"): _check_klaviyo_event,
     ("POST", "/api/profile-import"): _check_klaviyo_profile_import,
     ("POST", "/api/profile-bulk-import-jobs"): _check_klaviyo_bulk_import,
+    ("POST", "/api/event-bulk-create-jobs"): _check_klaviyo_bulk_events,
 }
 
 

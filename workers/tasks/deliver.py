@@ -1,19 +1,28 @@
 """Delivery: one task sends a batch of deliveries to one platform of one merchant.
 
+Every batch lives in the due set (pipeline/state/due.py) from ``publish`` until the task that
+sends it calls ``finish``; the Celery message only says "this batch, now". The worker leases
+the batch while it holds the message (workers/leases.py renews the lease), so a batch whose
+worker was SIGKILLed is handed out again by ``release_due`` within seconds, not when the
+broker's visibility timeout ends; a late copy of a finished batch's message does nothing.
+
 Platform failures are handled per delivery inside the batch (retry, skip, dead-letter).
-Deliveries to retry or deferred by the rate limiter go to the due set in Redis (never a
-Celery countdown), and ``release_due`` (beat, every second, and after every batch) puts
-them back on the platform's queue when their time comes. If our own infrastructure fails
-(Redis unreachable), the task waits for it (``until_redis_answers``) with its message
-unacknowledged; acknowledged deliveries are recognised by the ledger and not sent again."""
+Deliveries to retry or deferred by the rate limiter become follow-up batches in the due set,
+in the same transaction that finishes this one (never a Celery countdown); ``release_due``
+(beat, every second, and after every batch) puts them back on the platform's queue when their
+time comes. If Redis is unreachable, the task waits for it (``until_redis_answers``) with its
+message unacknowledged; acknowledged deliveries are recognised by the ledger and not sent again.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from pipeline.config import PLATFORM_DEFAULTS
 from pipeline.observability.metrics import record_batch
+from pipeline.state.due import QUEUED_LEASE_S, RUN_LEASE_S, Hold
 from pipeline.types import Delivery
 from workers.app import app, runtime
 from workers.config import INFRA_ERRORS, delivery_queue
@@ -25,21 +34,42 @@ log = logging.getLogger(__name__)
 RELEASE_LIMIT = 200
 
 
+def publish(merchant: str, platform: str, deliveries: Sequence[Delivery], *, queue: str | None = None) -> None:
+    """Hand ``deliveries`` to a worker: into the due set (leased while queued), then onto the queue.
+    If the publish fails after the batch is kept, the lease ends and ``release_due`` sends it."""
+    if not deliveries:
+        return
+    queue = queue or delivery_queue(platform)
+    batch = runtime.due.add(merchant, platform, deliveries, queue=queue,
+                            due_at_s=runtime.clock.now().timestamp() + QUEUED_LEASE_S)
+    assert batch is not None
+    deliver_batch.apply_async((merchant, platform, [d.to_dict() for d in deliveries]), {"batch_id": batch.id},
+                              queue=queue)
+
+
 @app.task(name="lp.deliver_batch", bind=True, autoretry_for=INFRA_ERRORS, retry_backoff=2, retry_backoff_max=60,
           retry_jitter=True, max_retries=50)
-def deliver_batch(self: Any, merchant: str, platform: str, deliveries: list[dict[str, Any]]) -> None:
+def deliver_batch(self: Any, merchant: str, platform: str, deliveries: list[dict[str, Any]],
+                  batch_id: str | None = None) -> None:
+    now_s = runtime.clock.now().timestamp()
+    if batch_id is not None:
+        (state,) = until_redis_answers(lambda: runtime.due.hold(platform, [(batch_id, self.request.id)], now_s=now_s,
+                                                                until_s=now_s + RUN_LEASE_S))
+        if state in (Hold.DONE, Hold.BUSY):
+            log.info("batch %s: this copy of its message does nothing", "already finished" if state is Hold.DONE
+                     else "held by another message", extra={"merchant": merchant, "platform": platform})
+            return
     batch = [Delivery.from_dict(d) for d in deliveries]
-    result = until_redis_answers(lambda: runtime.deliverer(merchant, platform).deliver(batch))
+    result = until_redis_answers(lambda: runtime.deliverer(merchant, platform).deliver(batch, owner=batch_id))
     record_batch(merchant, platform, result)
     now_s = runtime.clock.now().timestamp()
-
-    def keep_for_later() -> None:
-        if result.retry:
-            runtime.due.schedule(merchant, platform, result.retry, due_at_s=now_s + result.retry_in_s)
-        if result.deferred:
-            runtime.due.schedule(merchant, platform, result.deferred, due_at_s=now_s + result.defer_s)
-
-    until_redis_answers(keep_for_later)
+    then = [(result.retry, now_s + result.retry_in_s), (result.deferred, now_s + result.defer_s)]
+    queue = self.request.delivery_info.get("routing_key") if self.request.delivery_info else None
+    if batch_id is not None:
+        until_redis_answers(lambda: runtime.due.finish(platform, batch_id, merchant=merchant, then=then, queue=queue))
+    else:  # a message published before batches were kept in the due set
+        for follow_up, due_at_s in then:
+            until_redis_answers(lambda: runtime.due.add(merchant, platform, follow_up, due_at_s=due_at_s, queue=queue))
     log.info("batch: %d delivered, %d skipped, %d unchanged, %d duplicate, %d dead-lettered, %d to retry, "
              "%d deferred", result.delivered, result.skipped, result.unchanged, result.duplicates,
              result.dead_lettered, len(result.retry), len(result.deferred),
@@ -48,12 +78,11 @@ def deliver_batch(self: Any, merchant: str, platform: str, deliveries: list[dict
 
 
 def release(platform: str) -> int:
-    """Move due batches of ``platform`` back onto its queue (at least once)."""
+    """Put the due batches of ``platform`` back on their queue (leased while queued)."""
     moved = 0
     for due in runtime.due.release(platform, now_s=runtime.clock.now().timestamp(), limit=RELEASE_LIMIT):
         deliver_batch.apply_async((due.merchant, due.platform, [d.to_dict() for d in due.deliveries]),
-                                  queue=delivery_queue(platform))
-        runtime.due.done(platform, due)
+                                  {"batch_id": due.id}, queue=due.queue or delivery_queue(platform))
         moved += 1
     return moved
 

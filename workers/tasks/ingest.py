@@ -15,9 +15,9 @@ from pipeline.state.credentials import RedisCredentialStore
 from pipeline.state.ledger import RedisLedger
 from pipeline.types import Delivery
 from workers.app import app, runtime
-from workers.config import BULK_QUEUE, INFRA_ERRORS, INGEST_QUEUE, delivery_queue
+from workers.config import BULK_QUEUE, INFRA_ERRORS, INGEST_QUEUE
 from workers.schedule import BALANCE_INTERVAL_S, BALANCE_TASK, SYNC_TASK
-from workers.tasks.deliver import deliver_batch
+from workers.tasks.deliver import publish
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def sync_connection(self: Any, merchant: str, scheduled: bool = True) -> dict[st
     conn = runtime.connection(merchant)
 
     def enqueue(platform: str, batch: list[Delivery]) -> None:
-        deliver_batch.apply_async((merchant, platform, [d.to_dict() for d in batch]), queue=delivery_queue(platform))
+        publish(merchant, platform, batch)
 
     try:
         outcome = run_sync(merchant=merchant, provider=conn.provider.kind, interval_s=conn.provider.sync_interval_s,
@@ -61,7 +61,7 @@ def balance_sync(self: Any, merchant: str) -> dict[str, Any]:
         return {"status": "duplicate_slot"}
 
     def enqueue(platform: str, batch: list[Delivery]) -> None:
-        deliver_batch.apply_async((merchant, platform, [d.to_dict() for d in batch]), queue=BULK_QUEUE)
+        publish(merchant, platform, batch, queue=BULK_QUEUE)
 
     report = BulkSync(merchant=merchant, provider=runtime.provider(merchant), platforms=[p.kind for p in conn.platforms],
                       enqueue=enqueue, mapper=runtime.mapper, cursors=RedisCursorStore(runtime.redis),

@@ -7,8 +7,8 @@ from typing import Any
 
 from pipeline.types import Delivery
 from workers.app import app, runtime
-from workers.config import INFRA_ERRORS, WEBHOOK_QUEUE, delivery_queue
-from workers.tasks.deliver import deliver_batch
+from workers.config import INFRA_ERRORS, WEBHOOK_QUEUE
+from workers.tasks.deliver import publish
 from workers.resilience import until_redis_answers
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
           retry_backoff_max=60, retry_jitter=True, max_retries=50)
 def handle_webhook(self: Any, provider: str, merchant: str, body: str) -> str:
     def enqueue(platform: str, batch: list[Delivery]) -> None:
-        deliver_batch.apply_async((merchant, platform, [d.to_dict() for d in batch]), queue=delivery_queue(platform))
+        publish(merchant, platform, batch)
 
     outcome = until_redis_answers(lambda: runtime.webhook_intake(merchant, enqueue).process(body))
     log.info("webhook %s", outcome, extra={"merchant": merchant, "provider": provider})
