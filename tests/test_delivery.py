@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pipeline.clock import FrozenClock
-from pipeline.delivery import Deliverer
+from pipeline import keys
+from pipeline.delivery import CONTENDED_RECHECK_S, Deliverer
 from pipeline.destinations.base import SendResult
 from pipeline.errors import FatalError, RateLimited, RetriableError
 from pipeline.state.counters import MemoryCounters
@@ -32,11 +33,12 @@ class ScriptedDestination:
         return outcome  # type: ignore[return-value]
 
 
-def harness(dest: ScriptedDestination, max_attempts: int = 3) -> tuple[Deliverer, MemoryJournal, MemoryCounters]:
+def harness(dest: ScriptedDestination, max_attempts: int = 3,
+            ledger: MemoryLedger | None = None) -> tuple[Deliverer, MemoryJournal, MemoryCounters]:
     clock = FrozenClock()
     journal = MemoryJournal(clock)
     counters = MemoryCounters()
-    deliverer = Deliverer(merchant="acme", platform="postscript", destination=dest, ledger=MemoryLedger(clock),
+    deliverer = Deliverer(merchant="acme", platform="postscript", destination=dest, ledger=ledger or MemoryLedger(clock),
                           dead_letters=journal, skipped=journal, counters=counters, clock=clock,
                           pauses=MemoryPauses(), profiles=MemoryProfileStates(), dedup_ttl_s=3600,
                           max_attempts=max_attempts, retry_base_s=1, retry_max_s=60, worker="w1",
@@ -54,6 +56,32 @@ def test_acknowledged_deliveries_are_never_sent_again() -> None:
     assert len(dest.sent) == 2
     assert dest.sent[0][1] == batch[0].id  # the delivery id is the idempotency key
     assert counters.get("acme")["delivered"] == 2 and counters.get("acme")["duplicates_dropped"] == 2
+
+
+def test_a_delivery_another_batch_is_sending_is_deferred_and_the_same_batch_takes_its_claims_over() -> None:
+    dest, ledger = ScriptedDestination(), MemoryLedger(FrozenClock())
+    deliverer, _, _ = harness(dest, ledger=ledger)
+    batch = [Delivery(platform="postscript", item=event(id=i)) for i in "abc"]
+    assert ledger.claim(keys.inflight("acme", "postscript", batch[1].id), ttl_s=45, owner="other-batch")
+    assert ledger.claim(keys.inflight("acme", "postscript", batch[2].id), ttl_s=45, owner="batch-1")  # it died
+    result = deliverer.deliver(batch, owner="batch-1")
+    assert [d.item.id for d in result.deferred] == ["b"] and result.defer_s == CONTENDED_RECHECK_S
+    assert result.delivered == 2 and [i for i, _ in dest.sent] == ["a", "c"]
+
+
+def test_a_delivery_another_batch_acknowledged_meanwhile_is_not_sent_again() -> None:
+    ledger = MemoryLedger(FrozenClock())
+    batch = [Delivery(platform="postscript", item=event(id=i)) for i in "ab"]
+
+    class OtherBatchDeliversB(ScriptedDestination):
+        def send(self, item: Item, *, delivery_id: str) -> SendResult:
+            ledger.mark([keys.delivered("acme", "postscript", batch[1].id)], ttl_s=60)  # while "a" is sent
+            return super().send(item, delivery_id=delivery_id)
+
+    dest = OtherBatchDeliversB()
+    deliverer, _, _ = harness(dest, ledger=ledger)
+    result = deliverer.deliver(batch, owner="batch-1")
+    assert [i for i, _ in dest.sent] == ["a"] and result.delivered == 1 and result.duplicates == 1
 
 
 def test_retriable_failures_come_back_with_the_attempt_and_a_delay() -> None:

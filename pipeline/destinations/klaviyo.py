@@ -144,7 +144,7 @@ def _where(response: httpx.Response, body: dict[str, Any]) -> str:
     pointer = source.get("pointer") or source.get("parameter")
     if not isinstance(pointer, str):
         return ""
-    node, event = body, None
+    node, found = body, None  # the innermost event, or profile entry, the pointer goes through
     for part in [p.replace("~1", "/").replace("~0", "~") for p in pointer.strip("/").split("/") if p]:
         if isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
@@ -152,9 +152,9 @@ def _where(response: httpx.Response, body: dict[str, Any]) -> str:
             node = node[part]
         else:
             break
-        if isinstance(node, dict) and node.get("type") == "event":
-            event = node
-    ids = _unique_ids(event) if event is not None else _unique_ids(node) if node is not body else []
+        if isinstance(node, dict) and node.get("type") in ("event", "event-bulk-create"):
+            found = node
+    ids = _unique_ids(found) if found is not None else []
     named = f"delivery {ids[0]}" if len(ids) == 1 else f"deliveries {', '.join(ids[:5])}{', ...' * (len(ids) > 5)}"
     return f" at {mask(pointer)}" + (f" ({named})" if ids else "")
 

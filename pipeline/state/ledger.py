@@ -3,6 +3,7 @@ acknowledged". Checked and set in batches (one round trip per page or batch)."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -10,7 +11,13 @@ import redis
 
 from pipeline.clock import Clock
 
-__all__ = ["Ledger", "MemoryLedger", "RedisLedger"]
+__all__ = ["Claim", "Ledger", "MemoryLedger", "RedisLedger"]
+
+
+class Claim(enum.Enum):
+    TAKEN = "taken"   # the caller holds it now
+    BUSY = "busy"     # another owner holds it
+    DONE = "done"     # its ``unless`` key is marked: nothing to claim
 
 
 class Ledger(Protocol):
@@ -31,15 +38,39 @@ class Ledger(Protocol):
         """Unmark one key (with ``owner``: only if that owner still holds it)."""
         ...
 
+    def claim_many(self, names: Sequence[str], *, ttl_s: int, owner: str,
+                   unless: Sequence[str] | None = None) -> list[Claim]:
+        """``claim`` of each key as ``owner``, in one round trip; with ``unless`` (one key per
+        name), a name whose ``unless`` key is marked is not claimed but reported DONE."""
+        ...
+
+    def release_many(self, names: Sequence[str], *, owner: str) -> None:
+        """``release`` of each key held by ``owner``, in one round trip."""
+        ...
+
 
 _CLAIM = """
-local held = redis.call('GET', KEYS[1])
-if held and held ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
-return 1
+local out = {}
+local n = tonumber(ARGV[3])
+for i = 1, n do
+  local key = KEYS[i]
+  local held = redis.call('GET', key)
+  if #KEYS > n and redis.call('EXISTS', KEYS[n + i]) == 1 then
+    out[i] = 2
+  elseif held and held ~= ARGV[1] then
+    out[i] = 0
+  else
+    redis.call('SET', key, ARGV[1], 'EX', tonumber(ARGV[2]))
+    out[i] = 1
+  end
+end
+return out
 """
+_CLAIMS = {0: Claim.BUSY, 1: Claim.TAKEN, 2: Claim.DONE}
 _RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+end
 return 0
 """
 
@@ -69,13 +100,24 @@ class RedisLedger:
     def claim(self, name: str, *, ttl_s: int, owner: str | None = None) -> bool:
         if owner is None:
             return bool(self._redis.set(name, b"1", ex=ttl_s, nx=True))
-        return bool(self._claim(keys=[name], args=[owner, ttl_s]))
+        return self.claim_many([name], ttl_s=ttl_s, owner=owner)[0] is Claim.TAKEN
 
     def release(self, name: str, *, owner: str | None = None) -> None:
         if owner is None:
             self._redis.delete(name)
         else:
-            self._release(keys=[name], args=[owner])
+            self.release_many([name], owner=owner)
+
+    def claim_many(self, names: Sequence[str], *, ttl_s: int, owner: str,
+                   unless: Sequence[str] | None = None) -> list[Claim]:
+        if not names:
+            return []
+        states = self._claim(keys=[*names, *(unless or ())], args=[owner, ttl_s, len(names)])
+        return [_CLAIMS[int(n)] for n in states]
+
+    def release_many(self, names: Sequence[str], *, owner: str) -> None:
+        if names:
+            self._release(keys=list(names), args=[owner])
 
 
 class MemoryLedger:
@@ -104,3 +146,13 @@ class MemoryLedger:
         if owner is None or self._owner.get(name) == owner:
             self._expiry.pop(name, None)
             self._owner.pop(name, None)
+
+    def claim_many(self, names: Sequence[str], *, ttl_s: int, owner: str,
+                   unless: Sequence[str] | None = None) -> list[Claim]:
+        done = self.which_exist(unless) if unless else [False] * len(names)
+        return [Claim.DONE if d else Claim.TAKEN if self.claim(n, ttl_s=ttl_s, owner=owner) else Claim.BUSY
+                for n, d in zip(names, done)]
+
+    def release_many(self, names: Sequence[str], *, owner: str) -> None:
+        for n in names:
+            self.release(n, owner=owner)

@@ -73,6 +73,13 @@ def test_limits_table() -> None:
     assert windows_for("klaviyo", "events", rate_per_s=20) == (Window(20, 1.0), Window(3500, 60.0))
 
 
+def test_klaviyo_bulk_create_events_has_its_own_class() -> None:
+    assert endpoint_class("klaviyo", "/api/event-bulk-create-jobs") == "events_bulk"
+    assert endpoint_class("klaviyo", "/api/events") == "events"  # create_event keeps its class
+    assert endpoint_class("klaviyo", "/api/events/") == "events"
+    assert windows_for("klaviyo", "events_bulk") == (Window(10, 1.0), Window(150, 60.0))  # burst 10/s, steady 150/m
+
+
 @pytest.mark.redis
 def test_redis_limiter_matches_the_memory_contract(real_redis: redis.Redis) -> None:
     limiter = RedisRateLimiter(real_redis)

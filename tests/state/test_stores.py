@@ -13,7 +13,7 @@ from pipeline.state.counters import MemoryCounters, RedisCounters
 from pipeline.state.cursors import CursorState, MemoryCursorStore, RedisCursorStore
 from pipeline.state.directory import MemoryCustomerDirectory, RedisCustomerDirectory
 from pipeline.state.journal import MemoryJournal, RedisJournal
-from pipeline.state.ledger import MemoryLedger, RedisLedger
+from pipeline.state.ledger import Claim, MemoryLedger, RedisLedger
 from pipeline.state.subscribers import ABSENT, MemorySubscriberCache, RedisSubscriberCache
 from pipeline.types import Customer
 
@@ -58,6 +58,14 @@ def test_ledger_claims(backend: str, request: pytest.FixtureRequest) -> None:
     assert not ledger.claim("c", ttl_s=60, owner="batch-2")
     ledger.release("c", owner="batch-1")
     assert ledger.claim("c", ttl_s=60, owner="batch-2")
+    assert ledger.claim_many(["c", "d", "e"], ttl_s=60, owner="batch-1") == [Claim.BUSY, Claim.TAKEN, Claim.TAKEN]
+    assert ledger.claim_many([], ttl_s=60, owner="batch-1") == []
+    ledger.release_many(["c", "d"], owner="batch-1")
+    assert ledger.claim_many(["c", "d", "e"], ttl_s=60, owner="batch-3") == [Claim.BUSY, Claim.TAKEN, Claim.BUSY]
+    ledger.mark(["f-done"], ttl_s=60)  # delivered meanwhile by another batch: not claimed, said DONE
+    assert ledger.claim_many(["f", "g"], ttl_s=60, owner="batch-4",
+                             unless=["f-done", "g-done"]) == [Claim.DONE, Claim.TAKEN]
+    assert ledger.claim("f", ttl_s=60, owner="batch-5")  # the DONE one was left unclaimed
 
 
 def test_journal(backend: str, request: pytest.FixtureRequest) -> None:
