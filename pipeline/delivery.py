@@ -72,6 +72,7 @@ class BatchResult:
     unchanged: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    resumed: int = 0  # sends an earlier run of the batch died during: sent again (at-least-once)
     retry: list[Delivery] = field(default_factory=list)
     retry_in_s: float = 0.0
     deferred: list[Delivery] = field(default_factory=list)
@@ -155,6 +156,7 @@ class Deliverer:
                     # claim has expired; never drop what no one has acknowledged
                     contended.append(delivery)
                     continue
+                result.resumed += state is Claim.RESUMED
                 try:
                     handled = self._deliver_one(delivery, result)
                 finally:
@@ -176,6 +178,7 @@ class Deliverer:
         self._counters.add(self._merchant, {
             "delivered": result.delivered, "skipped": result.skipped, "unchanged": result.unchanged,
             "duplicates_dropped": result.duplicates, "dead_lettered": result.dead_lettered,
+            "resent_after_interruption": result.resumed,
             "retried": len(result.retry), "deferred": len(result.deferred)})
         return result
 
@@ -272,9 +275,11 @@ class Deliverer:
         got = self._ledger.claim_many(claims, ttl_s=INFLIGHT_TTL_S, owner=owner,
                                       unless=[self._ledger_key(d) for d in deliveries])
         result.duplicates += sum(g is Claim.DONE for g in got)
-        return ([d for d, g in zip(deliveries, got) if g is Claim.TAKEN],
+        result.resumed += sum(g is Claim.RESUMED for g in got)
+        taken = (Claim.TAKEN, Claim.RESUMED)
+        return ([d for d, g in zip(deliveries, got) if g in taken],
                 [d for d, g in zip(deliveries, got) if g is Claim.BUSY],
-                [c for c, g in zip(claims, got) if g is Claim.TAKEN])
+                [c for c, g in zip(claims, got) if g in taken])
 
     def _send_bulk(self, deliveries: list[Delivery], result: BatchResult, send: Callable[[], object]) -> bool:
         """One bulk send for ``deliveries``; True when accepted, else each is retried, deferred or

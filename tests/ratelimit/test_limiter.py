@@ -11,7 +11,7 @@ import redis
 
 from pipeline.clock import FrozenClock, SystemClock
 from pipeline.errors import Throttled
-from pipeline.ratelimit.limiter import DECREASE, MemoryRateLimiter, RedisRateLimiter, wait
+from pipeline.ratelimit.limiter import DECREASE, MemoryRateLimiter, RedisRateLimiter, Reservation, wait
 from pipeline.ratelimit.limits import HEADROOM, Window, endpoint_class, windows_for
 
 TEN = (Window(10, 1.0),)
@@ -118,3 +118,17 @@ def test_redis_limiter_holds_the_rate_across_threads(redis_url: str) -> None:
     grants.sort()
     # 51 grants at 50/s (with headroom) need at least a second: a property of the limiter, not of the machine
     assert len(grants) == 51 and grants[-1] - grants[0] >= 0.99
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_reservations_queue_back_to_back_and_one_beyond_the_bound_takes_nothing(
+        backend: str, request: pytest.FixtureRequest) -> None:
+    clock = FrozenClock()
+    limiter = MemoryRateLimiter(clock) if backend == "memory" else RedisRateLimiter(request.getfixturevalue("real_redis"))
+    i = 0.1 / HEADROOM
+    got = [limiter.reserve("s", TEN, max_wait_s=0.35) for _ in range(5)]
+    assert [r.granted for r in got] == [True, True, True, True, False]
+    assert [r.wait_s for r in got] == pytest.approx([0, i, 2 * i, 3 * i, 4 * i], abs=0.01)
+    if backend == "memory":
+        clock.advance(4 * i)
+        assert limiter.reserve("s", TEN, max_wait_s=0.0) == Reservation(True, 0.0)  # the refused one took nothing

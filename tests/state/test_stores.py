@@ -59,6 +59,7 @@ def test_ledger_claims(backend: str, request: pytest.FixtureRequest) -> None:
     ledger.release("c", owner="batch-1")
     assert ledger.claim("c", ttl_s=60, owner="batch-2")
     assert ledger.claim_many(["c", "d", "e"], ttl_s=60, owner="batch-1") == [Claim.BUSY, Claim.TAKEN, Claim.TAKEN]
+    assert ledger.claim_many(["d"], ttl_s=60, owner="batch-1") == [Claim.RESUMED]  # it held "d" already
     assert ledger.claim_many([], ttl_s=60, owner="batch-1") == []
     ledger.release_many(["c", "d"], owner="batch-1")
     assert ledger.claim_many(["c", "d", "e"], ttl_s=60, owner="batch-3") == [Claim.BUSY, Claim.TAKEN, Claim.BUSY]
