@@ -257,11 +257,22 @@ class Deliverer:
         return contended
 
     def _deliver_events_bulk(self, deliveries: list[Delivery], result: BatchResult, owner: str) -> list[Delivery]:
-        """Many events in as few bulk requests as the platform allows; see ``_deliver_profiles_bulk``."""
+        """Many events in as few bulk requests as the platform allows; see ``_deliver_profiles_bulk``.
+        A request the platform refuses (one bad event refuses all) is sent again one event at a
+        time, so each event gets its own outcome."""
         mine, contended, claims = self._claim_all(deliveries, owner, result)
+
+        def one_by_one() -> None:
+            for index, d in enumerate(mine):
+                if not self._deliver_one(d, result):
+                    start = index + 1 if result.deferred_from_next else index
+                    result.deferred.extend(mine[start:])
+                    result.deferred_from_next = False
+                    return
+
         try:
             if mine and self._send_bulk(mine, result, lambda: self._destination.send_events_bulk(  # type: ignore[attr-defined]
-                    [(d.id, d.item) for d in mine])):
+                    [(d.id, d.item) for d in mine]), on_refused=one_by_one):
                 result.delivered += len(mine)
                 self._acknowledged(mine)
         finally:
@@ -281,10 +292,12 @@ class Deliverer:
                 [d for d, g in zip(deliveries, got) if g is Claim.BUSY],
                 [c for c, g in zip(claims, got) if g in taken])
 
-    def _send_bulk(self, deliveries: list[Delivery], result: BatchResult, send: Callable[[], object]) -> bool:
+    def _send_bulk(self, deliveries: list[Delivery], result: BatchResult, send: Callable[[], object], *,
+                   on_refused: Callable[[], None] | None = None) -> bool:
         """One bulk send for ``deliveries``; True when accepted, else each is retried, deferred or
-        dead-lettered with the request's outcome. A refused credential pauses the connection and
-        defers them all (the pause says why)."""
+        dead-lettered with the request's outcome (or, if the platform refused the request,
+        ``on_refused`` handles them). A refused credential pauses the connection and defers
+        them all (the pause says why)."""
         started = self._clock.monotonic()
         try:
             send()
@@ -303,6 +316,9 @@ class Deliverer:
             result.defer_s = max(result.defer_s, PAUSE_RECHECK_S)
             return False
         except (FatalError, PipelineError, ValueError) as exc:
+            if on_refused is not None:
+                on_refused()
+                return False
             for d in deliveries:
                 self._dead_letter(d.with_attempt(self._attempt(type(exc).__name__, getattr(exc, "status", None),
                                                                started)), exc, reason=str(exc))
