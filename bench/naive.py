@@ -3,14 +3,22 @@
 ``celery -A bench.naive worker`` (broker from ``NAIVE_BROKER_URL``). One Celery task per event
 and per customer, one HTTP POST per event (sync ``httpx``), Celery's own ``rate_limit`` (which
 is per worker process and per task type), no batching, no shared limiter, no ledger. It reads
-the same Smile simulator pages and posts the same Postscript payloads as the pipeline (the
-benchmark checks that the event bodies are identical, ``external_id`` aside).
+the same Smile simulator pages and posts the same payloads as the pipeline (the benchmark
+checks that the event bodies are identical, ``external_id`` / ``unique_id`` aside):
+
+* Postscript (``naive.sync``): ``POST /api/v2/events`` per event; per customer a subscriber
+  lookup and, if found, ``PATCH`` of its two Smile properties;
+* Klaviyo (``naive.sync_klaviyo``): ``POST /api/events`` per event with the JSON:API body of the
+  pipeline's single-event path (pipeline/destinations/encoding/klaviyo.py ``encode_event``,
+  written out here independently); per customer ``POST /api/profile-import`` of the two Smile
+  properties (Klaviyo creates unknown profiles, as the pipeline's default policy does).
 
 A 429 or 5xx is retried by Celery one second later (``self.retry(countdown=1)``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timezone
 from typing import Any
@@ -67,16 +75,14 @@ def _reward_event(f: dict[str, Any], email: str) -> dict[str, Any] | None:
             "properties": {k: v for k, v in props.items() if v is not None}, "external_id": f"naive-rwd-{f['id']}"}
 
 
-@app.task(name="naive.sync")
-def sync(smile_url: str, smile_key: str, ps_url: str, ps_key: str) -> int:
-    """Read every page; one task per customer (profile) and per event."""
+def _read_smile(smile_url: str, smile_key: str, on_customer: Any, on_event: Any) -> int:
+    """Read every page: ``on_customer(customer)`` per customer, ``on_event(postscript body, record)`` per event."""
     emails: dict[int, str] = {}
     n = 0
     for page in _pages(smile_url, smile_key, "/customers", "customers", {"include": "vip_status"}):
         for c in page:
             emails[c["id"]] = c["email"]
-            profile.delay(ps_url, ps_key, c["email"], {"Enrolled in Smile": c["state"] == "member",
-                                                      "Smile Points Balance": c["points_balance"]})
+            on_customer(c)
             n += 1
     for path, key, make in (("/points_transactions", "points_transactions", _txn_event),
                             ("/reward_fulfillments", "reward_fulfillments", _reward_event)):
@@ -84,19 +90,65 @@ def sync(smile_url: str, smile_key: str, ps_url: str, ps_key: str) -> int:
             for rec in page:
                 body = make(rec, emails.get(rec["customer_id"]) or "")
                 if body is not None and body["email"]:
-                    event.delay(ps_url, ps_key, body)
+                    on_event(body, rec)
                     n += 1
     return n
 
 
-def _retry_on(task: Any, r: httpx.Response) -> None:
-    if r.status_code == 429 or r.status_code >= 500:
-        raise task.retry(countdown=1, max_retries=20)
+def _smile_properties(c: dict[str, Any]) -> dict[str, Any]:
+    return {"Enrolled in Smile": c["state"] == "member", "Smile Points Balance": c["points_balance"]}
 
 
-@app.task(name="naive.event", bind=True, rate_limit=RATE_LIMIT)
-def event(self: Any, ps_url: str, ps_key: str, body: dict[str, Any]) -> int:
-    r = _http.post(f"{ps_url}/api/v2/events", json=body, headers={"Authorization": f"Bearer {ps_key}"})
+@app.task(name="naive.sync")
+def sync(smile_url: str, smile_key: str, ps_url: str, ps_key: str) -> int:
+    """Read every page; one task per customer (profile) and per event, to Postscript."""
+    return _read_smile(smile_url, smile_key,
+                       lambda c: profile.delay(ps_url, ps_key, c["email"], _smile_properties(c)),
+                       lambda body, _rec: event.delay(ps_url, ps_key, body))
+
+
+#: Postscript type -> Klaviyo metric name (the catalog's display name, kept as it is).
+_METRICS = {"Smile_Points_Earned": "Smile Points Earned", "Smile_Points_Redeemed": "Smile Points Redeemed",
+            "Smile_Points_Adjusted": "Smile Points Adjusted", "Smile_Reward_Fulfilled": "Smile Reward Fulfilled"}
+KLAVIYO_REVISION = "2026-07-15"
+KLAVIYO_TYPE = "application/vnd.api+json"
+
+
+def klaviyo_event_body(ps_body: dict[str, Any], stamp: str) -> dict[str, Any]:
+    """``POST /api/events``: the same event as JSON:API (time ISO 8601 UTC, unique_id ours)."""
+    return {"data": {"type": "event", "attributes": {
+        "properties": ps_body["properties"],
+        "time": datetime.fromisoformat(stamp).astimezone(timezone.utc).isoformat(),
+        "unique_id": ps_body["external_id"],
+        "metric": {"data": {"type": "metric", "attributes": {"name": _METRICS[ps_body["type"]]}}},
+        "profile": {"data": {"type": "profile", "attributes": {"email": ps_body["email"]}}},
+    }}}
+
+
+@app.task(name="naive.sync_klaviyo")
+def sync_klaviyo(smile_url: str, smile_key: str, kl_url: str, kl_key: str) -> int:
+    """Read every page; one task per customer (profile import) and per event, to Klaviyo."""
+    return _read_smile(smile_url, smile_key,
+                       lambda c: klaviyo_profile.delay(kl_url, kl_key, c["email"], _smile_properties(c)),
+                       lambda body, rec: klaviyo_event.delay(kl_url, kl_key, klaviyo_event_body(body, rec["created_at"])))
+
+
+def _klaviyo_headers(key: str) -> dict[str, str]:
+    return {"Authorization": f"Klaviyo-API-Key {key}", "revision": KLAVIYO_REVISION, "Accept": KLAVIYO_TYPE,
+            "Content-Type": KLAVIYO_TYPE}
+
+
+@app.task(name="naive.klaviyo_event", bind=True, rate_limit=RATE_LIMIT)
+def klaviyo_event(self: Any, kl_url: str, kl_key: str, body: dict[str, Any]) -> int:
+    r = _http.post(f"{kl_url}/api/events", content=json.dumps(body).encode(), headers=_klaviyo_headers(kl_key))
+    _retry_on(self, r)
+    return r.status_code
+
+
+@app.task(name="naive.klaviyo_profile", bind=True, rate_limit=RATE_LIMIT)
+def klaviyo_profile(self: Any, kl_url: str, kl_key: str, email: str, properties: dict[str, Any]) -> int:
+    body = {"data": {"type": "profile", "attributes": {"email": email, "properties": properties}}}
+    r = _http.post(f"{kl_url}/api/profile-import", content=json.dumps(body).encode(), headers=_klaviyo_headers(kl_key))
     _retry_on(self, r)
     return r.status_code
 

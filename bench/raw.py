@@ -1,8 +1,11 @@
-"""The raw ceiling: replay recorded Postscript requests straight at the simulator with httpx.Client.
+"""The raw ceiling: replay recorded platform requests straight at the simulator with httpx.Client.
 
-usage: raw.py BASE_URL REQUESTS.jsonl THREADS
-Each line: {"m": method, "u": path with query, "b": body text or null, "k": shop key}.
-The requests are dealt round robin to THREADS threads, each with its own keep-alive client.
+usage: raw.py BASE_URL REQUESTS.jsonl THREADS [WARM_PATH]
+Each line: {"m": method, "u": path with query, "b": body text or null, "h": headers to send
+(authorization, revision, content-type, accept: whatever the pipeline sent)}.
+The requests are dealt round robin to THREADS threads, each with its own keep-alive client,
+which first sends ``GET WARM_PATH`` (default /api/v2/me) with its first request's headers so the
+connection is open before the clock starts.
 Prints one JSON line: n, secs (first request to last answer), statuses, client CPU seconds.
 """
 
@@ -20,6 +23,7 @@ import httpx
 
 def main() -> None:
     base, path, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    warm = sys.argv[4] if len(sys.argv) > 4 else "/api/v2/me"
     with open(path) as f:
         reqs = [json.loads(line) for line in f]
     shares = [reqs[i::threads] for i in range(threads)]
@@ -28,13 +32,11 @@ def main() -> None:
 
     def run(i: int) -> None:
         with httpx.Client(base_url=base, timeout=10.0) as client:
-            client.get("/api/v2/me", headers={"Authorization": f"Bearer {shares[i][0]['k']}"}) if shares[i] else None
+            if shares[i]:
+                client.get(warm, headers={k: v for k, v in shares[i][0]["h"].items() if k != "content-type"})
             start.wait()
             for r in shares[i]:
-                headers = {"Authorization": f"Bearer {r['k']}"}
-                if r["b"] is not None:
-                    headers["Content-Type"] = "application/json"
-                resp = client.request(r["m"], r["u"], content=r["b"], headers=headers)
+                resp = client.request(r["m"], r["u"], content=r["b"], headers=r["h"])
                 statuses[i][resp.status_code] += 1
 
     workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]

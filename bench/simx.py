@@ -1,10 +1,12 @@
 """Benchmark plumbing: instrumented simulator subclasses, process handling, /proc readings.
 
-Nothing here changes library behaviour. ``BenchPostscript`` is the library's Postscript
-simulator with two additions that only a benchmark needs:
+Nothing here changes library behaviour. ``BenchPostscript`` and ``BenchKlaviyo`` are the
+library's simulators with what only a benchmark needs:
 
 * every recorded request also gets a wall-clock stamp (``stamps``, parallel to ``requests``),
-  taken when the answer is ready, i.e. the platform's acknowledgement time;
+  taken when the answer is ready, i.e. the platform's acknowledgement time (both);
+* ``reset_shop`` / ``reset_account`` forget what was delivered, so one seeded merchant serves
+  the pipeline, the naive baseline and the raw replay in turn;
 * ``GET /api/v2/subscribers?email__eq=`` is answered from an email index instead of the
   simulator's linear scan over every subscriber (which costs O(subscribers) per lookup under
   the simulator's global lock: see ``lookup_cost`` and docs/performance.md). The answer is the
@@ -25,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pipeline.sim.klaviyo import KlaviyoAccount, KlaviyoSimulator
 from pipeline.sim.postscript import PostscriptShop, PostscriptSimulator
 from pipeline.sim.server import RecordedRequest, Request, Response, json_response
 
@@ -32,12 +35,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-class BenchPostscript(PostscriptSimulator):
-    def __init__(self, *, indexed: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.stamps: list[float] = []
-        self.indexed = indexed
-        self._index: dict[str, tuple[int, dict[str, list[dict[str, Any]]]]] = {}
+class _Stamped:
+    """Mixin for a SimServer: a wall-clock stamp per recorded request (the acknowledgement time)."""
+
+    lock: Any
+    requests: list[RecordedRequest]
+    stamps: list[float]
 
     def _record(self, req: Request, status: int) -> None:
         rec = RecordedRequest(req.method, req.path, req.query, req.headers, req.body, status)
@@ -54,6 +57,39 @@ class BenchPostscript(PostscriptSimulator):
     def log(self) -> list[tuple[float, RecordedRequest]]:
         with self.lock:
             return list(zip(self.stamps, self.requests))
+
+
+class BenchKlaviyo(_Stamped, KlaviyoSimulator):
+    """The Klaviyo simulator, stamped; ``limits=None`` (unlimited) unless given."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("limits", None)
+        super().__init__(**kwargs)
+        self.stamps = []
+
+    def reset_account(self, account: KlaviyoAccount) -> None:
+        """Forget the account's events, profiles and jobs (each run starts from an empty account)."""
+        with self.lock:
+            account.events.clear()
+            account._seen.clear()
+            account.deduplicated = 0
+            account.profiles.clear()
+            account.jobs.clear()
+            account.profile_imports.clear()
+
+    def jobs_pending(self) -> int:
+        self.run_jobs()
+        with self.lock:
+            return sum(1 for a in self.accounts.values() for j in a.jobs.values()
+                       if j["status"] in ("queued", "processing"))
+
+
+class BenchPostscript(_Stamped, PostscriptSimulator):
+    def __init__(self, *, indexed: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.stamps = []
+        self.indexed = indexed
+        self._index: dict[str, tuple[int, dict[str, list[dict[str, Any]]]]] = {}
 
     def _email_index(self, shop: PostscriptShop) -> dict[str, list[dict[str, Any]]]:
         n = len(shop.subscribers)

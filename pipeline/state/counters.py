@@ -21,11 +21,11 @@ __all__ = ["COUNTERS", "CounterName", "Counters", "MemoryCounters", "RedisCounte
 
 CounterName = Literal[
     "pulled", "repulled", "quarantined", "transformed", "enqueued", "delivered", "skipped", "unchanged",
-    "retried", "deferred", "dead_lettered", "duplicates_dropped", "syncs_completed",
+    "retried", "deferred", "dead_lettered", "duplicates_dropped", "resent_after_interruption", "syncs_completed",
 ]
 COUNTERS: tuple[CounterName, ...] = (
     "pulled", "repulled", "quarantined", "transformed", "enqueued", "delivered", "skipped", "unchanged",
-    "retried", "deferred", "dead_lettered", "duplicates_dropped", "syncs_completed",
+    "retried", "deferred", "dead_lettered", "duplicates_dropped", "resent_after_interruption", "syncs_completed",
 )
 
 

@@ -4,7 +4,8 @@ has finished it, kept in Redis rather than in the broker or in Celery ETAs.
 Per platform, a sorted set of batch ids scored by when to look at the batch next, and a hash
 of their bodies. ``add`` puts a batch in, due at once or later (a retry, a rate-limit
 deferral, a paced replay). ``release`` hands due batches out under a lease: their score moves
-``lease_s`` ahead, atomically, so two releasers never take the same batch. A worker that
+a few seconds ahead, atomically, so two releasers never take the same batch; once their
+messages are published, ``queued`` makes that lease long (a message may wait in the queue). A worker that
 ``hold``\\ s a batch shortens the lease to a few seconds and keeps renewing it while it works;
 while that lease runs, no other message may hold the batch (a copy of it is turned away). A
 batch leaves only by ``finish``, which removes it and adds its follow-ups (retries, deferrals)
@@ -29,9 +30,12 @@ import redis
 from pipeline import keys
 from pipeline.types import Delivery
 
-__all__ = ["DONE_TTL_S", "DueBatch", "DueStore", "Hold", "MemoryDueStore", "QUEUED_LEASE_S", "RUN_LEASE_S",
+__all__ = ["DONE_TTL_S", "HANDOVER_LEASE_S", "DueBatch", "DueStore", "Hold", "MemoryDueStore", "QUEUED_LEASE_S", "RUN_LEASE_S",
            "RedisDueStore"]
 
+#: A batch being handed to the broker is handed out again after this long unless ``queued``
+#: confirms the publish (so a publisher that dies between the two loses nothing for long).
+HANDOVER_LEASE_S = 10.0
 #: A batch handed to the broker is handed out again after this long if no worker has taken it.
 QUEUED_LEASE_S = 1800.0
 #: A batch a worker holds is handed out again this long after the worker stops renewing it.
@@ -76,8 +80,13 @@ class DueStore(Protocol):
         ...
 
     def release(self, platform: str, *, now_s: float, limit: int = 50,
-                lease_s: float = QUEUED_LEASE_S) -> list[DueBatch]:
-        """Lease the batches due by ``now_s`` for ``lease_s``, oldest first."""
+                lease_s: float = HANDOVER_LEASE_S) -> list[DueBatch]:
+        """Lease the batches due by ``now_s`` for ``lease_s``, oldest first (then ``queued``)."""
+        ...
+
+    def queued(self, platform: str, batch_ids: Sequence[str], *, until_s: float) -> None:
+        """The batches' messages are on the broker: lease them until ``until_s``, unless a
+        worker holds them already."""
         ...
 
     def hold(self, platform: str, holds: Sequence[tuple[str, str]], *, now_s: float, until_s: float) -> list[Hold]:
@@ -133,6 +142,14 @@ for i = 1, (#ARGV - 2) / 2 do
 end
 return out
 """
+_QUEUED = """
+for i = 2, #ARGV do
+  if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 0 then
+    redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[i])
+  end
+end
+return 0
+"""
 _HOLDS = {1: Hold.HELD, 2: Hold.BUSY, 0: Hold.DONE, -1: Hold.UNKNOWN}
 
 
@@ -145,6 +162,7 @@ class RedisDueStore:
         self._redis = client
         self._release = client.register_script(_RELEASE)
         self._hold = client.register_script(_HOLD)
+        self._queued = client.register_script(_QUEUED)
 
     def add(self, merchant: str, platform: str, deliveries: Sequence[Delivery], *, due_at_s: float,
             queue: str | None = None) -> DueBatch | None:
@@ -158,11 +176,15 @@ class RedisDueStore:
         return batch
 
     def release(self, platform: str, *, now_s: float, limit: int = 50,
-                lease_s: float = QUEUED_LEASE_S) -> list[DueBatch]:
+                lease_s: float = HANDOVER_LEASE_S) -> list[DueBatch]:
         flat = self._release(keys=[keys.due(platform), keys.due_bodies(platform), keys.due_holders(platform)],
                              args=[_score(now_s), limit, _score(now_s + lease_s)])
         pairs = zip(flat[::2], flat[1::2])
         return [_decode(i.decode() if isinstance(i, bytes) else i, body) for i, body in pairs]
+
+    def queued(self, platform: str, batch_ids: Sequence[str], *, until_s: float) -> None:
+        if batch_ids:
+            self._queued(keys=[keys.due(platform), keys.due_holders(platform)], args=[_score(until_s), *batch_ids])
 
     def hold(self, platform: str, holds: Sequence[tuple[str, str]], *, now_s: float, until_s: float) -> list[Hold]:
         if not holds:
@@ -207,13 +229,19 @@ class MemoryDueStore:
         return batch
 
     def release(self, platform: str, *, now_s: float, limit: int = 50,
-                lease_s: float = QUEUED_LEASE_S) -> list[DueBatch]:
+                lease_s: float = HANDOVER_LEASE_S) -> list[DueBatch]:
         scores = self._score.get(platform, {})
         due = sorted((score, i) for i, score in scores.items() if score <= now_s)[:limit]
         for _, i in due:
             scores[i] = now_s + lease_s
             self._holder.pop(i, None)
         return [self._body[i] for _, i in due]
+
+    def queued(self, platform: str, batch_ids: Sequence[str], *, until_s: float) -> None:
+        scores = self._score.get(platform, {})
+        for i in batch_ids:
+            if i in scores and i not in self._holder:
+                scores[i] = until_s
 
     def hold(self, platform: str, holds: Sequence[tuple[str, str]], *, now_s: float, until_s: float) -> list[Hold]:
         scores, out = self._score.get(platform, {}), []

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from pipeline import keys
-from pipeline.state.due import QUEUED_LEASE_S, RUN_LEASE_S, Hold, MemoryDueStore, RedisDueStore
+from pipeline.state.due import HANDOVER_LEASE_S, QUEUED_LEASE_S, RUN_LEASE_S, Hold, MemoryDueStore, RedisDueStore
 from pipeline.types import Delivery
 from tests.factories import event
 
@@ -35,6 +35,8 @@ def test_a_batch_comes_back_until_it_is_finished(backend: str, real_redis: redis
     (first,) = due.release("postscript", now_s=150.0)
     assert first.merchant == "acme" and first.queue == "bulk" and [d.item.id for d in first.deliveries] == ["e0", "e1"]
     assert due.release("postscript", now_s=151.0) == []  # leased: not handed out twice
+    due.queued("postscript", [first.id], until_s=150.0 + QUEUED_LEASE_S)  # its message is on the broker
+    assert due.release("postscript", now_s=150.0 + HANDOVER_LEASE_S + 1) == []
     again = due.release("postscript", now_s=150.0 + QUEUED_LEASE_S + 1)  # no one finished it: due again
     assert sorted(b.deliveries[0].item.id for b in again) == ["e0", "e5"]
     for b in again:
@@ -73,6 +75,27 @@ def test_an_expired_lease_may_be_taken_over(backend: str, real_redis: redis.Redi
 
 
 @pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_a_releaser_that_dies_before_publishing_loses_the_batch_for_seconds_only(backend: str,
+                                                                                 real_redis: redis.Redis) -> None:
+    due = store(backend, real_redis)
+    due.add("acme", "postscript", deliveries(1), due_at_s=1.0)
+    (taken,) = due.release("postscript", now_s=2.0)  # ... and the releaser dies before publishing
+    (again,) = due.release("postscript", now_s=2.0 + HANDOVER_LEASE_S + 0.1)
+    assert again.id == taken.id
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_queued_does_not_lengthen_the_lease_of_a_batch_a_worker_holds(backend: str, real_redis: redis.Redis) -> None:
+    due = store(backend, real_redis)
+    batch = due.add("acme", "postscript", deliveries(1), due_at_s=1.0 + HANDOVER_LEASE_S)
+    assert batch is not None
+    due.hold("postscript", [(batch.id, "t1")], now_s=1.0, until_s=1.0 + RUN_LEASE_S)  # taken before the publisher
+    due.queued("postscript", [batch.id], until_s=1.0 + QUEUED_LEASE_S)                # confirmed its publish
+    (back,) = due.release("postscript", now_s=2.0 + RUN_LEASE_S)  # the holder died: back within the run lease
+    assert back.id == batch.id
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
 def test_finish_swaps_a_batch_for_its_follow_ups_and_remembers_it(backend: str, real_redis: redis.Redis) -> None:
     due = store(backend, real_redis)
     batch = due.add("acme", "postscript", deliveries(4), due_at_s=5.0)
@@ -85,6 +108,7 @@ def test_finish_swaps_a_batch_for_its_follow_ups_and_remembers_it(backend: str, 
     (retry,) = due.release("postscript", now_s=55.0)
     assert [d.item.id for d in retry.deliveries] == ["e1"] and retry.queue == "deliver.postscript"
     assert retry.id != batch.id
+    due.queued("postscript", [retry.id], until_s=55.0 + QUEUED_LEASE_S)
     (deferred,) = due.release("postscript", now_s=75.0)
     assert [d.item.id for d in deferred.deliveries] == ["e2", "e3"]
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from pipeline.config import PLATFORM_DEFAULTS
 from pipeline.observability.metrics import record_batch
-from pipeline.state.due import QUEUED_LEASE_S, RUN_LEASE_S, Hold
+from pipeline.state.due import HANDOVER_LEASE_S, QUEUED_LEASE_S, RUN_LEASE_S, Hold
 from pipeline.types import Delivery
 from workers.app import app, runtime
 from workers.config import INFRA_ERRORS, delivery_queue
@@ -35,16 +35,17 @@ RELEASE_LIMIT = 200
 
 
 def publish(merchant: str, platform: str, deliveries: Sequence[Delivery], *, queue: str | None = None) -> None:
-    """Hand ``deliveries`` to a worker: into the due set (leased while queued), then onto the queue.
-    If the publish fails after the batch is kept, the lease ends and ``release_due`` sends it."""
+    """Hand ``deliveries`` to a worker: into the due set, onto the queue, then leased while queued.
+    If this process dies before the publish, the short first lease ends and ``release_due`` sends it."""
     if not deliveries:
         return
     queue = queue or delivery_queue(platform)
-    batch = runtime.due.add(merchant, platform, deliveries, queue=queue,
-                            due_at_s=runtime.clock.now().timestamp() + QUEUED_LEASE_S)
+    now_s = runtime.clock.now().timestamp()
+    batch = runtime.due.add(merchant, platform, deliveries, queue=queue, due_at_s=now_s + HANDOVER_LEASE_S)
     assert batch is not None
     deliver_batch.apply_async((merchant, platform, [d.to_dict() for d in deliveries]), {"batch_id": batch.id},
                               queue=queue)
+    runtime.due.queued(platform, [batch.id], until_s=now_s + QUEUED_LEASE_S)
 
 
 @app.task(name="lp.deliver_batch", bind=True, autoretry_for=INFRA_ERRORS, retry_backoff=2, retry_backoff_max=60,
@@ -79,12 +80,13 @@ def deliver_batch(self: Any, merchant: str, platform: str, deliveries: list[dict
 
 def release(platform: str) -> int:
     """Put the due batches of ``platform`` back on their queue (leased while queued)."""
-    moved = 0
-    for due in runtime.due.release(platform, now_s=runtime.clock.now().timestamp(), limit=RELEASE_LIMIT):
+    now_s = runtime.clock.now().timestamp()
+    released = runtime.due.release(platform, now_s=now_s, limit=RELEASE_LIMIT)
+    for due in released:
         deliver_batch.apply_async((due.merchant, due.platform, [d.to_dict() for d in due.deliveries]),
                                   {"batch_id": due.id}, queue=due.queue or delivery_queue(platform))
-        moved += 1
-    return moved
+    runtime.due.queued(platform, [b.id for b in released], until_s=now_s + QUEUED_LEASE_S)
+    return len(released)
 
 
 @app.task(name="lp.release_due", autoretry_for=INFRA_ERRORS, max_retries=3)
