@@ -133,6 +133,18 @@ def sync_klaviyo(smile_url: str, smile_key: str, kl_url: str, kl_key: str) -> in
                        lambda body, rec: klaviyo_event.delay(kl_url, kl_key, klaviyo_event_body(body, rec["created_at"])))
 
 
+def _retry_on(task: Any, r: httpx.Response) -> None:
+    if r.status_code == 429 or r.status_code >= 500:
+        raise task.retry(countdown=1, max_retries=20)
+
+
+@app.task(name="naive.event", bind=True, rate_limit=RATE_LIMIT)
+def event(self: Any, ps_url: str, ps_key: str, body: dict[str, Any]) -> int:
+    r = _http.post(f"{ps_url}/api/v2/events", json=body, headers={"Authorization": f"Bearer {ps_key}"})
+    _retry_on(self, r)
+    return r.status_code
+
+
 def _klaviyo_headers(key: str) -> dict[str, str]:
     return {"Authorization": f"Klaviyo-API-Key {key}", "revision": KLAVIYO_REVISION, "Accept": KLAVIYO_TYPE,
             "Content-Type": KLAVIYO_TYPE}

@@ -36,6 +36,7 @@ from pipeline.state.subscribers import RedisSubscriberCache
 from pipeline.transform.mapper import Mapper
 from pipeline.webhooks.intake import WebhookIntake
 from pipeline.webhooks.receiver import Endpoint
+from workers.resilience import until_redis_answers
 
 __all__ = ["Runtime"]
 
@@ -135,5 +136,5 @@ class Runtime:
             dead_letters=journal, skipped=journal, counters=RedisCounters(self.redis), clock=self.clock,
             pauses=RedisPauses(self.redis), profiles=RedisProfileStates(self.redis),
             dedup_ttl_s=s.dedup_ttl_s, max_attempts=s.delivery_max_attempts, retry_base_s=s.delivery_retry_base_s,
-            retry_max_s=s.delivery_retry_max_s, worker=self.worker,
+            retry_max_s=s.delivery_retry_max_s, worker=self.worker, persist=until_redis_answers,
         )

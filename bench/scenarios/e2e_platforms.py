@@ -17,7 +17,7 @@ from collections import Counter
 from typing import Any
 
 from bench.simx import BenchKlaviyo, BenchPostscript, body_json
-from bench.stack import Stack
+from bench.stack import UNLIMITED, Stack
 from pipeline.destinations.encoding import klaviyo as kl_encoding
 from pipeline.destinations.encoding import postscript as ps_encoding
 from pipeline.ratelimit.limits import endpoint_class, windows_for
@@ -42,6 +42,8 @@ class PostscriptE2E:
         self.sim: BenchPostscript = st.ps_e2e
         self.tenants = st.e2e
         self.merchants = [t.merchant for t in self.tenants]
+        self.recorded: list[tuple[str, str, str, bytes, dict[str, str]]] = []  # the pipeline's requests
+        self.reference: Counter[str] = Counter()  # the pipeline's payloads
 
     def reset(self) -> None:
         for t in self.tenants:
@@ -95,6 +97,8 @@ class KlaviyoE2E:
         self.tenants = st.e2e_kl
         self.accounts = st.kl_accounts
         self.merchants = [t.merchant for t in self.tenants]
+        self.recorded: list[tuple[str, str, str, bytes, dict[str, str]]] = []  # the pipeline's requests
+        self.reference: Counter[str] = Counter()  # the pipeline's payloads
 
     def reset(self) -> None:
         for account in self.accounts.values():
@@ -164,11 +168,12 @@ class KlaviyoE2E:
                 sizes.append(self.events_of(r))
         bound = 0.0
         for (_, cls), n in per.items():
-            interval = max(w.interval_us for w in windows_for("klaviyo", cls, rate_per_s=100000)) / 1e6
+            interval = max(w.interval_us for w in windows_for("klaviyo", cls, rate_per_s=UNLIMITED)) / 1e6
             bound = max(bound, (n - 1) * interval)
         return {"resent_deduplicated": sum(a.deduplicated for a in self.accounts.values()),
                 "bulk_event_requests": len(sizes), "events_per_bulk_request_mean": round(sum(sizes) / len(sizes), 1)
                 if sizes else None, "events_per_bulk_request_max": max(sizes, default=None),
+                "bulk_request_sizes": dict(sorted(Counter(sizes).items())),
                 "limiter_bound_secs": round(bound, 2)}
 
     def naive_start(self) -> None:

@@ -8,9 +8,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -20,6 +20,7 @@ from pipeline.demo.tenants import OkendoTenant, OmneoTenant, RediemTenant, Smile
 from pipeline.localredis import LocalRedis, ensure_redis, free_port
 from pipeline.sim import (AttentiveSimulator, KlaviyoSimulator, OkendoSimulator, OmneoSimulator, PostscriptSimulator,
                           RediemSimulator, SmileSimulator)
+from pipeline.sim.klaviyo import DEFAULT_LIMITS as KLAVIYO_LIMITS
 from pipeline.state.counters import RedisCounters
 
 __all__ = ["DemoOptions", "Stack", "demo_stack"]
@@ -45,6 +46,15 @@ class DemoOptions:
     redis_url: str | None = None
     allow_fake_redis: bool = True
     log_level: str = "WARNING"
+    #: Where the Smile merchants deliver: "postscript" and/or "klaviyo" (pipeline/demo/tenants.py).
+    smile_platforms: tuple[str, ...] = ("postscript",)
+    #: The Klaviyo simulator's limits, (burst/s, steady/min) per endpoint class (pipeline/sim/klaviyo.py);
+    #: None: unlimited.
+    klaviyo_limits: Mapping[str, tuple[int, int] | None] | None = field(default_factory=lambda: dict(KLAVIYO_LIMITS))
+
+    def __post_init__(self) -> None:
+        if not self.smile_platforms or set(self.smile_platforms) - set(SmileTenant.PLATFORMS):
+            raise ValueError(f"smile_platforms: one or more of {SmileTenant.PLATFORMS}, got {self.smile_platforms}")
 
 
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -80,6 +90,7 @@ class Stack:
     processes: dict[str, subprocess.Popen[bytes]]
     logs: Path
     web_url: str
+    klaviyo: KlaviyoSimulator | None = None
 
     @property
     def merchants(self) -> list[str]:
@@ -130,7 +141,7 @@ def demo_stack(opts: DemoOptions, *, say: Callable[[str], None] = print) -> Iter
     local: LocalRedis | None = None
     sims = {"smile": SmileSimulator(rate_per_s=opts.smile_rate_per_s), "okendo": OkendoSimulator(),
             "omneo": OmneoSimulator(), "rediem": RediemSimulator(), "attentive": AttentiveSimulator(),
-            "klaviyo": KlaviyoSimulator()}
+            "klaviyo": KlaviyoSimulator(limits=opts.klaviyo_limits)}
     postscript = PostscriptSimulator(rate_per_s=opts.postscript_rate_per_s)
     processes: dict[str, subprocess.Popen[bytes]] = {}
     workdir = tempfile.TemporaryDirectory(prefix="lp-demo-")
@@ -147,7 +158,8 @@ def demo_stack(opts: DemoOptions, *, say: Callable[[str], None] = print) -> Iter
                 share = lambda total: total // opts.merchants + (1 if i < total % opts.merchants else 0)  # noqa: E731
                 tenants.append(SmileTenant(f"demo{run}-smile{i + 1}", f"sk_demo{run}_{i}", postscript, sims["smile"],
                                            customers=share(opts.customers), transactions=share(opts.transactions),
-                                           seed=opts.seed + i, sync_interval_s=opts.sync_interval_s))
+                                           seed=opts.seed + i, sync_interval_s=opts.sync_interval_s,
+                                           platforms=opts.smile_platforms, sims=sims))
         if "okendo" in opts.providers:
             tenants.append(OkendoTenant(f"demo{run}-okendo", f"sk_demo{run}_ok", postscript, sims["okendo"],
                                         members=opts.members, seed=opts.seed))
@@ -181,7 +193,7 @@ def demo_stack(opts: DemoOptions, *, say: Callable[[str], None] = print) -> Iter
         for t in tenants:
             t.push(web_url)
         yield Stack(redis=local, smile=sims["smile"], postscript=postscript, tenants=tenants, processes=processes,
-                    logs=logs, web_url=web_url)
+                    logs=logs, web_url=web_url, klaviyo=sims["klaviyo"])
     finally:
         for p in processes.values():
             _stop(p)

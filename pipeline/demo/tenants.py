@@ -1,12 +1,15 @@
 """The demo's merchants: one class per provider, each seeding its simulator, declaring its
-connection, feeding pushes, and saying which Postscript events must arrive."""
+connection, feeding pushes, and saying which Postscript events must arrive.
+
+Every merchant delivers to Postscript, except a Smile merchant given other ``platforms`` (e.g.
+``("klaviyo",)``): it is then connected to those platforms only, each as a ``Fanout``."""
 
 from __future__ import annotations
 
 import base64
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from pipeline.clock import SystemClock
@@ -57,7 +60,8 @@ class Fanout:
 
 
 class Tenant:
-    """One demo merchant: a provider account on its simulator and a Postscript shop."""
+    """One demo merchant: a provider account on its simulator and a Postscript shop (connected
+    unless ``on_postscript`` is False: then nothing is expected there)."""
 
     provider: ClassVar[str]
     pulls: ClassVar[bool] = True
@@ -68,6 +72,7 @@ class Tenant:
         self.env: dict[str, str] = {f"{_env_prefix(merchant)}_POSTSCRIPT_API_KEY": shop_key}
         self.pushed = 0
         self.fanout: list[Fanout] = []
+        self.on_postscript = True
 
     def connect(self, kind: str, sim: Any) -> None:
         """Also deliver this merchant's events to ``kind`` (fan-out)."""
@@ -88,16 +93,19 @@ class Tenant:
 
     def toml(self, postscript_url: str, rate_per_s: float) -> str:
         prefix = _env_prefix(self.merchant)
+        postscript = (f"\n[[merchants.{self.merchant}.platforms]]\nkind = \"postscript\"\nbase_url = \"{postscript_url}\"\n"
+                      f"credential_env = \"{prefix}_POSTSCRIPT_API_KEY\"\nrate_per_s = {rate_per_s}\n")
         return (f"\n[merchants.{self.merchant}.provider]\n{self.provider_toml()}"
-                f"\n[[merchants.{self.merchant}.platforms]]\nkind = \"postscript\"\nbase_url = \"{postscript_url}\"\n"
-                f"credential_env = \"{prefix}_POSTSCRIPT_API_KEY\"\nrate_per_s = {rate_per_s}\n"
-                + "".join(f.toml(self.merchant) for f in self.fanout))
+                + (postscript if self.on_postscript else "") + "".join(f.toml(self.merchant) for f in self.fanout))
+
+    def expected_at(self, kind: str) -> Counter[str]:
+        """Events, as ``kind`` names them, that a fan-out platform must record."""
+        return expected_types(self.items(), kind)
 
     def fanout_problems(self, lenient: tuple[str, ...] = ()) -> list[str]:
         out = []
-        items = self.items()
         for fan in self.fanout:
-            want, got = expected_types(items, fan.kind), fan.received()
+            want, got = self.expected_at(fan.kind), fan.received()
             for name in set(want) | set(got):
                 ok = (0 < got[name] <= want[name]) if name in lenient else got[name] == want[name]
                 if not ok:
@@ -128,44 +136,74 @@ class Tenant:
 
 
 class SmileTenant(Tenant):
+    """``platforms``: where this merchant delivers, "postscript" and/or "klaviyo" (a simulator for
+    each in ``sims``). The Postscript shop is seeded (its subscribers) either way."""
+
     provider = "smile"
+    PLATFORMS: ClassVar[tuple[str, ...]] = ("postscript", "klaviyo")
 
     def __init__(self, merchant: str, shop_key: str, postscript: PostscriptSimulator, smile: SmileSimulator, *,
-                 customers: int, transactions: int, seed: int, sync_interval_s: float) -> None:
+                 customers: int, transactions: int, seed: int, sync_interval_s: float,
+                 platforms: Sequence[str] = ("postscript",), sims: Mapping[str, Any] | None = None) -> None:
         super().__init__(merchant, shop_key, postscript)
+        if not platforms or set(platforms) - set(self.PLATFORMS) or len(set(platforms)) != len(platforms):
+            raise ValueError(f"Smile platforms must be distinct, among {self.PLATFORMS}; got {tuple(platforms)}")
         key = f"smile_demo_{merchant}"
         self.account = smile.add_account(key)
         self.summary = seed_demo(self.account, self.shop, customers=customers, transactions=transactions, seed=seed)
         self.url, self.interval = f"{smile.base_url}/v1", sync_interval_s
         self.env[f"{_env_prefix(merchant)}_SMILE_API_KEY"] = key
+        self.on_postscript = "postscript" in platforms
+        for kind in platforms:
+            if kind != "postscript":
+                self.connect(kind, (sims or {})[kind])
 
     def provider_toml(self) -> str:
         p = _env_prefix(self.merchant)
         return (f"kind = \"smile\"\nbase_url = \"{self.url}\"\ncredential_env = \"{p}_SMILE_API_KEY\"\n"
                 f"sync_interval_s = {self.interval}\n")
 
-    def expected(self) -> Counter[str]:
-        """An independent statement of the catalog's Smile rules, so the demo checks them too."""
+    def _expected_events(self) -> Counter[str]:
+        """An independent statement of the catalog's Smile rules (display names), so the demo checks them too."""
         def name(txn: dict[str, Any]) -> str:
             if txn.get("internal_note"):
-                return "Smile_Points_Adjusted"
-            return "Smile_Points_Earned" if txn["points_change"] > 0 else "Smile_Points_Redeemed"
+                return "Smile Points Adjusted"
+            return "Smile Points Earned" if txn["points_change"] > 0 else "Smile Points Redeemed"
         issued = [f for f in self.account.reward_fulfillments.values() if f["fulfillment_status"] == "issued"]
         return Counter(name(t) for t in self.account.points_transactions.values()) + Counter(
-            {"Smile_Reward_Fulfilled": len(issued)} if issued else {})
+            {"Smile Reward Fulfilled": len(issued)} if issued else {})
+
+    def expected(self) -> Counter[str]:
+        return self.expected_at("postscript") if self.on_postscript else Counter()
+
+    def expected_at(self, kind: str) -> Counter[str]:
+        rename = ENCODINGS[kind].event_name
+        return Counter({rename(name): n for name, n in self._expected_events().items()})
 
     def problems(self) -> list[str]:
         out = super().problems()
-        subscribers = {s["email"]: s for s in self.shop.subscribers.values() if s.get("email")}
         wrong = 0
-        for customer in self.account.customers.values():
-            props = (subscribers.get(customer["email"]) or {}).get("properties")
-            if props is not None and (props.get("Smile Points Balance") != customer["points_balance"]
-                                      or props.get("Enrolled in Smile") != (customer["state"] == "member")):
-                wrong += 1
-        if wrong:
-            out.append(f"{self.merchant}: {wrong} subscriber profiles do not match Smile")
-        return out
+        if self.on_postscript:
+            subscribers = {s["email"]: s for s in self.shop.subscribers.values() if s.get("email")}
+            for customer in self.account.customers.values():
+                props = (subscribers.get(customer["email"]) or {}).get("properties")
+                if props is not None and not self._profile_matches(props, customer):
+                    wrong += 1
+            if wrong:
+                out.append(f"{self.merchant}: {wrong} subscriber profiles do not match Smile")
+        for fan in self.fanout:
+            if fan.kind == "klaviyo":  # policy "create": every customer has a profile
+                wrong = sum(1 for c in self.account.customers.values()
+                            if not self._profile_matches((fan.account.profile_by_email(c["email"]) or {}).get(
+                                "properties") or {}, c))
+                if wrong:
+                    out.append(f"{self.merchant}: {wrong} Klaviyo profiles do not match Smile")
+        return out + self.fanout_problems()
+
+    @staticmethod
+    def _profile_matches(props: Mapping[str, Any], customer: Mapping[str, Any]) -> bool:
+        return (props.get("Smile Points Balance") == customer["points_balance"]
+                and props.get("Enrolled in Smile") == (customer["state"] == "member"))
 
 
 class RediemTenant(Tenant):

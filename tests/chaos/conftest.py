@@ -26,6 +26,7 @@ from pipeline import keys
 from pipeline.demo.stack import QUEUES, DemoOptions, Stack, _spawn
 from pipeline.demo.tenants import SmileTenant
 from pipeline.localredis import LocalRedis, start_redis_server
+from pipeline.sim.klaviyo import KlaviyoAccount
 from workers.config import queue_names
 
 
@@ -87,12 +88,12 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, interval_s: floa
         time.sleep(interval_s)
 
 
-# -- what the Smile merchant must produce at Postscript ------------------------------------------
+# -- what the Smile merchant must produce at Postscript (or Klaviyo) -----------------------------
 
-def smile_expected(tenant: SmileTenant) -> tuple[set[str], int]:
-    """(seeded Smile transaction ids, number of events Postscript must receive in all)."""
+def smile_expected(tenant: SmileTenant, platform: str = "postscript") -> tuple[set[str], int]:
+    """(seeded Smile transaction ids, number of events ``platform`` must receive in all)."""
     txns = {str(t["id"]) for t in tenant.account.points_transactions.values()}
-    return txns, sum(tenant.expected().values())
+    return txns, sum(tenant.expected_at(platform).values())
 
 
 @dataclass
@@ -117,6 +118,113 @@ def received(shop: Any) -> Received:
                       if "Transaction ID" in (e.get("properties") or {}))
     return Received(events=len(events), external_ids=len(by_ext), duplicated={k: n for k, n in by_ext.items() if n > 1},
                     txn_ids=txn_ids)
+
+
+@dataclass
+class KlaviyoReceived:
+    """What one Klaviyo account recorded (after its dedup per metric, profile and unique_id) and
+    what it was sent: every event in every request to the two event endpoints answered 202."""
+
+    recorded: int
+    unique_ids: Counter[str]  # unique_id -> times recorded
+    txn_ids: Counter[str]  # Transaction ID -> times recorded
+    via: Counter[str]  # "single" / "bulk" -> events recorded that way
+    deduplicated: int  # events answered 202 but dropped as repeats (the simulator's count)
+    sends: Counter[str]  # unique_id -> times sent (in accepted requests)
+    sends_via: Counter[str]  # "single" / "bulk" -> events sent that way (in accepted requests)
+    requests: Counter[str]  # "<path> <status>" -> requests to the event endpoints
+
+    @property
+    def duplicated(self) -> dict[str, int]:
+        """unique_ids recorded more than once (the simulator's dedup makes this impossible)."""
+        return {k: n for k, n in self.unique_ids.items() if n > 1}
+
+    @property
+    def duplicated_txns(self) -> dict[str, int]:
+        """Transactions recorded more than once (under different unique_ids: a real duplicate)."""
+        return {k: n for k, n in self.txn_ids.items() if n > 1}
+
+    @property
+    def sent(self) -> int:
+        return sum(self.sends.values())
+
+    @property
+    def resent(self) -> dict[str, int]:
+        """unique_id -> times sent, where more than once (what the dedup absorbed)."""
+        return {k: n for k, n in self.sends.items() if n > 1}
+
+
+def _sent_unique_ids(path: str, body: dict[str, Any]) -> tuple[str, list[str]]:
+    """("single" or "bulk", the unique_ids of the events in one event request body)."""
+    if path.startswith("/api/event-bulk-create-jobs"):
+        entries = body["data"]["attributes"]["events-bulk-create"]["data"]
+        return "bulk", [str(e["attributes"].get("unique_id")) for entry in entries
+                        for e in entry["attributes"]["events"]["data"]]
+    return "single", [str(body["data"]["attributes"].get("unique_id"))]
+
+
+def klaviyo_recorded(account: KlaviyoAccount) -> int:
+    """Distinct events the account recorded (cheap, for polling)."""
+    with account.sim.lock:
+        return len(account.events)
+
+
+def klaviyo_received(account: KlaviyoAccount) -> KlaviyoReceived:
+    sim = account.sim
+    with sim.lock:
+        events = list(account.events)
+        deduplicated = account.deduplicated
+        requests = [r for r in sim.requests if r.path.startswith("/api/event")
+                    and r.headers.get("authorization", "").partition(" ")[2].strip() == account.api_key]
+    sends: Counter[str] = Counter()
+    sends_via: Counter[str] = Counter()
+    for r in requests:
+        if r.status == 202:
+            via, ids = _sent_unique_ids(r.path, r.json())
+            sends.update(ids)
+            sends_via[via] += len(ids)
+    return KlaviyoReceived(
+        recorded=len(events), unique_ids=Counter(str(e["unique_id"]) for e in events),
+        txn_ids=Counter(str(e["properties"]["Transaction ID"]) for e in events
+                        if "Transaction ID" in (e.get("properties") or {})),
+        via=Counter(e["via"] for e in events), deduplicated=deduplicated, sends=sends, sends_via=sends_via,
+        requests=Counter(f"{r.path.rstrip('/')} {r.status}" for r in requests))
+
+
+# -- the kill loop -------------------------------------------------------------------------------
+
+@dataclass
+class Kills:
+    kills: int = 0
+    at_kill: list[int] = field(default_factory=list)  # progress() at each kill
+    restored: list[int] = field(default_factory=list)  # messages given back to their queues after each kill
+
+
+def kill_worker_repeatedly(stack: Stack, opts: DemoOptions, *, done: Callable[[], bool], progress: Callable[[], int],
+                           redelivery: str, rng: Any, every_s: float, max_kills: int) -> Kills:
+    """SIGKILL the stack's worker ~``every_s`` (jittered ±30 %) after each one says "ready." and start a
+    new one, until ``done()`` or ``max_kills``; with ``redelivery == "redelivered"`` the killed
+    worker's unacknowledged messages are also given back to their queues right after each kill.
+    The last worker started is left running (``stack.processes["worker"]``)."""
+    env = stack_env(stack, opts)
+    worker = stack.processes["worker"]
+    log = stack.logs / "worker.log"
+    out = Kills()
+    while out.kills < max_kills and not done():
+        # kill only a worker that is consuming: ~every_s after it said "ready."
+        if not wait_for_log(log, "ready.", 30, worker):
+            pytest.fail(f"worker did not start: {log.read_text()[-2000:]}")
+        time.sleep(every_s * rng.uniform(0.7, 1.3))
+        if done():
+            break
+        sigkill(worker)
+        out.kills += 1
+        out.at_kill.append(progress())
+        if redelivery == "redelivered":
+            out.restored.append(redeliver_unacked(stack.redis.url))
+        log = stack.logs / f"worker-{out.kills}.log"
+        worker = stack.processes["worker"] = spawn_worker(stack, opts, env, f"worker-{out.kills}")
+    return out
 
 
 # -- what Redis holds: evidence for failure messages ---------------------------------------------
@@ -158,6 +266,13 @@ def broker_state(url: str, merchants: list[str], platforms: tuple[str, ...] = ("
         client.close()
 
 
+def pipeline_idle(url: str, merchants: list[str], platforms: tuple[str, ...]) -> bool:
+    """No delivery batch of ``platforms`` left: none queued, none in the due set (a batch stays there
+    from its publish until the task that sent it finishes, and retries or deferrals go back there)."""
+    state = broker_state(url, merchants, platforms)
+    return not any(state.due.values()) and not any(q.startswith("deliver.") for q in state.queued)
+
+
 def redeliver_unacked(url: str) -> int:
     """Put every unacknowledged message back on its queue now, the way kombu's Redis transport
     does once the visibility timeout has passed (``QoS.restore_visible`` with a timeout of 0).
@@ -174,15 +289,18 @@ def redeliver_unacked(url: str) -> int:
     return before
 
 
-def stale_claims(url: str, merchant: str, platform: str, shop: Any) -> dict[str, int]:
+def stale_claims(url: str, merchant: str, platform: str, shop: Any = None, *,
+                 arrived: set[str] | None = None) -> dict[str, int]:
     """In-flight claims left in Redis, split by whether their delivery ever reached the platform
-    (by external_id) and whether the ledger marks it acknowledged."""
+    (by the Postscript ``shop``'s external_ids, or the delivery ids in ``arrived``) and whether the
+    ledger marks it acknowledged."""
     client = redis.Redis.from_url(url)
     try:
         prefix = keys.inflight(merchant, platform, "")
         ids = [k.decode()[len(prefix):] for k in client.scan_iter(match=f"{prefix}*", count=1000)]
-        with shop.sim.lock:
-            arrived = set(shop.events_by_external_id)
+        if arrived is None:
+            with shop.sim.lock:
+                arrived = set(shop.events_by_external_id)
         out = Counter()
         for delivery_id in ids:
             acked = bool(client.exists(keys.delivered(merchant, platform, delivery_id)))
@@ -252,7 +370,7 @@ def keep_logs(stack: Stack, dest: Path) -> Path:
 
 
 def wait_done_or_stuck(done: Callable[[], bool], progress: Callable[[], int], url: str, merchants: list[str], *,
-                       timeout_s: float, stall_s: float = 15.0) -> bool:
+                       timeout_s: float, stall_s: float = 15.0, platforms: tuple[str, ...] = ("postscript",)) -> bool:
     """Wait until ``done()``; give up early once nothing can make progress any more: ``progress()``
     has not moved for ``stall_s`` while no delivery is queued or due (a stuck unacked message is
     not progress: the broker gives it back only after the visibility timeout). Returns done()."""
@@ -266,7 +384,7 @@ def wait_done_or_stuck(done: Callable[[], bool], progress: Callable[[], int], ur
         if current != last:
             last, since = current, now
         elif now - since > stall_s:
-            state = broker_state(url, merchants)
+            state = broker_state(url, merchants, platforms)
             if not any(q.startswith("deliver.") for q in state.queued) and not any(state.due.values()):
                 return done()
         time.sleep(0.5)

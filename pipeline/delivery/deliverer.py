@@ -26,12 +26,17 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from pipeline import keys
 from pipeline.backoff import backoff_s
 from pipeline.clock import Clock
+from pipeline.delivery.bulk import BulkSends
+from pipeline.delivery.result import (AUTH_RECHECK_S, BULK_MIN_EVENTS, BULK_MIN_PROFILES, CONTENDED_RECHECK_S,
+                                      DLQ_GUARD_STREAK, INFLIGHT_TTL_S, PAUSE_RECHECK_S, REPLAY, BatchResult,
+                                      identity)
 from pipeline.destinations.base import Destination, SendResult
 from pipeline.errors import AuthError, FatalError, PipelineError, RateLimited, RetriableError, Throttled
 from pipeline.observability.metrics import observe_latency
@@ -42,56 +47,17 @@ from pipeline.state.pauses import Pauses
 from pipeline.state.profiles import ProfileStates, plan
 from pipeline.types import Attempt, Delivery, Event, ProfileUpdate
 
-__all__ = ["AUTH_RECHECK_S", "BatchResult", "DLQ_GUARD_STREAK", "Deliverer", "REPLAY"]
-
-#: Dead-letters in a row that pause a connection (arroyo's DlqLimit, by count).
-DLQ_GUARD_STREAK = 50
-#: A connection paused for a refused credential tries again after this long.
-AUTH_RECHECK_S = 900
-#: A paused connection's deliveries are looked at again this often.
-PAUSE_RECHECK_S = 60.0
-#: The attempt a replay starts with: attempts before it do not count against the limit again.
-REPLAY = "replay"
-#: Profile updates in one batch from which a platform with a bulk endpoint (Klaviyo) gets one job.
-BULK_MIN_PROFILES = 50
-#: Events in one batch from which a platform with a bulk endpoint (Klaviyo) gets them in one
-#: request: Klaviyo allows 2.5 bulk requests/s against 58 single events/s (steady), so a bulk
-#: request pays off from ~25 events.
-BULK_MIN_EVENTS = 50
-#: A delivery being sent is claimed this long, so a duplicate of it (a redelivered message, a
-#: batch released twice) is not sent at the same time by another worker.
-INFLIGHT_TTL_S = 45  # longer than one send can take (two requests at HTTP_TIMEOUT_S, plus pacing)
-#: A delivery another batch is sending is looked at again after this long.
-CONTENDED_RECHECK_S = INFLIGHT_TTL_S / 3
+__all__ = ["Deliverer"]
 
 
-@dataclass
-class BatchResult:
-    delivered: int = 0
-    skipped: int = 0
-    unchanged: int = 0
-    duplicates: int = 0
-    dead_lettered: int = 0
-    resumed: int = 0  # sends an earlier run of the batch died during: sent again (at-least-once)
-    retry: list[Delivery] = field(default_factory=list)
-    retry_in_s: float = 0.0
-    deferred: list[Delivery] = field(default_factory=list)
-    defer_s: float = 0.0
-    deferred_from_next: bool = False  # the delivery that stopped the batch was handled itself
-
-
-def _identity(update: ProfileUpdate) -> str:
-    c = update.customer
-    return c.email or c.phone or f"{update.provider}:{c.provider_id}"
-
-
-class Deliverer:
+class Deliverer(BulkSends):
     """Sends batches for one (merchant, platform)."""
 
     def __init__(self, *, merchant: str, platform: str, destination: Destination, ledger: Ledger,
                  dead_letters: Journal, skipped: Journal, counters: Counters, clock: Clock, pauses: Pauses,
                  profiles: ProfileStates, dedup_ttl_s: int, max_attempts: int, retry_base_s: float,
-                 retry_max_s: float, worker: str = "", rand: Callable[[], float] = random.random) -> None:
+                 retry_max_s: float, worker: str = "", rand: Callable[[], float] = random.random,
+                 persist: Callable[[Callable[[], Any]], Any] | None = None) -> None:
         self._merchant = merchant
         self._platform = platform
         self._destination = destination
@@ -108,6 +74,10 @@ class Deliverer:
         self._cap_s = retry_max_s
         self._worker = worker
         self._rand = rand
+        # what must be written once a platform has acknowledged (the ledger) goes through
+        # ``persist``, which the workers make wait for Redis: an outage then costs a wait, not
+        # a resend of everything acknowledged since the batch began
+        self._persist = persist or (lambda work: work())
 
     def _ledger_key(self, delivery: Delivery) -> str:
         return keys.delivered(self._merchant, self._platform, delivery.id)
@@ -160,7 +130,7 @@ class Deliverer:
                 try:
                     handled = self._deliver_one(delivery, result)
                 finally:
-                    self._ledger.release(claim, owner=owner)
+                    self._persist(lambda: self._ledger.release(claim, owner=owner))
                 if not handled:
                     start = index + 1 if result.deferred_from_next else index
                     result.deferred = [d for d, a in zip(batch[start:], done[start:]) if not a]
@@ -186,13 +156,12 @@ class Deliverer:
         """Handle one delivery; False when the rest of the batch must be deferred."""
         item, profile_plan = delivery.item, None
         if isinstance(item, ProfileUpdate):
-            identity = _identity(item)
-            profile_plan = plan(item.properties, item.as_of, self._profiles.get(self._merchant, self._platform, identity),
+            who = identity(item)
+            profile_plan = plan(item.properties, item.as_of, self._profiles.get(self._merchant, self._platform, who),
                                 full=delivery.full)
             if not profile_plan.send:
                 result.unchanged += 1
-                self._ledger.mark([self._ledger_key(delivery)], ttl_s=self._ttl_s)
-                self._replayed(delivery)
+                self._acknowledged([delivery])
                 return True
             item = replace(item, properties=profile_plan.send)
         started = self._clock.monotonic()
@@ -223,114 +192,14 @@ class Deliverer:
         observe_latency(self._platform, self._clock.monotonic() - started)
         self._record(delivery, sent, result)
         if profile_plan is not None and sent.outcome == "delivered":
-            self._profiles.put(self._merchant, self._platform, _identity(delivery.item), profile_plan.entries,
-                               ttl_s=self._ttl_s)
-        return True
-
-    def _deliver_profiles_bulk(self, deliveries: list[Delivery], result: BatchResult, owner: str) -> list[Delivery]:
-        """Many profile updates as one bulk job; each shares the job's outcome. Returns the
-        deliveries another batch is sending (left for later)."""
-        mine, contended, claims = self._claim_all(deliveries, owner, result)
-        try:
-            planned: list[tuple[Delivery, ProfileUpdate, dict[str, tuple[str, str]]]] = []
-            unchanged: list[Delivery] = []
-            for d in mine:
-                update = d.item
-                assert isinstance(update, ProfileUpdate)
-                p = plan(update.properties, update.as_of,
-                         self._profiles.get(self._merchant, self._platform, _identity(update)), full=d.full)
-                if p.send:
-                    planned.append((d, replace(update, properties=p.send), p.entries))
-                else:
-                    unchanged.append(d)
-            result.unchanged += len(unchanged)
-            self._acknowledged(unchanged)
-            sent = [d for d, _, _ in planned]
-            if planned and self._send_bulk(sent, result, lambda: self._destination.send_profiles_bulk(  # type: ignore[attr-defined]
-                    [u for _, u, _ in planned])):
-                result.delivered += len(planned)
-                self._acknowledged(sent)
-                for _, update, entries in planned:
-                    self._profiles.put(self._merchant, self._platform, _identity(update), entries, ttl_s=self._ttl_s)
-        finally:
-            self._ledger.release_many(claims, owner=owner)
-        return contended
-
-    def _deliver_events_bulk(self, deliveries: list[Delivery], result: BatchResult, owner: str) -> list[Delivery]:
-        """Many events in as few bulk requests as the platform allows; see ``_deliver_profiles_bulk``.
-        A request the platform refuses (one bad event refuses all) is sent again one event at a
-        time, so each event gets its own outcome."""
-        mine, contended, claims = self._claim_all(deliveries, owner, result)
-
-        def one_by_one() -> None:
-            for index, d in enumerate(mine):
-                if not self._deliver_one(d, result):
-                    start = index + 1 if result.deferred_from_next else index
-                    result.deferred.extend(mine[start:])
-                    result.deferred_from_next = False
-                    return
-
-        try:
-            if mine and self._send_bulk(mine, result, lambda: self._destination.send_events_bulk(  # type: ignore[attr-defined]
-                    [(d.id, d.item) for d in mine]), on_refused=one_by_one):
-                result.delivered += len(mine)
-                self._acknowledged(mine)
-        finally:
-            self._ledger.release_many(claims, owner=owner)
-        return contended
-
-    def _claim_all(self, deliveries: list[Delivery], owner: str,
-                   result: BatchResult) -> tuple[list[Delivery], list[Delivery], list[str]]:
-        """(claimed, contended, claim keys taken); those delivered meanwhile count as duplicates."""
-        claims = [keys.inflight(self._merchant, self._platform, d.id) for d in deliveries]
-        got = self._ledger.claim_many(claims, ttl_s=INFLIGHT_TTL_S, owner=owner,
-                                      unless=[self._ledger_key(d) for d in deliveries])
-        result.duplicates += sum(g is Claim.DONE for g in got)
-        result.resumed += sum(g is Claim.RESUMED for g in got)
-        taken = (Claim.TAKEN, Claim.RESUMED)
-        return ([d for d, g in zip(deliveries, got) if g in taken],
-                [d for d, g in zip(deliveries, got) if g is Claim.BUSY],
-                [c for c, g in zip(claims, got) if g in taken])
-
-    def _send_bulk(self, deliveries: list[Delivery], result: BatchResult, send: Callable[[], object], *,
-                   on_refused: Callable[[], None] | None = None) -> bool:
-        """One bulk send for ``deliveries``; True when accepted, else each is retried, deferred or
-        dead-lettered with the request's outcome (or, if the platform refused the request,
-        ``on_refused`` handles them). A refused credential pauses the connection and defers
-        them all (the pause says why)."""
-        started = self._clock.monotonic()
-        try:
-            send()
-        except Throttled as exc:
-            result.deferred.extend(deliveries)
-            result.defer_s = max(result.defer_s, exc.retry_after_s or 1.0)
-            return False
-        except RetriableError as exc:
-            for d in deliveries:
-                self._retry(d.with_attempt(self._attempt(type(exc).__name__, exc.status, started)), exc, result)
-            return False
-        except AuthError as exc:
-            self._pauses.pause(self._merchant, self._platform, since=self._clock.now(), reason=str(exc),
-                               until=self._clock.now() + timedelta(seconds=AUTH_RECHECK_S))
-            result.deferred.extend(deliveries)
-            result.defer_s = max(result.defer_s, PAUSE_RECHECK_S)
-            return False
-        except (FatalError, PipelineError, ValueError) as exc:
-            if on_refused is not None:
-                on_refused()
-                return False
-            for d in deliveries:
-                self._dead_letter(d.with_attempt(self._attempt(type(exc).__name__, getattr(exc, "status", None),
-                                                               started)), exc, reason=str(exc))
-                result.dead_lettered += 1
-            return False
-        observe_latency(self._platform, self._clock.monotonic() - started)
+            entries = profile_plan.entries
+            self._persist(lambda: self._profiles.put(self._merchant, self._platform, identity(delivery.item),
+                                                     entries, ttl_s=self._ttl_s))
         return True
 
     def _acknowledged(self, deliveries: Sequence[Delivery]) -> None:
-        self._ledger.mark([self._ledger_key(d) for d in deliveries], ttl_s=self._ttl_s)
-        for d in deliveries:
-            self._replayed(d)
+        self._persist(lambda: self._ledger.mark([self._ledger_key(d) for d in deliveries], ttl_s=self._ttl_s))
+        self._persist(lambda: [self._replayed(d) for d in deliveries])
 
     def _retry(self, failed: Delivery, exc: RetriableError, result: BatchResult) -> None:
         since_replay = failed.attempts
@@ -352,15 +221,14 @@ class Deliverer:
             self._dead.delete(keys.dlq(self._merchant, self._platform), delivery.replay_of)
 
     def _record(self, delivery: Delivery, sent: SendResult, result: BatchResult) -> None:
+        self._acknowledged([delivery])
         if sent.outcome == "skipped":
-            self._skipped.append(keys.skipped(self._merchant, self._platform), {
-                "delivery_id": delivery.id, "kind": delivery.item.kind, "reason": sent.reason,
-                "at": self._clock.now().isoformat()})
+            entry = {"delivery_id": delivery.id, "kind": delivery.item.kind, "reason": sent.reason,
+                     "at": self._clock.now().isoformat()}
+            self._persist(lambda: self._skipped.append(keys.skipped(self._merchant, self._platform), entry))
             result.skipped += 1
         else:
             result.delivered += 1
-        self._ledger.mark([self._ledger_key(delivery)], ttl_s=self._ttl_s)
-        self._replayed(delivery)
 
     def _attempt(self, outcome: str, status: int | None, started: float) -> Attempt:
         return Attempt(at=self._clock.now(), outcome=outcome, status=status,
