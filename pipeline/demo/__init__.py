@@ -5,6 +5,8 @@ seeded; the web process, a Celery worker and a Celery beat as separate processes
 Omneo and Rediem are pulled by beat's syncs, Okendo (and part of Omneo) is pushed as
 signed webhooks. It waits for everything to be delivered, checks what the simulated
 Postscript accepted against what was seeded, prints a report, and stops all it started.
+``DemoOptions.smile_platforms`` connects the Smile merchants to Klaviyo instead of (or as well
+as) Postscript; ``klaviyo_limits`` sets the Klaviyo simulator's limits (None: unlimited).
 """
 
 from __future__ import annotations

@@ -50,7 +50,8 @@ class DemoOptions:
     smile_platforms: tuple[str, ...] = ("postscript",)
     #: The Klaviyo simulator's limits, (burst/s, steady/min) per endpoint class (pipeline/sim/klaviyo.py);
     #: None: unlimited.
-    klaviyo_limits: Mapping[str, tuple[int, int] | None] | None = field(default_factory=lambda: dict(KLAVIYO_LIMITS))
+    klaviyo_limits: Mapping[str, tuple[int, int] | None] | None = field(default_factory=lambda: dict(KLAVIYO_LIMITS),
+                                                                        hash=False)
 
     def __post_init__(self) -> None:
         if not self.smile_platforms or set(self.smile_platforms) - set(SmileTenant.PLATFORMS):

@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 
 from pipeline.clock import SystemClock
 from pipeline.destinations.encoding import ENCODINGS
-from pipeline.destinations.encoding.postscript import event_type
 from pipeline.providers.resources import decode
 from pipeline.sim import OkendoSimulator, OmneoSimulator, PostscriptSimulator, RediemSimulator, SmileSimulator
 from pipeline.sim.seed import seed_demo, seed_okendo, seed_omneo, seed_rediem
