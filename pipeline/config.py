@@ -14,7 +14,8 @@ Example (TOML)::
     kind = "postscript"
     credential_env = "ACME_POSTSCRIPT_API_KEY"
     # unknown_subscriber = "skip"             # per-integration policy
-    # rate_per_s = 15
+    # rate_per_s = 15                       # replaces the documented per-second limit
+    # rate_scale = 1.0                      # multiplies every documented window (raised limits)
 
 Every problem is reported as ``ConfigError`` naming the file, the key and what is wrong.
 """
@@ -86,6 +87,7 @@ class ProviderAccount:
     credential_env: str
     credential: Secret = field(repr=False)
     rate_per_s: float | None  # None: the documented limits (pipeline/ratelimit/limits.py)
+    rate_scale: float = 1.0  # multiplies every documented window of this account
     sync_interval_s: float = 300.0
     lookback_s: float = 120.0
     page_size: int = 250
@@ -102,6 +104,7 @@ class PlatformAccount:
     credential_env: str
     credential: Secret = field(repr=False)
     rate_per_s: float | None  # None: the documented limits (pipeline/ratelimit/limits.py)
+    rate_scale: float = 1.0  # multiplies every documented window of this account
     unknown_subscriber: str = "skip"
 
 
@@ -205,7 +208,7 @@ class _Reader:
     def common(self, body: Any, where: str, defaults: Mapping[str, Mapping[str, Any]], extra: set[str]) -> dict[str, Any]:
         if not isinstance(body, Mapping):
             raise self.fail(where, "must be a table")
-        self.no_unknown(body, where, {"kind", "base_url", "credential_env", "rate_per_s"} | extra)
+        self.no_unknown(body, where, {"kind", "base_url", "credential_env", "rate_per_s", "rate_scale"} | extra)
         kind = body.get("kind")
         if kind not in defaults:
             raise self.fail(f"{where}.kind", f"unknown kind {kind!r}; expected one of {', '.join(sorted(defaults))}")
@@ -221,6 +224,7 @@ class _Reader:
             "credential_env": body.get("credential_env"),
             "credential": self.secret(body, "credential_env", where),
             "rate_per_s": self.number(body, "rate_per_s", where, defaults[kind]["rate_per_s"]),
+            "rate_scale": self.number(body, "rate_scale", where, 1.0),
         }
 
     def secret(self, body: Mapping[str, Any], name: str, where: str) -> Secret:

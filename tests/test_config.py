@@ -38,6 +38,14 @@ def test_loads_a_valid_file_with_defaults(tmp_path: Path) -> None:
     assert ps.base_url == "https://api.postscript.io"
     assert ps.rate_per_s is None
     assert ps.unknown_subscriber == "skip"
+    assert ps.rate_scale == 1.0 and acme.provider.rate_scale == 1.0
+
+
+def test_rate_scale_is_read_and_checked(tmp_path: Path) -> None:
+    text = GOOD.replace('kind = "postscript"', 'kind = "postscript"\nrate_scale = 4')
+    assert load_connections(write(tmp_path, text), ENV)["acme"].platform("postscript").rate_scale == 4.0
+    with pytest.raises(ConfigError, match=r"platforms\[0\]\.rate_scale.*greater than 0"):
+        load_connections(write(tmp_path, GOOD.replace('kind = "postscript"', 'kind = "postscript"\nrate_scale = 0')), ENV)
 
 
 def test_secrets_never_show_in_reprs(tmp_path: Path) -> None:

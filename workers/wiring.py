@@ -75,14 +75,14 @@ class Runtime:
         return Mapper()
 
     def _client(self, role: str, merchant: str, kind: str, base_url: str, headers: dict[str, str],
-                rate_per_s: float, *, max_wait_s: float | None = None) -> httpx.Client:
+                rate_per_s: float | None, *, max_wait_s: float | None = None, rate_scale: float = 1.0) -> httpx.Client:
         if os.getpid() != self._pid:  # forked: never share sockets with the parent
             self._clients.clear()
             self._pid = os.getpid()
         key = (f"{role}:{merchant}", kind)
         if key not in self._clients:
             throttle = Throttle(limiter=self.limiter, clock=self.clock, kind=kind, scope=f"{role}:{kind}:{merchant}",
-                                rate_per_s=rate_per_s, max_wait_s=max_wait_s)
+                                rate_per_s=rate_per_s, max_wait_s=max_wait_s, rate_scale=rate_scale)
             self._clients[key] = build_client(base_url=base_url, headers=headers,
                                               timeout_s=self.settings.http_timeout_s, before_request=throttle.before,
                                               after_response=throttle.after)
@@ -92,7 +92,7 @@ class Runtime:
         account = self.connection(merchant).provider
         cls = PROVIDERS[account.kind]
         client = self._client("provider", merchant, account.kind, account.base_url, cls.auth_headers(account),
-                              account.rate_per_s)
+                              account.rate_per_s, rate_scale=account.rate_scale)
         return cls(merchant=merchant, account=account, client=client, directory=RedisCustomerDirectory(self.redis),
                    snapshots=RedisSnapshotStore(self.redis), clock=self.clock)
 
@@ -126,7 +126,8 @@ class Runtime:
         account = self.connection(merchant).platform(platform)
         cls = DESTINATIONS[account.kind]
         client = self._client("platform", merchant, account.kind, account.base_url, cls.auth_headers(account),
-                              account.rate_per_s, max_wait_s=self.settings.max_inline_wait_s)
+                              account.rate_per_s, max_wait_s=self.settings.max_inline_wait_s,
+                              rate_scale=account.rate_scale)
         destination = cls(merchant=merchant, account=account, client=client,
                           subscribers=RedisSubscriberCache(self.redis))
         journal = RedisJournal(self.redis)

@@ -63,10 +63,14 @@ def endpoint_class(kind: str, path: str) -> str:
     return "default"
 
 
-def windows_for(kind: str, endpoint: str, *, rate_per_s: float | None = None) -> tuple[Window, ...]:
-    """The windows of (kind, endpoint class); ``rate_per_s`` replaces the one-second window."""
+def windows_for(kind: str, endpoint: str, *, rate_per_s: float | None = None,
+                scale: float = 1.0) -> tuple[Window, ...]:
+    """The windows of (kind, endpoint class), each multiplied by ``scale`` (an account whose
+    limits the platform raised); ``rate_per_s`` then replaces the one-second window."""
     table = LIMITS.get(kind, {})
     windows = table.get(endpoint) or table.get("default") or (Window(10, _S),)
+    if scale != 1.0:
+        windows = tuple(Window(max(1, round(w.limit * scale)), w.period_s) for w in windows)
     if rate_per_s is None:
         return windows
     replaced = tuple(Window(max(1, round(rate_per_s)), _S) if w.period_s == _S else w for w in windows)

@@ -132,3 +132,9 @@ def test_reservations_queue_back_to_back_and_one_beyond_the_bound_takes_nothing(
     if backend == "memory":
         clock.advance(4 * i)
         assert limiter.reserve("s", TEN, max_wait_s=0.0) == Reservation(True, 0.0)  # the refused one took nothing
+
+
+def test_a_scale_multiplies_every_window_and_rate_per_s_still_replaces_the_second() -> None:
+    assert windows_for("klaviyo", "events_bulk", scale=100) == (Window(1000, 1.0), Window(15000, 60.0))
+    assert windows_for("klaviyo", "events", scale=2, rate_per_s=50) == (Window(50, 1.0), Window(7000, 60.0))
+    assert windows_for("postscript", "default", scale=0.5) == (Window(8, 1.0),)
