@@ -81,7 +81,7 @@ def main() -> int:
         variants = [v for v in e2e.variants(st) if v.name in platforms]
         if "4" in only:
             res["sim_lookup_cost"] = lookup_cost(int(cfg.bulk_customers * 0.8), lookups=50)
-        st.start_pipeline(cfg.workers)
+        st.start_pipeline(cfg.rl_workers if only <= {"2"} else cfg.workers)
         if "3" in only:
             st.start_web()
         if "4" in only:
@@ -99,7 +99,7 @@ def main() -> int:
             for v in variants:
                 e2e_res[v.name] = {"pipeline": section(f"e2e {v.name} pipeline", lambda v=v: e2e.pipeline(st, v))}
         if "2" in only:
-            if cfg.workers != cfg.rl_workers:
+            if len(st.pids("pipe")) != cfg.rl_workers:
                 st.stop_group("pipe")
                 st.start_pipeline(cfg.rl_workers)
             say(f"2. rate-limit use at {cfg.rl_rate} rps, {cfg.rl_workers} worker processes")

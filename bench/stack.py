@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 QUEUES = "ingest,webhooks,bulk,deliver.postscript,deliver.attentive,deliver.klaviyo"
 FINISHED = ("delivered", "skipped", "unchanged", "dead_lettered", "duplicates_dropped")
 UNLIMITED = 100000  # rps given to limiters that must not bind (section 1)
+UNLIMITED_SCALE = 10000  # rate_scale that lifts every documented window out of the way (section 1)
 
 
 class Cfg:
@@ -129,9 +130,9 @@ class Stack:
         for t in self.e2e:  # section 1: no limit may bind, so both limiters are set out of the way
             toml += self._smile_toml(t.merchant, provider_rate=UNLIMITED)
             toml += self._platform_toml(t.merchant, "postscript", self.ps_e2e.base_url, UNLIMITED)
-        for t in self.e2e_kl:  # Klaviyo's one-second windows out of the way (its steady windows stay)
+        for t in self.e2e_kl:  # every Klaviyo window out of the way (rate_scale lifts the minute windows too)
             toml += self._smile_toml(t.merchant, provider_rate=UNLIMITED)
-            toml += self._platform_toml(t.merchant, "klaviyo", self.kl_e2e.base_url, UNLIMITED)
+            toml += self._platform_toml(t.merchant, "klaviyo", self.kl_e2e.base_url, UNLIMITED, scale=UNLIMITED_SCALE)
             env[f"{_env_prefix(t.merchant)}_KLAVIYO_API_KEY"] = self.kl_accounts[t.merchant].api_key
         toml += self._smile_toml("rl", provider_rate=UNLIMITED)
         toml += self._platform_toml("rl", "postscript", self.ps_rl.base_url, c.rl_rate)
@@ -161,10 +162,10 @@ class Stack:
         return out + (f"rate_per_s = {provider_rate}\n" if provider_rate else "")
 
     @staticmethod
-    def _platform_toml(m: str, kind: str, url: str, rate: float | None) -> str:
+    def _platform_toml(m: str, kind: str, url: str, rate: float | None, *, scale: float | None = None) -> str:
         out = (f'\n[[merchants.{m}.platforms]]\nkind = "{kind}"\nbase_url = "{url}"\n'
                f'credential_env = "{_env_prefix(m)}_{kind.upper()}_API_KEY"\n')
-        return out + (f"rate_per_s = {rate}\n" if rate else "")
+        return out + (f"rate_per_s = {rate}\n" if rate else "") + (f"rate_scale = {scale}\n" if scale else "")
 
     # -- processes -------------------------------------------------------------------------------
     def _celery(self, *args: str) -> list[str]:

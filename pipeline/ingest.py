@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from pipeline import keys, quarantine
 from pipeline.clock import Clock
+from pipeline.destinations.registry import batch_size as platform_batch_size
 from pipeline.errors import InvalidRecord
 from pipeline.providers.base import Page, Provider
 from pipeline.state.counters import Counters
@@ -35,11 +36,13 @@ Enqueue = Callable[[str, list[Delivery]], None]
 
 def enqueue_batches(enqueue: Enqueue, deliveries: Sequence[Delivery], platforms: Sequence[str],
                     batch_size: int) -> None:
-    """Hand deliveries over per platform, in batches of at most ``batch_size``."""
+    """Hand deliveries over per platform, in batches of at most ``batch_size`` (more for a
+    platform with a larger bulk endpoint: ``destinations.registry.BATCH_SIZES``)."""
     for platform in platforms:
         mine = [d for d in deliveries if d.platform == platform]
-        for start in range(0, len(mine), batch_size):
-            enqueue(platform, mine[start:start + batch_size])
+        size = platform_batch_size(platform, batch_size)
+        for start in range(0, len(mine), size):
+            enqueue(platform, mine[start:start + size])
 
 
 @dataclass

@@ -134,3 +134,16 @@ def test_rejected_records_are_quarantined_with_payload_and_field() -> None:
     assert entry["payload"] == {"id": 9, "points_change": "x"} and entry["merchant"] == "acme"
     assert h.delivered_ids() == [1]
     assert h.counters.get("acme")["quarantined"] == 1
+
+
+def test_batches_are_cut_per_platform_and_larger_where_a_bulk_endpoint_takes_more() -> None:
+    from pipeline.ingest import enqueue_batches
+    from pipeline.types import Delivery
+    from tests.factories import event
+
+    got: list[tuple[str, int]] = []
+    deliveries = [Delivery(platform=p, item=event(id=f"{p}{i}")) for p in ("postscript", "klaviyo") for i in range(1200)]
+    enqueue_batches(lambda platform, batch: got.append((platform, len(batch))), deliveries,
+                    ["postscript", "klaviyo"], 100)
+    assert [n for p, n in got if p == "postscript"] == [100] * 12
+    assert [n for p, n in got if p == "klaviyo"] == [1000, 200]  # one bulk create request each

@@ -14,6 +14,7 @@ every profile landed, before it reads the results.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ from bench.simx import self_cpu_s
 from bench.stack import ROOT, Stack
 
 Variant = PostscriptE2E | KlaviyoE2E
+_ID_SEGMENT = re.compile(r"/(?=[^/]*\d)[^/]{8,}")  # a path segment that is an id (subscriber, job)
 
 
 def variants(st: Stack) -> list[Variant]:
@@ -41,7 +43,7 @@ def _summary(st: Stack, v: Variant, label: str, t_trigger: float, cpu0: dict[str
     t_last = max(t for t, k in carried if k)
     secs = t_last - t_trigger
     statuses = Counter(r.status for _, r in log)
-    by_path = Counter(f"{r.method} {r.path.rstrip('/')}" for _, r in log)
+    by_path = Counter(f"{r.method} {_ID_SEGMENT.sub('/{id}', r.path.rstrip('/'))}" for _, r in log)
     problems = v.problems()
     out = {"events": n, "requests": len(log), "secs": round(secs, 2), "events_per_s": round(n / secs, 1),
            "requests_per_s": round(len(log) / secs, 1), "events_per_request": round(n / len(log), 2),
@@ -69,6 +71,9 @@ def pipeline(st: Stack, v: Variant) -> dict[str, Any]:
     out = _summary(st, v, "pipeline", t0, cpu0, "pipe")
     out["redis_calls_per_event"] = st.calls_per(calls0, st.redis_calls(), out["events"])
     out["counters"] = {m: {k: n for k, n in st.counters.get(m).items() if n} for m in v.merchants}
+    if isinstance(v, KlaviyoE2E):
+        out["limiter_bound_secs"] = v.limiter_bound_secs(v.sim.log())
+        out["secs_over_limiter_bound"] = round(out["secs"] / out["limiter_bound_secs"], 3) if out["limiter_bound_secs"] else None
     v.recorded = [(r.method, r.path, urlencode(r.query, doseq=True), r.body, r.headers) for _, r in v.sim.log()]
     v.reference = v.payloads()
     return out

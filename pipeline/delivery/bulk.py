@@ -30,11 +30,12 @@ class BulkSends:
         try:
             planned: list[tuple[Delivery, ProfileUpdate, dict[str, tuple[str, str]]]] = []
             unchanged: list[Delivery] = []
-            for d in mine:
+            stored = self._profiles.get_many(self._merchant, self._platform,
+                                             [identity(d.item) for d in mine])  # type: ignore[arg-type]
+            for d, previous in zip(mine, stored):
                 update = d.item
                 assert isinstance(update, ProfileUpdate)
-                p = plan(update.properties, update.as_of,
-                         self._profiles.get(self._merchant, self._platform, identity(update)), full=d.full)
+                p = plan(update.properties, update.as_of, previous, full=d.full)
                 if p.send:
                     planned.append((d, replace(update, properties=p.send), p.entries))
                 else:
@@ -46,8 +47,9 @@ class BulkSends:
                     [u for _, u, _ in planned])):
                 result.delivered += len(planned)
                 self._acknowledged(sent)
-                self._persist(lambda: [self._profiles.put(self._merchant, self._platform, identity(u), e,
-                                                          ttl_s=self._ttl_s) for _, u, e in planned])
+                self._persist(lambda: self._profiles.put_many(self._merchant, self._platform,
+                                                              [(identity(u), e) for _, u, e in planned],
+                                                              ttl_s=self._ttl_s))
         finally:
             self._persist(lambda: self._ledger.release_many(claims, owner=owner))
         return contended

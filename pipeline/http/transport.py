@@ -39,7 +39,7 @@ def _idle_and_open(conn: http.client.HTTPConnection) -> bool:
 class KeepAliveTransport(httpx.BaseTransport):
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self._local = threading.local()
-        self._ssl = ssl_context or ssl.create_default_context()
+        self._ssl = ssl_context  # made on first https use (loading the CA store costs ~10 ms)
         self._all: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
 
@@ -53,6 +53,8 @@ class KeepAliveTransport(httpx.BaseTransport):
             conn = None
         if conn is None:
             if url.scheme == "https":
+                if self._ssl is None:
+                    self._ssl = ssl.create_default_context()
                 conn = http.client.HTTPSConnection(url.host, port, timeout=timeout_s, context=self._ssl)
             else:
                 conn = http.client.HTTPConnection(url.host, port, timeout=timeout_s)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -28,6 +28,15 @@ class ProfileStates(Protocol):
     def get(self, merchant: str, platform: str, identity: str) -> dict[str, Entry]: ...
 
     def put(self, merchant: str, platform: str, identity: str, entries: Mapping[str, Entry], *, ttl_s: int) -> None: ...
+
+    def get_many(self, merchant: str, platform: str, identities: Sequence[str]) -> list[dict[str, Entry]]:
+        """``get`` of each identity, in one round trip."""
+        ...
+
+    def put_many(self, merchant: str, platform: str, updates: Sequence[tuple[str, Mapping[str, Entry]]], *,
+                 ttl_s: int) -> None:
+        """``put`` of each (identity, entries), in one round trip."""
+        ...
 
 
 class ProfilePlan:
@@ -60,17 +69,28 @@ class RedisProfileStates:
         self._redis = client
 
     def get(self, merchant: str, platform: str, identity: str) -> dict[str, Entry]:
-        raw = self._redis.hgetall(keys.profile_state(merchant, platform, keys.identity_hash(identity)))
-        return {k.decode(): tuple(json.loads(v)) for k, v in raw.items()}  # type: ignore[misc]
+        return self.get_many(merchant, platform, [identity])[0]
 
     def put(self, merchant: str, platform: str, identity: str, entries: Mapping[str, Entry], *, ttl_s: int) -> None:
-        if not entries:
-            return
-        key = keys.profile_state(merchant, platform, keys.identity_hash(identity))
+        self.put_many(merchant, platform, [(identity, entries)], ttl_s=ttl_s)
+
+    def get_many(self, merchant: str, platform: str, identities: Sequence[str]) -> list[dict[str, Entry]]:
         pipe = self._redis.pipeline(transaction=False)
-        pipe.hset(key, mapping={k: json.dumps(list(v)) for k, v in entries.items()})
-        pipe.expire(key, ttl_s)
-        pipe.execute()
+        for identity in identities:
+            pipe.hgetall(keys.profile_state(merchant, platform, keys.identity_hash(identity)))
+        return [{k.decode(): tuple(json.loads(v)) for k, v in raw.items()}  # type: ignore[misc]
+                for raw in (pipe.execute() if identities else [])]
+
+    def put_many(self, merchant: str, platform: str, updates: Sequence[tuple[str, Mapping[str, Entry]]], *,
+                 ttl_s: int) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for identity, entries in updates:
+            if entries:
+                key = keys.profile_state(merchant, platform, keys.identity_hash(identity))
+                pipe.hset(key, mapping={k: json.dumps(list(v)) for k, v in entries.items()})
+                pipe.expire(key, ttl_s)
+        if len(pipe):
+            pipe.execute()
 
 
 class MemoryProfileStates:
@@ -82,5 +102,13 @@ class MemoryProfileStates:
 
     def put(self, merchant: str, platform: str, identity: str, entries: Mapping[str, Entry], *, ttl_s: int) -> None:
         self._data.setdefault((merchant, platform, keys.identity_hash(identity)), {}).update(entries)
+
+    def get_many(self, merchant: str, platform: str, identities: Sequence[str]) -> list[dict[str, Entry]]:
+        return [self.get(merchant, platform, i) for i in identities]
+
+    def put_many(self, merchant: str, platform: str, updates: Sequence[tuple[str, Mapping[str, Entry]]], *,
+                 ttl_s: int) -> None:
+        for identity, entries in updates:
+            self.put(merchant, platform, identity, entries, ttl_s=ttl_s)
 
 

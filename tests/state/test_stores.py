@@ -108,3 +108,15 @@ def test_no_personal_data_in_redis_keys(real_redis: redis.Redis) -> None:
     RedisSubscriberCache(real_redis).put("m", "postscript", "jane@example.test", "s_1", ttl_s=60)
     RedisCustomerDirectory(real_redis).put_many("m", "smile", [Customer(provider_id="9", email="jane@example.test")])
     assert not [k for k in real_redis.keys("*") if b"jane" in k]
+
+
+def test_profile_states_many(backend: str, request: pytest.FixtureRequest) -> None:
+    from pipeline.state.profiles import MemoryProfileStates, RedisProfileStates
+
+    states = make(backend, request, MemoryProfileStates, RedisProfileStates)
+    states.put_many("m", "klaviyo", [("a@x.io", {"Points": ("2026-01-01T00:00:00+00:00", "h1")}), ("b@x.io", {})],
+                    ttl_s=60)
+    assert states.get_many("m", "klaviyo", ["a@x.io", "b@x.io"]) == [
+        {"Points": ("2026-01-01T00:00:00+00:00", "h1")}, {}]
+    assert states.get_many("m", "klaviyo", []) == []
+    assert states.get("m", "klaviyo", "a@x.io") == {"Points": ("2026-01-01T00:00:00+00:00", "h1")}
