@@ -11,6 +11,7 @@ from http import HTTPStatus
 import httpx
 
 from pipeline.errors import AuthError, FatalError, RateLimited, RetriableError
+from pipeline.redact import mask
 
 __all__ = ["Action", "STATUS_POLICY", "action_for", "raise_for_response", "retry_after_s", "raise_for_transport"]
 
@@ -63,11 +64,12 @@ def retry_after_s(response: httpx.Response, now: datetime | None = None) -> floa
 
 
 def _excerpt(response: httpx.Response, limit: int = 300) -> str:
+    """The start of the body, emails and phone numbers masked (platforms echo them in errors)."""
     try:
         text = response.text
     except Exception:  # noqa: BLE001 - undecodable body
         return "<undecodable body>"
-    return text[:limit]
+    return str(mask(text[:limit]))
 
 
 def raise_for_response(response: httpx.Response, *, what: str) -> httpx.Response:

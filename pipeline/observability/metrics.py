@@ -175,7 +175,7 @@ class RedisStateCollector(Collector):
         yield quarantine
 
     def _due(self) -> GaugeMetricFamily:
-        g = GaugeMetricFamily("lp_due_batches", "Delivery batches waiting for their time (retries, deferrals).",
+        g = GaugeMetricFamily("lp_due_batches", "Delivery batches not finished yet (queued, being sent, or waiting: retries, deferrals).",
                               labels=["platform"])
         for platform, n in zip(self._platforms,
                                self._lengths(self._state, "zcard", [keys.due(p) for p in self._platforms])):

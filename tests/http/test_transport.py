@@ -19,11 +19,11 @@ from pipeline.localredis import free_port
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    connections: set[int] = set()
+    connections: set[tuple[str, int]] = set()
 
     def do_POST(self) -> None:  # noqa: N802
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        Handler.connections.add(id(self.connection))
+        Handler.connections.add(self.client_address)  # a new connection comes from a new port
         if self.path == "/slow":
             time.sleep(0.5)
         out = json.dumps({"echo": json.loads(body), "encoding": self.headers.get("Accept-Encoding")}).encode()
