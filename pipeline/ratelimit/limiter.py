@@ -9,7 +9,7 @@ interval, so a sender that wakes a little late costs no capacity (a limiter that
 "now" loses that lateness on every request: measured, 92 % of the rate instead of 97 %).
 ``acquire`` is ``reserve`` with no waiting. ``penalize(scope, hold_s)`` answers a 429:
 it halves the scope's rate and holds all its requests for ``hold_s`` (the ``Retry-After``
-when the remote sent one).
+when the remote sent one); further 429s during the hold only extend it (one cut per event).
 """
 
 from __future__ import annotations
@@ -124,9 +124,12 @@ class MemoryRateLimiter:
         return 0.0 if r.granted else r.wait_s
 
     def penalize(self, scope: str, hold_s: float) -> float:
-        factor = max(FLOOR, self._factor.get(scope, 1.0) * DECREASE)
+        now = self._clock.monotonic()
+        factor = self._factor.get(scope, 1.0)
+        if self._blocked.get(scope, 0.0) <= now:  # one cut per congestion event (see penalize.lua)
+            factor = max(FLOOR, factor * DECREASE)
         self._factor[scope] = factor
-        self._blocked[scope] = max(self._blocked.get(scope, 0.0), self._clock.monotonic() + hold_s)
+        self._blocked[scope] = max(self._blocked.get(scope, 0.0), now + hold_s)
         return factor
 
 

@@ -138,3 +138,13 @@ def test_a_scale_multiplies_every_window_and_rate_per_s_still_replaces_the_secon
     assert windows_for("klaviyo", "events_bulk", scale=100) == (Window(1000, 1.0), Window(15000, 60.0))
     assert windows_for("klaviyo", "events", scale=2, rate_per_s=50) == (Window(50, 1.0), Window(7000, 60.0))
     assert windows_for("postscript", "default", scale=0.5) == (Window(8, 1.0),)
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_429s_during_a_hold_extend_it_but_cut_the_rate_once(backend: str, request: pytest.FixtureRequest) -> None:
+    clock = FrozenClock()
+    limiter = MemoryRateLimiter(clock) if backend == "memory" else RedisRateLimiter(request.getfixturevalue("real_redis"))
+    assert limiter.penalize("burst", 1.0) == pytest.approx(DECREASE)
+    assert limiter.penalize("burst", 1.0) == pytest.approx(DECREASE)  # in flight when the first came
+    assert limiter.penalize("burst", 2.0) == pytest.approx(DECREASE)
+    assert limiter.acquire("burst", TEN) > 1.5  # the longest hold counts
