@@ -8,10 +8,11 @@ a send the platform accepted just before its worker died, resent by the batch's 
 (at-least-once, counted as ``resent_after_interruption``), must not be recorded twice: every
 seeded transaction is recorded at Klaviyo exactly once, none missing, none twice.
 
-With 100 deliveries a batch (``DELIVERY_BATCH_SIZE``), the events go through Klaviyo's bulk
-create events endpoint (``BULK_MIN_EVENTS``); both it and ``POST /api/events`` carry the
-unique_id. The simulator is unlimited (``klaviyo_limits=None``) but answers each event request
-after ``EVENT_LATENCY_S``, as a loaded platform would: a bulk request of 100 events then takes
+Klaviyo batches hold up to 1,000 deliveries (one Smile page, ~250 events), so the events go
+through Klaviyo's bulk create events endpoint (``BULK_MIN_EVENTS``); both it and
+``POST /api/events`` carry the unique_id. The simulator is unlimited (``klaviyo_limits=None``)
+but answers each event request after ``EVENT_LATENCY_S``, as a loaded platform would: a bulk
+request then takes
 long enough for the kills to land while requests are in flight (a request the worker dies
 waiting on is still recorded by the platform), and the delivery spans several kills.
 
@@ -46,7 +47,7 @@ RECOVERY_S = 60.0
 #: Once every event is recorded, how long the pipeline gets to finish its batches (resends included).
 SETTLE_S = 60.0
 #: How long the simulated Klaviyo takes to answer one event request (single or bulk).
-EVENT_LATENCY_S = 1.5
+EVENT_LATENCY_S = 4.0
 
 
 class SlowKlaviyo(KlaviyoSimulator):
@@ -78,7 +79,10 @@ def test_sigkill_worker_every_few_seconds_klaviyo_records_every_event_exactly_on
         def done() -> bool:
             return klaviyo_recorded(account) >= expected_events
 
-        run = kill_worker_repeatedly(stack, opts, done=done, progress=lambda: klaviyo_recorded(account),
+        def finished_work() -> bool:  # kills go on while batches are unfinished, not only until all is recorded
+            return done() and pipeline_idle(stack.redis.url, stack.merchants, ("klaviyo",))
+
+        run = kill_worker_repeatedly(stack, opts, done=finished_work, progress=lambda: klaviyo_recorded(account),
                                      redelivery=redelivery, rng=rng, every_s=KILL_EVERY_S, max_kills=MAX_KILLS)
         finished = wait_done_or_stuck(done, lambda: klaviyo_recorded(account), stack.redis.url, stack.merchants,
                                       timeout_s=RECOVERY_S, platforms=("klaviyo",))
