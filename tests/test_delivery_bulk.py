@@ -81,3 +81,15 @@ def test_bulk_events_another_batch_is_sending_wait_and_those_it_acknowledged_are
     result = deliverer.deliver(batch, owner="mine")
     assert [d.id for d in result.deferred] == [batch[0].id]
     assert dest.bulk_calls == [[d.id for d in batch[1:]]] and result.delivered == len(batch) - 1
+
+
+def test_a_throttled_bulk_request_and_a_throttled_single_send_in_one_batch_both_wait() -> None:
+    from pipeline.errors import Throttled
+    from tests.factories import profile
+
+    dest = BulkDestination(Throttled("busy", retry_after_s=2.0), bulk=Throttled("busy", retry_after_s=3.0))
+    deliverer, _, _ = harness(dest)
+    batch = [*events(BULK_MIN_EVENTS), *(Delivery(platform="klaviyo", item=profile(id=f"p{i}")) for i in range(3))]
+    result = deliverer.deliver(batch)
+    assert sorted(d.id for d in result.deferred) == sorted(d.id for d in batch)  # nothing dropped
+    assert result.delivered == 0 and result.defer_s == 3.0

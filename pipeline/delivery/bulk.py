@@ -63,9 +63,7 @@ class BulkSends:
         def one_by_one() -> None:
             for index, d in enumerate(mine):
                 if not self._deliver_one(d, result):
-                    start = index + 1 if result.deferred_from_next else index
-                    result.deferred.extend(mine[start:])
-                    result.deferred_from_next = False
+                    self._defer_rest(mine[index:], result)
                     return
 
         try:

@@ -132,8 +132,7 @@ class Deliverer(BulkSends):
                 finally:
                     self._persist(lambda: self._ledger.release(claim, owner=owner))
                 if not handled:
-                    start = index + 1 if result.deferred_from_next else index
-                    result.deferred = [d for d, a in zip(batch[start:], done[start:]) if not a]
+                    self._defer_rest([d for d, a in zip(batch[index:], done[index:]) if not a], result)
                     break
             if contended:
                 result.deferred = [*contended, *result.deferred]
@@ -151,6 +150,13 @@ class Deliverer(BulkSends):
             "resent_after_interruption": result.resumed,
             "retried": len(result.retry), "deferred": len(result.deferred)})
         return result
+
+    @staticmethod
+    def _defer_rest(rest: Sequence[Delivery], result: BatchResult) -> None:
+        """A send said "not now" at ``rest[0]``: it (unless it was dealt with itself) and every
+        delivery after it wait, added to what is already deferred."""
+        result.deferred.extend(rest[1:] if result.deferred_from_next else rest)
+        result.deferred_from_next = False
 
     def _deliver_one(self, delivery: Delivery, result: BatchResult) -> bool:
         """Handle one delivery; False when the rest of the batch must be deferred."""
