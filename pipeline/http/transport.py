@@ -48,9 +48,8 @@ class KeepAliveTransport(httpx.BaseTransport):
         port = url.port or (443 if url.scheme == "https" else 80)
         key = (url.scheme, url.host, port)
         conn = pool.get(key)
-        if conn is not None and not _idle_and_open(conn):
-            conn.close()
-            conn = None
+        if conn is not None and conn.sock is not None and not _idle_and_open(conn):
+            conn.close()  # the server closed it: the same object connects again on the next request
         if conn is None:
             if url.scheme == "https":
                 if self._ssl is None:

@@ -84,3 +84,11 @@ def test_each_thread_has_its_own_connection(server: str) -> None:
         t.join()
     assert len(Handler.connections) == 3
     transport.close()
+
+
+def test_reconnecting_reuses_the_thread_s_connection_object(server: str) -> None:
+    transport = KeepAliveTransport()
+    client = build_client(base_url=server, headers={}, timeout_s=5, transport=transport)
+    for _ in range(3):
+        assert client.post("/close", json={}).status_code == 202  # closed by the server each time
+    assert len(Handler.connections) == 3 and len(transport._all) == 1  # noqa: SLF001 - nothing piles up
