@@ -134,3 +134,22 @@ def test_skips_are_recorded_with_reason_and_not_retried() -> None:
 def test_delivery_round_trips_through_its_wire_dict() -> None:
     d = Delivery(platform="postscript", item=profile())
     assert Delivery.from_dict(d.to_dict()) == d and Delivery.from_dict(d.to_dict()).id == d.id
+
+
+def test_a_replay_another_batch_acknowledged_meanwhile_leaves_the_dead_letter_queue() -> None:
+    from dataclasses import replace as dc_replace
+
+    clock = FrozenClock()
+    ledger = MemoryLedger(clock)
+    batch = [Delivery(platform="postscript", item=event(id=i)) for i in "ab"]
+
+    class OtherBatchDeliversB(ScriptedDestination):
+        def send(self, item: Item, *, delivery_id: str) -> SendResult:
+            ledger.mark([keys.delivered("acme", "postscript", batch[1].id)], ttl_s=60)
+            return super().send(item, delivery_id=delivery_id)
+
+    deliverer, journal, _ = harness(OtherBatchDeliversB(), ledger=ledger)
+    entry_id = journal.append("lp:dlq:acme:postscript", {"delivery_id": batch[1].id})
+    batch[1] = dc_replace(batch[1], replay_of=entry_id)
+    assert deliverer.deliver(batch, owner="b1").duplicates == 1
+    assert list(journal.read("lp:dlq:acme:postscript")) == []

@@ -82,6 +82,9 @@ class BulkSends:
         got = self._ledger.claim_many(claims, ttl_s=INFLIGHT_TTL_S, owner=owner,
                                       unless=[self._ledger_key(d) for d in deliveries])
         result.duplicates += sum(g is Claim.DONE for g in got)
+        for d, g in zip(deliveries, got):
+            if g is Claim.DONE:
+                self._replayed(d)  # delivered after all: a replay's dead-letter entry can go
         result.resumed += sum(g is Claim.RESUMED for g in got)
         taken = (Claim.TAKEN, Claim.RESUMED)
         return ([d for d, g in zip(deliveries, got) if g in taken],

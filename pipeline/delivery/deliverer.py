@@ -120,6 +120,7 @@ class Deliverer(BulkSends):
                                                 unless=[self._ledger_key(delivery)])[0]
                 if state is Claim.DONE:  # another batch delivered it since the check above
                     result.duplicates += 1
+                    self._replayed(delivery)
                     continue
                 if state is Claim.BUSY:
                     # another batch is sending it (or died sending it): look again once the
