@@ -29,8 +29,8 @@ import pytest
 from pipeline.delivery import INFLIGHT_TTL_S
 from pipeline.demo import DemoOptions, demo_stack
 from pipeline.localredis import LocalRedis
-from tests.chaos.conftest import (broker_state, keep_logs, received, redeliver_unacked, sigkill, smile_expected,
-                                  spawn_worker, stack_env, stale_claims, wait_done_or_stuck, wait_for_log)
+from tests.chaos.conftest import (broker_state, keep_logs, kill_worker_repeatedly, received, smile_expected,
+                                  stale_claims, wait_done_or_stuck)
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e, pytest.mark.redis]
 
@@ -52,28 +52,13 @@ def test_sigkill_worker_every_few_seconds_loses_and_duplicates_nothing(fresh_red
         tenant = stack.tenants[0]
         txn_ids, expected_events = smile_expected(tenant)
         assert len(txn_ids) == TRANSACTIONS
-        env = stack_env(stack, opts)
-        worker = stack.processes["worker"]
-        log = stack.logs / "worker.log"
-        kills, at_kill, restored = 0, [], []
 
         def done() -> bool:
             return received(tenant.shop).external_ids >= expected_events
 
-        while kills < MAX_KILLS and not done():
-            # kill only a worker that is consuming: ~3 s after it said "ready."
-            if not wait_for_log(log, "ready.", 30, worker):
-                pytest.fail(f"worker did not start: {log.read_text()[-2000:]}")
-            time.sleep(KILL_EVERY_S * rng.uniform(0.7, 1.3))
-            if done():
-                break
-            sigkill(worker)
-            kills += 1
-            at_kill.append(received(tenant.shop).external_ids)
-            if redelivery == "redelivered":
-                restored.append(redeliver_unacked(stack.redis.url))
-            log = stack.logs / f"worker-{kills}.log"
-            worker = stack.processes["worker"] = spawn_worker(stack, opts, env, f"worker-{kills}")
+        run = kill_worker_repeatedly(stack, opts, done=done, progress=lambda: received(tenant.shop).external_ids,
+                                     redelivery=redelivery, rng=rng, every_s=KILL_EVERY_S, max_kills=MAX_KILLS)
+        kills, at_kill, restored = run.kills, run.at_kill, run.restored
 
         finished = wait_done_or_stuck(done, lambda: received(tenant.shop).external_ids, stack.redis.url,
                                       stack.merchants, timeout_s=RECOVERY_S)
