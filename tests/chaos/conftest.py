@@ -389,3 +389,13 @@ def wait_done_or_stuck(done: Callable[[], bool], progress: Callable[[], int], ur
                 return done()
         time.sleep(0.5)
     return True
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Prints the chaos results table (tests/chaos/report.py) when any scenario recorded a row."""
+    from tests.chaos import report
+
+    if report.ROWS:
+        terminalreporter.write_sep("=", "chaos results")
+        terminalreporter.write_line(report.table(report.ROWS))
+        terminalreporter.write_line(f"written to {report.write_json(report.ROWS)}")
