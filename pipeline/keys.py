@@ -139,3 +139,8 @@ def bulk(merchant: str) -> str:
 def heartbeat(worker: str) -> str:
     """String: when this worker last consumed a heartbeat task (liveness that proves consumption)."""
     return f"{PREFIX}:heartbeat:{worker}"
+
+
+def missing_scopes(merchant: str, provider: str) -> str:
+    """Hash: provider stream → JSON {scope, since, reason} while the key lacks that stream's scope."""
+    return f"{PREFIX}:scopes:{merchant}:{provider}"
