@@ -147,13 +147,16 @@ def test_profile_balances_and_redemptions(client: httpx.Client, tenant: OmneoTen
     soon = tenant.issue_reward(pid, 5, name="Spend Reward", expires_at=clock.t + timedelta(days=10))
     clock.t += timedelta(minutes=5)
     redemption = tenant.redeem(pid, 8)
-    assert soon["value_remaining"] == 0 and late["value_remaining"] == 7  # closest expiry first
-    assert [i["reward_id"] for i in redemption["items"]] == [soon["id"], late["id"]]
+    # closest expiry first; money as numeric strings, as the v3 reference renders it
+    assert soon["value_remaining"] == "0.00" and late["value_remaining"] == "7.00"
+    assert [i["type_attributes"]["id"] for i in redemption["items"]] == [soon["id"], late["id"]]
+    assert redemption["total"] == "8.00" and [i["value"] for i in redemption["items"]] == ["5.00", "3.00"]
     with pytest.raises(ValueError):
         tenant.redeem(pid, 100)
     clock.t += timedelta(minutes=5)
     txn = tenant.add_transaction(pid, 42.5, redemption_id=redemption["id"])
     assert redemption["transaction_id"] == txn["id"] and redemption["updated_at"] == "2026-01-01 12:10:00"
+    assert txn["redemption"]["id"] == redemption["id"] and "redemption_id" not in txn
     body = client.get(f"/api/v3/profiles/{pid}/balances").json()
     assert body == {"data": {"reward_balance": 7.0, "point_balance": 1250.0, "point_balance_dollars": 12.5,
                              "combined_balance_dollars": 19.5, "benefit_balance": 0.0}}
@@ -225,25 +228,26 @@ def test_webhook_sender(receiver: Any, tenant: OmneoTenant) -> None:
     sender = OmneoWebhookSender(receiver.url, secret)
     p = tenant.add_profile("kim@park.com", "Kim", "Park", "+61400000009")
     reward = tenant.with_profile(tenant.issue_reward(p["id"], 10))
-    assert sender.send("rewards", reward) == 204
-    assert sender.send("balances", tenant.balance_record(p["id"])) == 204
+    assert sender.send("reward.issued", reward) == 204
+    assert sender.send("balance.updated", tenant.balance_record(p["id"])) == 204
     first, second = receiver.got
     now = time.time()
     ids = [verify("hmac", secret, g.headers, g.body, now_s=now) for g in receiver.got]
     assert ids[0] != ids[1] and ids[0] == sender.deliveries[0].msg_id
-    name, raw, extra = unwrap("omneo", json.loads(first.body))
-    assert name == "rewards" and extra == {}
+    assert first.headers["x-omneo-event"] == "reward.issued"
+    name, raw, extra = unwrap("omneo", json.loads(first.body), event=first.headers["x-omneo-event"])
+    assert name == "rewards" and extra == {"_event": "reward.issued"}
     assert decode("omneo", name, raw, merchant="m").customer.email == "kim@park.com"
     assert sender.replay_last() == 204
     replay = receiver.got[-1]
     assert replay.body == second.body and verify("hmac", secret, replay.headers, replay.body, now_s=now) == ids[1]
-    sender.send_stale("rewards", reward, age_s=900)
+    sender.send_stale("reward.issued", reward, age_s=900)
     with pytest.raises(SignatureError, match="away from now"):
         verify("hmac", secret, receiver.got[-1].headers, receiver.got[-1].body, now_s=time.time())
-    sender.send_forged("rewards", reward)
+    sender.send_forged("reward.issued", reward)
     with pytest.raises(SignatureError, match="no signature"):
         verify("hmac", secret, receiver.got[-1].headers, receiver.got[-1].body, now_s=time.time())
     receiver.status = 500
-    assert sender.send("rewards", reward) == 500 and sender.last.status == 500
+    assert sender.send("reward.issued", reward) == 500 and sender.last.status == 500
     with pytest.raises(ValueError):
-        sender.send("reward", reward)
+        sender.send("rewards", reward)  # a resource name is not a trigger
