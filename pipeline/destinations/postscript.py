@@ -94,9 +94,22 @@ class PostscriptDestination:
             # first later update that carries a phone.
             return SendResult("skipped", reason="not a Postscript subscriber and no phone number to create one "
                                                 "(Postscript subscribers are phone numbers)")
-        body = {"phone_number": update.customer.phone, "properties": properties, "origin": "loyalty-pipeline",
+        # developers.postscript.io/reference/create-subscriber: phone_number, email, properties
+        # (no keyword: subscribed without a keyword reply; Postscript asks the number to opt in)
+        body = {"phone_number": update.customer.phone, "properties": properties,
                 **({"email": update.customer.email} if update.customer.email else {})}
-        response = self._request("POST", "/api/v2/subscribers", what="POST /api/v2/subscribers", json=body)
+        try:
+            response = self._request("POST", "/api/v2/subscribers", what="POST /api/v2/subscribers", json=body)
+        except FatalError as exc:
+            # Created meanwhile (another worker, or a retried create that had landed): update it.
+            self._forget(update.customer)
+            found = self._subscriber_id(update.customer) if exc.status in (400, 409, 422) else None
+            if found is None:
+                raise
+            response = self._request("PATCH", f"/api/v2/subscribers/{found}", what="PATCH /api/v2/subscribers/{id}",
+                                     json={"properties": properties})
+            return SendResult("delivered", status=response.status_code)
+        self._forget(update.customer)  # the cached "not a subscriber" is stale now
         return SendResult("delivered", status=response.status_code)
 
     @staticmethod
