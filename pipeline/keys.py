@@ -139,3 +139,9 @@ def bulk(merchant: str) -> str:
 def heartbeat(worker: str) -> str:
     """String: when this worker last consumed a heartbeat task (liveness that proves consumption)."""
     return f"{PREFIX}:heartbeat:{worker}"
+
+
+def contributions(merchant: str, provider: str, kind: str, identity: str) -> str:
+    """Hash: one customer's contributions of a kind (reviews, survey responses, referrals) by
+    id → JSON, the source of their aggregate profile properties; ``identity`` is hashed."""
+    return f"{PREFIX}:contrib:{merchant}:{provider}:{kind}:{identity}"
