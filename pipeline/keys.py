@@ -145,3 +145,8 @@ def contributions(merchant: str, provider: str, kind: str, identity: str) -> str
     """Hash: one customer's contributions of a kind (reviews, survey responses, referrals) by
     id → JSON, the source of their aggregate profile properties; ``identity`` is hashed."""
     return f"{PREFIX}:contrib:{merchant}:{provider}:{kind}:{identity}"
+
+
+def missing_scopes(merchant: str, provider: str) -> str:
+    """Hash: provider stream → JSON {scope, since, reason} while the key lacks that stream's scope."""
+    return f"{PREFIX}:scopes:{merchant}:{provider}"

@@ -21,6 +21,7 @@ from pipeline.providers.registry import PROVIDERS, WEBHOOK_SCHEMES
 from pipeline.ratelimit.limiter import RedisRateLimiter
 from pipeline.ratelimit.throttle import Throttle
 from pipeline.settings import Settings
+from pipeline.state.scopes import RedisScopeStore
 from pipeline.state.counters import RedisCounters
 from pipeline.state.cursors import RedisCursorStore
 from pipeline.state.directory import RedisCustomerDirectory
@@ -103,7 +104,7 @@ class Runtime:
             enqueue=enqueue, mapper=self.mapper, cursors=RedisCursorStore(self.redis), ledger=RedisLedger(self.redis),
             quarantine=RedisJournal(self.redis), counters=RedisCounters(self.redis), clock=self.clock,
             lookback_s=conn.provider.lookback_s, batch_size=self.settings.delivery_batch_size,
-            seen_ttl_s=self.settings.dedup_ttl_s,
+            seen_ttl_s=self.settings.dedup_ttl_s, scopes=RedisScopeStore(self.redis),
         )
 
     def webhook_endpoint(self, provider: str, merchant: str) -> Endpoint | None:
