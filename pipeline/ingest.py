@@ -76,15 +76,16 @@ class Ingestor:
         self._batch_size = batch_size
         self._seen_ttl_s = seen_ttl_s
 
-    def sync(self) -> SyncReport:
-        """Sync every stream of the provider, in its declared order."""
+    def sync(self, on_page: Callable[[], None] | None = None) -> SyncReport:
+        """Sync every stream of the provider, in its declared order. ``on_page`` is called before
+        each page is handed over (it renews the sync's lease, and raises if the lease was lost)."""
         report = SyncReport()
         for stream in self._provider.streams:
-            self.sync_stream(stream, report)
+            self.sync_stream(stream, report, on_page)
         self._counters.add(self._merchant, {"syncs_completed": 1})
         return report
 
-    def sync_stream(self, stream: str, report: SyncReport) -> None:
+    def sync_stream(self, stream: str, report: SyncReport, on_page: Callable[[], None] | None = None) -> None:
         kind = self._provider.kind
         state = self._cursors.get(self._merchant, kind, stream)
         if not state.in_progress:
@@ -95,6 +96,8 @@ class Ingestor:
             self._cursors.put(self._merchant, kind, stream, state)
         since = datetime.fromisoformat(state.window_start) if state.window_start else None
         for page in self._provider.pages(stream, since=since, cursor=state.page_cursor):
+            if on_page is not None:
+                on_page()
             newest = self._hand_over(stream, page, report)
             max_seen = _latest(state.max_seen, newest)
             state = replace(state, page_cursor=page.next_cursor, max_seen=max_seen)

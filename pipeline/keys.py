@@ -139,3 +139,13 @@ def bulk(merchant: str) -> str:
 def heartbeat(worker: str) -> str:
     """String: when this worker last consumed a heartbeat task (liveness that proves consumption)."""
     return f"{PREFIX}:heartbeat:{worker}"
+
+
+def leases(kind: str) -> str:
+    """Sorted set: name → when its lease runs out, of one kind of lease ("sync", "balances", "beat")."""
+    return f"{PREFIX}:lease:{kind}"
+
+
+def lease_holders(kind: str) -> str:
+    """Hash: name → who holds its lease (``leases(kind)``)."""
+    return f"{PREFIX}:leaseholder:{kind}"
