@@ -150,3 +150,13 @@ def contributions(merchant: str, provider: str, kind: str, identity: str) -> str
 def missing_scopes(merchant: str, provider: str) -> str:
     """Hash: provider stream → JSON {scope, since, reason} while the key lacks that stream's scope."""
     return f"{PREFIX}:scopes:{merchant}:{provider}"
+
+
+def leases(kind: str) -> str:
+    """Sorted set: name → when its lease runs out, of one kind of lease ("sync", "balances", "beat")."""
+    return f"{PREFIX}:lease:{kind}"
+
+
+def lease_holders(kind: str) -> str:
+    """Hash: name → who holds its lease (``leases(kind)``)."""
+    return f"{PREFIX}:leaseholder:{kind}"

@@ -27,6 +27,8 @@ from pipeline.state.cursors import RedisCursorStore
 from pipeline.state.directory import RedisCustomerDirectory
 from pipeline.state.due import RedisDueStore
 from pipeline.state.journal import RedisJournal
+from pipeline.state.keeper import Keeper
+from pipeline.state.leases import RedisLeases
 from pipeline.state.ledger import RedisLedger
 from pipeline.state.pauses import RedisPauses
 from pipeline.state.profiles import RedisProfileStates
@@ -70,6 +72,15 @@ class Runtime:
     @cached_property
     def due(self) -> RedisDueStore:
         return RedisDueStore(self.redis)
+
+    @cached_property
+    def leases(self) -> RedisLeases:
+        return RedisLeases(self.redis)
+
+    @cached_property
+    def keeper(self) -> Keeper:
+        """Renews the leases and locks this process's running tasks hold."""
+        return Keeper(self.clock)
 
     @cached_property
     def mapper(self) -> Mapper:
@@ -121,7 +132,7 @@ class Runtime:
             merchant=merchant, provider=conn.provider.kind, hand_over=self.ingestor(merchant, enqueue).hand_over,
             snapshots=RedisSnapshotStore(self.redis), sequences=RedisSequenceStore(self.redis),
             quarantine_journal=RedisJournal(self.redis), counters=RedisCounters(self.redis), clock=self.clock,
-            locks=RedisLocks(self.redis))
+            locks=RedisLocks(self.redis, keeper=self.keeper))
 
     def deliverer(self, merchant: str, platform: str) -> Deliverer:
         account = self.connection(merchant).platform(platform)
