@@ -19,6 +19,7 @@ from pipeline.ingest import Enqueue, Ingestor
 from pipeline.providers.base import Provider
 from pipeline.providers.registry import PROVIDERS, WEBHOOK_SCHEMES
 from pipeline.ratelimit.limiter import RedisRateLimiter
+from pipeline.redisurl import connect
 from pipeline.ratelimit.throttle import Throttle
 from pipeline.settings import Settings
 from pipeline.state.scopes import RedisScopeStore
@@ -63,7 +64,7 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.settings.redis_url, health_check_interval=30)
+        return connect(self.settings.redis_url, health_check_interval=30)  # plain or sentinel://
 
     @cached_property
     def limiter(self) -> RedisRateLimiter:
