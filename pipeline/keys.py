@@ -139,3 +139,17 @@ def bulk(merchant: str) -> str:
 def heartbeat(worker: str) -> str:
     """String: when this worker last consumed a heartbeat task (liveness that proves consumption)."""
     return f"{PREFIX}:heartbeat:{worker}"
+
+
+# --- operator console (issue 16) ---------------------------------------------------------
+
+def activity(merchant: str, scope: str, granularity: str, bucket: int) -> str:
+    """Hash with TTL: counters of one (merchant, platform or ``ingest``) in one time bucket
+    (``granularity`` ``m``: a minute, ``h``: an hour; ``bucket``: its start, Unix seconds)."""
+    return f"{PREFIX}:activity:{merchant}:{scope}:{granularity}:{bucket}"
+
+
+def trail(identity: str) -> str:
+    """Sorted set with TTL: what happened to one customer's deliveries (score: when). ``identity``
+    is ``identity_hash(email or phone)``: no plaintext."""
+    return f"{PREFIX}:trail:{identity}"
