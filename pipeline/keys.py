@@ -160,3 +160,17 @@ def leases(kind: str) -> str:
 def lease_holders(kind: str) -> str:
     """Hash: name → who holds its lease (``leases(kind)``)."""
     return f"{PREFIX}:leaseholder:{kind}"
+
+
+# --- operator console (issue 16) ---------------------------------------------------------
+
+def activity(merchant: str, scope: str, granularity: str, bucket: int) -> str:
+    """Hash with TTL: counters of one (merchant, platform or ``ingest``) in one time bucket
+    (``granularity`` ``m``: a minute, ``h``: an hour; ``bucket``: its start, Unix seconds)."""
+    return f"{PREFIX}:activity:{merchant}:{scope}:{granularity}:{bucket}"
+
+
+def trail(identity: str) -> str:
+    """Sorted set with TTL: what happened to one customer's deliveries (score: when). ``identity``
+    is ``identity_hash(email or phone)``: no plaintext."""
+    return f"{PREFIX}:trail:{identity}"

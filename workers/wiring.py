@@ -37,6 +37,7 @@ from pipeline.state.locks import RedisLocks
 from pipeline.state.sequences import RedisSequenceStore
 from pipeline.state.snapshots import RedisSnapshotStore
 from pipeline.state.subscribers import RedisSubscriberCache
+from pipeline.state.trail import RedisTrail
 from pipeline.transform.mapper import Mapper
 from pipeline.webhooks.intake import WebhookIntake
 from pipeline.webhooks.receiver import Endpoint
@@ -114,7 +115,7 @@ class Runtime:
         return Ingestor(
             merchant=merchant, provider=self.provider(merchant), platforms=[p.kind for p in conn.platforms],
             enqueue=enqueue, mapper=self.mapper, cursors=RedisCursorStore(self.redis), ledger=RedisLedger(self.redis),
-            quarantine=RedisJournal(self.redis), counters=RedisCounters(self.redis), clock=self.clock,
+            quarantine=RedisJournal(self.redis), counters=RedisCounters(self.redis, self.clock), clock=self.clock,
             lookback_s=conn.provider.lookback_s, batch_size=self.settings.delivery_batch_size,
             seen_ttl_s=self.settings.dedup_ttl_s, scopes=RedisScopeStore(self.redis),
         )
@@ -132,7 +133,7 @@ class Runtime:
         return WebhookIntake(
             merchant=merchant, provider=conn.provider.kind, hand_over=self.ingestor(merchant, enqueue).hand_over,
             snapshots=RedisSnapshotStore(self.redis), sequences=RedisSequenceStore(self.redis),
-            quarantine_journal=RedisJournal(self.redis), counters=RedisCounters(self.redis), clock=self.clock,
+            quarantine_journal=RedisJournal(self.redis), counters=RedisCounters(self.redis, self.clock), clock=self.clock,
             locks=RedisLocks(self.redis, keeper=self.keeper))
 
     def deliverer(self, merchant: str, platform: str) -> Deliverer:
@@ -147,8 +148,9 @@ class Runtime:
         s = self.settings
         return Deliverer(
             merchant=merchant, platform=platform, destination=destination, ledger=RedisLedger(self.redis),
-            dead_letters=journal, skipped=journal, counters=RedisCounters(self.redis), clock=self.clock,
+            dead_letters=journal, skipped=journal, counters=RedisCounters(self.redis, self.clock), clock=self.clock,
             pauses=RedisPauses(self.redis), profiles=RedisProfileStates(self.redis),
             dedup_ttl_s=s.dedup_ttl_s, max_attempts=s.delivery_max_attempts, retry_base_s=s.delivery_retry_base_s,
             retry_max_s=s.delivery_retry_max_s, worker=self.worker, persist=until_redis_answers,
+            trail=RedisTrail(self.redis, ttl_s=s.dedup_ttl_s),
         )
