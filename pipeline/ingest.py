@@ -80,8 +80,9 @@ class Ingestor:
         self._seen_ttl_s = seen_ttl_s
         self._scopes = scopes if scopes is not None else MemoryScopeStore()
 
-    def sync(self) -> SyncReport:
-        """Sync every stream of the provider, in its declared order.
+    def sync(self, on_page: Callable[[], None] | None = None) -> SyncReport:
+        """Sync every stream of the provider, in its declared order. ``on_page`` is called before
+        each page is handed over (it renews the sync's lease, and raises if the lease was lost).
 
         A stream whose scope the key lacks (``ScopeMissing``) is skipped and recorded for
         ``status``; the others are read. Only when no stream can be read is the key itself
@@ -90,7 +91,7 @@ class Ingestor:
         kind = self._provider.kind
         for stream in self._provider.streams:
             try:
-                self.sync_stream(stream, report)
+                self.sync_stream(stream, report, on_page)
             except ScopeMissing as exc:
                 report.skipped[stream] = str(exc)
                 self._scopes.missing(self._merchant, kind, stream, scope=exc.scope, at=self._clock.now(),
@@ -103,7 +104,7 @@ class Ingestor:
         self._counters.add(self._merchant, {"syncs_completed": 1})
         return report
 
-    def sync_stream(self, stream: str, report: SyncReport) -> None:
+    def sync_stream(self, stream: str, report: SyncReport, on_page: Callable[[], None] | None = None) -> None:
         kind = self._provider.kind
         state = self._cursors.get(self._merchant, kind, stream)
         if not state.in_progress:
@@ -114,6 +115,8 @@ class Ingestor:
             self._cursors.put(self._merchant, kind, stream, state)
         since = datetime.fromisoformat(state.window_start) if state.window_start else None
         for page in self._provider.pages(stream, since=since, cursor=state.page_cursor):
+            if on_page is not None:
+                on_page()
             newest = self._hand_over(stream, page, report)
             max_seen = _latest(state.max_seen, newest)
             state = replace(state, page_cursor=page.next_cursor, max_seen=max_seen)

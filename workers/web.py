@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 import redis
 
 from pipeline.observability import web_routes
+from pipeline.redisurl import connect
 from pipeline.state.ledger import RedisLedger
 from pipeline.webhooks.receiver import make_app
 from workers.app import runtime
@@ -31,8 +32,8 @@ def _broker_redis() -> redis.Redis | None:
     url = runtime.settings.broker_url
     if url == runtime.settings.redis_url:
         return runtime.redis
-    if urlparse(url).scheme in ("redis", "rediss", "unix"):
-        return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    if urlparse(url.split(";")[0]).scheme in ("redis", "rediss", "unix", "sentinel"):
+        return connect(url, socket_timeout=5, socket_connect_timeout=5)
     return None
 
 

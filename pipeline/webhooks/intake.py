@@ -62,6 +62,7 @@ class WebhookIntake:
         try:
             name, obj, extra = unwrap(self._provider, raw, event=event)
             res = resource(self._provider, name)
+            extra = {**extra, "_received_at": self._clock.now()}  # dates a resource that carries no date
         except InvalidRecord as exc:
             return self._reject("webhook", raw, exc)
         key = ":".join(str(obj.get(p.split(".")[0], "")) for p in res.id_paths) if isinstance(obj, dict) else ""
