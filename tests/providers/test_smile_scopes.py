@@ -22,6 +22,7 @@ from pipeline.state.credentials import RedisCredentialStore
 from pipeline.state.cursors import RedisCursorStore
 from pipeline.state.directory import RedisCustomerDirectory
 from pipeline.state.journal import RedisJournal
+from pipeline.state.leases import RedisLeases
 from pipeline.state.ledger import RedisLedger
 from pipeline.state.scopes import RedisScopeStore
 from pipeline.state.snapshots import RedisSnapshotStore
@@ -45,7 +46,8 @@ def _sync(r: redis.Redis, smile: SmileSimulator, key: str, sent: list[Delivery])
                         ledger=RedisLedger(r), quarantine=RedisJournal(r), counters=RedisCounters(r), clock=clock,
                         lookback_s=60, batch_size=100, seen_ttl_s=3600, scopes=RedisScopeStore(r))
     return run_sync(merchant="acme", provider="smile", interval_s=300, ingestor=lambda: ingestor,
-                    ledger=RedisLedger(r), credentials=RedisCredentialStore(r), clock=clock, scheduled=False)
+                    ledger=RedisLedger(r), leases=RedisLeases(r), holder="test-sync",
+                    credentials=RedisCredentialStore(r), clock=clock, scheduled=False)
 
 
 def test_a_customer_read_key_delivers_the_seed_002_properties_and_skips_the_rest(real_redis: redis.Redis) -> None:
