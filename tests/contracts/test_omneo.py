@@ -147,3 +147,77 @@ def test_simulator_local_times_decode_to_the_instant_they_were_made(sim: OmneoSi
     assert reward["issued_at"] == "2026-01-15 14:30:00" and txn["transacted_at"] == "2026-01-15 14:30:00"
     assert _event("rewards", tenant.with_profile(reward)).occurred_at == at
     assert decode("omneo", "transactions", txn, merchant="m").data["transacted_at"] == at
+
+
+# --- pushes through the web process ---------------------------------------------------------
+
+def _intake(handed: list[Any], journal: Any) -> Any:
+    from pipeline.clock import SystemClock
+    from pipeline.state.counters import MemoryCounters
+    from pipeline.state.sequences import MemorySequenceStore
+    from pipeline.state.snapshots import MemorySnapshotStore
+    from pipeline.webhooks.intake import WebhookIntake
+    return WebhookIntake(merchant="m", provider="omneo", hand_over=handed.extend, snapshots=MemorySnapshotStore(),
+                         sequences=MemorySequenceStore(), quarantine_journal=journal, counters=MemoryCounters(),
+                         clock=SystemClock())
+
+
+def test_a_push_without_a_known_trigger_is_quarantined_with_the_reason() -> None:
+    import json
+
+    from pipeline import keys
+    from pipeline.clock import SystemClock
+    from pipeline.state.journal import MemoryJournal
+    handed: list[Any] = []
+    journal = MemoryJournal(SystemClock())
+    intake = _intake(handed, journal)
+    assert intake.process(json.dumps(contract.REWARD), event="reward.issued") == "handed_over"
+    assert [r.stream for r in handed] == ["rewards"]
+    assert intake.process(json.dumps(contract.REWARD)) == "quarantined"
+    assert intake.process(json.dumps(contract.REWARD), event="reward.exploded") == "quarantined"
+    assert intake.process(json.dumps({**contract.REWARD, "value_initial": "ten"}), event="reward.issued") == "quarantined"
+    reasons = [entry["error"] for _, entry in journal.read(keys.quarantine("omneo"))]
+    assert len(reasons) == 3 and "x-omneo-event" in reasons[0] and "reward.exploded" in reasons[1]
+    assert "rewards.value_initial" in reasons[2]
+
+
+def test_the_web_endpoint_hands_the_trigger_header_to_the_worker(real_redis: Any) -> None:
+    from pipeline.clock import SystemClock
+    from pipeline.config import Secret
+    from pipeline.sim.webhooks import OmneoWebhookSender
+    from pipeline.state.ledger import RedisLedger
+    from pipeline.webhooks.receiver import Endpoint, make_app
+    from tests.support.wsgi import serve
+
+    accepted: list[tuple[Any, ...]] = []
+    endpoint = Endpoint("omneo", "m", "hmac", Secret("omneo-secret"))
+    app = make_app(resolve=lambda p, m: endpoint if (p, m) == ("omneo", "m") else None,
+                   accept=lambda *args: accepted.append(args), replays=RedisLedger(real_redis), clock=SystemClock())
+    with serve(app) as url:
+        sender = OmneoWebhookSender(f"{url}/webhooks/omneo/m", "omneo-secret")
+        assert sender.send("reward.issued", contract.REWARD) == 202
+    ((provider, merchant, body, event),) = accepted
+    assert (provider, merchant, event) == ("omneo", "m", "reward.issued")
+    assert unwrap("omneo", json_loads(body), event=event)[0] == "rewards"
+
+
+def json_loads(text: str) -> Any:
+    import json
+    return json.loads(text)
+
+
+def test_transform_reads_an_omneo_push_with_its_trigger() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+    result = CliRunner().invoke(main, ["transform", "--provider", "omneo", "--event", "reward.issued",
+                                       "--platform", "postscript"], input=json.dumps(contract.REWARD))
+    assert result.exit_code == 0, result.output
+    (out,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert out["body"]["type"] == "Omneo_Reward_Issued"
+    assert out["body"]["properties"]["Reward Value"] == "10.00"
+    assert out["body"]["occurred_at"] == "2021-02-09 23:00:00.000000"
+    missing = CliRunner().invoke(main, ["transform", "--provider", "omneo"], input=json.dumps(contract.REWARD))
+    assert missing.exit_code == 1 and "x-omneo-event" in missing.stderr
