@@ -123,3 +123,12 @@ def test_a_rediem_customer_without_a_phone_is_skipped_with_the_reason() -> None:
     without = dest.send(_update({"rediem_point_balance": 10}, phone=None), delivery_id="d2")
     assert without.outcome == "skipped" and "no phone number" in without.reason
     assert "phone numbers" in without.reason and len(created) == 1
+
+
+def test_the_spec_check_refuses_a_decimal_property() -> None:
+    from tests.destinations.test_postscript import SPEC
+    from tests.support.openapi import SpecViolation
+    bad = httpx.Request("PATCH", "https://api.postscript.io/api/v2/subscribers/s_1",
+                        json={"properties": {"Points": 250.0}}, headers={"Authorization": "Bearer sk"})
+    with pytest.raises(SpecViolation, match="properties/Points is a decimal"):
+        SPEC.validate(bad)
