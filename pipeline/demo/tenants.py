@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -243,7 +244,14 @@ class RediemTenant(Tenant):
         return expected_types(self.items())
 
     def problems(self) -> list[str]:
-        return super().problems() + self.fanout_problems()
+        """Seed 000: every member is added to Postscript; one without a phone cannot be (it is
+        recorded as skipped, with the reason, by the pipeline)."""
+        phones = {re.sub(r"\D", "", s["phone_number"] or "") for s in self.shop.subscribers.values()}
+        emails = {(s["email"] or "").lower() for s in self.shop.subscribers.values()}
+        absent = [m for m in self.program.members.values()
+                  if m["phone"] and re.sub(r"\D", "", m["phone"]) not in phones and m["email"].lower() not in emails]
+        out = [f"{self.merchant}: {len(absent)} Rediem members with a phone were not added to Postscript"] if absent else []
+        return super().problems() + out + self.fanout_problems()
 
 
 class OmneoTenant(Tenant):
