@@ -120,8 +120,8 @@ class OkendoWebhookSender(WebhookSender):
     def envelope(self, resource_type: str, topic: str, resource: dict[str, Any]) -> dict[str, Any]:
         """Wrap ``resource``, taking the next sequenceNumber of its type."""
         self.sequence[resource_type] = seq = self.sequence.get(resource_type, 0) + 1
-        return {"resource": resource, "resourceType": resource_type, "sequenceNumber": seq, "topic": topic,
-                "version": self.version}
+        return {"resource": resource, "resourceType": resource_type, "sequenceNumber": str(seq), "topic": topic,
+                "version": self.version}  # a string of digits, as Okendo documents it (webhooks.md §4)
 
     def deliver(self, resource_type: str, topic: str, resource: dict[str, Any]) -> int:
         """POST one delivery (new svix-id, current timestamp); returns the HTTP status."""
