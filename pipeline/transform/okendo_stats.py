@@ -12,7 +12,8 @@ event's "Okendo ... " properties), and one more record of stream ``review_stats`
 ``survey_stats`` or ``referral_stats`` is mapped for the customer whose aggregate changed;
 the catalog's profile rules turn it into a profile update (diff-synced like any other),
 dated by the clock, since it reflects every contribution applied so far. A loyalty customer
-gets ``_nextBirthday`` from its ``birthday{day, month}``.
+gets ``_nextBirthday`` from its ``birthday{day, month}``, and ``_tierUpgrade`` when both
+versions carry a tier rank (Okendo publishes none, so it is usually unknown, never guessed).
 
 Choices where Okendo publishes no definition: the average sentiment is the mean of
 positive = 1, neutral/mixed = 0, negative = -1, rounded back to a label; an NPS category
@@ -133,7 +134,10 @@ class OkendoMapper(Mapper):
         if record.stream == "loyalty_customer":
             born = record.data.get("birthday") or {}
             upcoming = next_birthday(born.get("day"), born.get("month"), record.updated_at)
-            return super().map(replace(record, data={**record.data, "_nextBirthday": upcoming}))
+            rank, before = record.data.get("vipTierRank"), lookup(record.data, "previous.vipTierRank")
+            upgrade = rank > before if isinstance(rank, int) and isinstance(before, int) else None
+            return super().map(replace(record, data={**record.data, "_nextBirthday": upcoming,
+                                                     "_tierUpgrade": upgrade}))
         kind = _SOURCE_KIND.get(record.stream)
         owner = _owner(kind, record) if kind else None
         if kind is None or not owner:

@@ -11,21 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.clock import FrozenClock
 from pipeline.providers.schemas.okendo import SHAPES, WEBHOOK_RESOURCE_TYPES
 from pipeline.sim import OkendoSimulator
 from pipeline.sim import okendo_resources as sim_resources
 from pipeline.sim.seed import seed_okendo
 from pipeline.sim.webhooks import OkendoWebhookSender
-from pipeline.state.contributions import MemoryContributions
-from pipeline.state.counters import MemoryCounters
-from pipeline.state.journal import MemoryJournal
-from pipeline.state.sequences import MemorySequenceStore
-from pipeline.state.snapshots import MemorySnapshotStore
-from pipeline.transform.okendo_stats import OkendoMapper
-from pipeline.types import Event, Item, ProfileUpdate, Record
-from pipeline.webhooks.intake import WebhookIntake
 from tests.contracts import okendo as contract
+from tests.contracts.okendo_support import Pipe, events, props
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "specs" / "okendo" / "webhook-examples"
 BUILDERS = {
@@ -33,39 +25,6 @@ BUILDERS = {
     "earning": contract.earning, "redemption": contract.redemption, "survey": contract.survey, "quiz": contract.quiz,
     "referral": lambda: contract.referral("coupon_redeemed", "recipient", order={"orderId": "1", "totalPrice": 62.5}),
 }
-
-
-class Pipe:
-    """An in-memory intake + Okendo mapper, as the worker runs them."""
-
-    def __init__(self) -> None:
-        self.clock = FrozenClock()
-        self.records: list[Record] = []
-        self.quarantine = MemoryJournal(self.clock)
-        self.intake = WebhookIntake(merchant="m", provider="okendo", hand_over=self.records.extend,
-                                    snapshots=MemorySnapshotStore(), sequences=MemorySequenceStore(),
-                                    quarantine_journal=self.quarantine, counters=MemoryCounters(), clock=self.clock)
-        self.mapper = OkendoMapper(MemoryContributions(), self.clock)
-
-    def send(self, body: Any) -> list[Item]:
-        before = len(self.records)
-        outcome = self.intake.process(json.dumps(body))
-        assert outcome == "handed_over", (outcome, self.reasons())
-        return [i for r in self.records[before:] for i in self.mapper.map(r)]
-
-    def reasons(self) -> list[str]:
-        return [e["error"] for _, e in self.quarantine.read("lp:quarantine:okendo")]
-
-
-def events(items: list[Item]) -> dict[str, Event]:
-    out = {i.name: i for i in items if isinstance(i, Event)}
-    assert len(out) == sum(isinstance(i, Event) for i in items)
-    return out
-
-
-def props(items: list[Item], platform: str = "postscript") -> dict[str, Any]:
-    return {k: v for i in items if isinstance(i, ProfileUpdate) and (i.platforms is None or platform in i.platforms)
-            for k, v in i.properties.items()}
 
 
 # --- the contract itself ---------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """Helpers for the seed tests: load a raw fixture, decode it as the pipeline would, map it.
 
-Fixtures live in ``tests/fixtures/<provider>/<name>.json``: Okendo ones are whole webhook
-delivery bodies (envelope included), Omneo ones are webhook bodies ``{"type", "data"}``,
+Fixtures live in ``tests/fixtures/<provider>/<name>.json``: Omneo ones are webhook bodies ``{"type", "data"}``,
 Rediem ones are single activities, Smile ones are single API list elements.
 """
 
@@ -34,7 +33,7 @@ def raw(provider: str, name: str) -> Any:
 
 def record(provider: str, name: str, *, resource: str | None = None,
            previous: Mapping[str, Any] | None = None) -> Record:
-    """Decode a fixture. Webhook bodies (Okendo, Omneo, Rediem) are opened with ``unwrap``;
+    """Decode a fixture. Webhook bodies (Omneo, Rediem) are opened with ``unwrap``;
     Smile list elements need ``resource``."""
     return record_of(provider, raw(provider, name), resource=resource, previous=previous)
 
