@@ -170,11 +170,12 @@ def snapshot_of(record: Record) -> dict[str, Any]:
     return out
 
 
-def unwrap(provider: str, body: Any) -> tuple[str, Mapping[str, Any], dict[str, Any]]:
+def unwrap(provider: str, body: Any, *, event: str | None = None) -> tuple[str, Mapping[str, Any], dict[str, Any]]:
     """Open a webhook delivery: (resource name, raw resource, extra fields for the record).
 
     Okendo: ``{resource, resourceType, sequenceNumber, topic, version}``. Rediem pushes one
-    activity; Omneo pushes ``{"type": <resource>, "data": {...}}``.
+    activity (assumed). Omneo pushes the trigger's event context, the object itself, and names
+    the trigger in the ``x-omneo-event`` header (``event``; ``schemas.omneo.TRIGGERS``).
     """
     if not isinstance(body, Mapping):
         raise InvalidRecord("webhook body is not a JSON object", provider=provider)
@@ -193,8 +194,12 @@ def unwrap(provider: str, body: Any) -> tuple[str, Mapping[str, Any], dict[str, 
     if provider == "rediem":
         return "activities", body, {}
     if provider == "omneo":
-        kind, data = body.get("type"), body.get("data")
-        if not isinstance(kind, str) or not isinstance(data, Mapping):
-            raise InvalidRecord("expected {\"type\": <resource>, \"data\": {...}}", provider=provider, field="envelope")
-        return kind, data, {}
+        if not event:
+            raise InvalidRecord("no trigger: an Omneo push names it in the x-omneo-event header",
+                                provider=provider, field="x-omneo-event")
+        name = omneo.TRIGGERS.get(event.strip().lower())
+        if name is None:
+            raise InvalidRecord(f"unknown trigger {event[:60]!r}; known: {', '.join(sorted(omneo.TRIGGERS))}",
+                                provider=provider, field="x-omneo-event")
+        return name, body, {"_event": event.strip().lower()}
     raise InvalidRecord("this provider sends no webhooks", provider=provider)

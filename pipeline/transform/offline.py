@@ -78,8 +78,9 @@ def _documents(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
 
 
 def transform_lines(lines: Iterable[str], *, provider: str, resource: str | None = None, platform: str | None = None,
-                    merchant: str = "cli") -> Iterator[LineResult]:
-    """One result per non-blank line: its outputs, or the reason it is invalid."""
+                    merchant: str = "cli", event: str | None = None) -> Iterator[LineResult]:
+    """One result per non-blank line: its outputs, or the reason it is invalid. ``event`` is
+    the event-name header of pushes whose body does not name it (Omneo's ``x-omneo-event``)."""
     if platform is not None:
         encoding(platform)  # unknown platform: fail before reading anything
     clock = SystemClock()
@@ -89,7 +90,7 @@ def transform_lines(lines: Iterable[str], *, provider: str, resource: str | None
             yield LineResult(number, error=f"not JSON: {raw.msg} at column {raw.colno}")
             continue
         try:
-            name, obj, extra = (resource, raw, {}) if resource else unwrap(provider, raw)
+            name, obj, extra = (resource, raw, {}) if resource else unwrap(provider, raw, event=event)
             extra = {**extra, "_received_at": clock.now()}  # dates a resource that carries no date
             items = mapper.map(decode(provider, name, obj, merchant=merchant, extra=extra))
             if platform is None:
