@@ -73,11 +73,12 @@ RESOURCES: tuple[Resource, ...] = (
              updated_path="updated_at", customer_id_path="customer_id"),
     Resource(provider="smile", name="reward_fulfillments", schema=smile.RewardFulfillmentSchema(), id_paths=("id",),
              updated_path="updated_at", customer_id_path="customer_id"),
-    _okendo("review", email="reviewer.email", customer=None, snapshot=("reviewer.email", "rating")),
+    # Dated by receipt: an update keeps dateCreated, yet must count (a changed rating); a loyalty
+    # customer carries no date at all. Redeliveries are stale by sequenceNumber (snapshot resources).
+    _okendo("review", "_received_at", email="reviewer.email", customer=None, snapshot=("reviewer.email", "rating")),
     _okendo("quiz_response"),
-    _okendo("survey_response", snapshot=("customer.email",)),
-    _okendo("referral", snapshot=("customer.email",)),
-    # no date is published on a loyalty customer: it is dated by its receipt
+    _okendo("survey_response", "_received_at", snapshot=("customer.email",)),
+    _okendo("referral", "_received_at", snapshot=("customer.email",)),
     _okendo("loyalty_customer", "_received_at",
             snapshot=("status", "vipTierName", "vipTierRank", "customer.email", "customer.customerId")),
     _okendo("loyalty_earning_transaction", "date"),

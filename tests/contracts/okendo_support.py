@@ -1,19 +1,24 @@
-"""An in-memory Okendo intake and mapper, as the worker runs them, for contract and seed tests."""
+"""An in-memory Okendo intake, ingestor and mapper, wired as the worker wires them (the
+ingestor's seen-ledger included), for contract and seed tests."""
 
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 from pipeline.clock import FrozenClock
+from pipeline.ingest import Ingestor
 from pipeline.providers.resources import decode
 from pipeline.state.contributions import MemoryContributions
 from pipeline.state.counters import MemoryCounters
 from pipeline.state.journal import MemoryJournal
+from pipeline.state.ledger import MemoryLedger
 from pipeline.state.sequences import MemorySequenceStore
 from pipeline.state.snapshots import MemorySnapshotStore
 from pipeline.transform.okendo_stats import OkendoMapper
-from pipeline.types import Event, Item, ProfileUpdate, Record
+from pipeline.state.cursors import MemoryCursorStore
+from pipeline.types import Delivery, Event, Item, ProfileUpdate, Record
 from pipeline.webhooks.intake import WebhookIntake
 
 
@@ -24,16 +29,29 @@ class Pipe:
         self.clock = FrozenClock()
         self.records: list[Record] = []
         self.quarantine = MemoryJournal(self.clock)
-        self.intake = WebhookIntake(merchant="m", provider="okendo", hand_over=self.records.extend,
+        self.mapper = OkendoMapper(MemoryContributions(), self.clock)
+        self._out: list[Delivery] = []
+        self.ingestor = Ingestor(
+            merchant="m", provider=SimpleNamespace(kind="okendo", streams=()),  # type: ignore[arg-type]
+            platforms=["postscript", "attentive", "klaviyo"], enqueue=lambda _platform, batch: self._out.extend(batch),
+            mapper=self.mapper, cursors=MemoryCursorStore(), ledger=MemoryLedger(self.clock),
+            quarantine=self.quarantine, counters=MemoryCounters(), clock=self.clock, lookback_s=0, batch_size=50,
+            seen_ttl_s=3600)
+        self.intake = WebhookIntake(merchant="m", provider="okendo", hand_over=self._hand_over,
                                     snapshots=MemorySnapshotStore(), sequences=MemorySequenceStore(),
                                     quarantine_journal=self.quarantine, counters=MemoryCounters(), clock=self.clock)
-        self.mapper = OkendoMapper(MemoryContributions(), self.clock)
+
+    def _hand_over(self, records: list[Record]) -> Any:
+        self.records.extend(records)
+        return self.ingestor.hand_over(records)
 
     def send(self, body: Any) -> list[Item]:
-        before = len(self.records)
+        """Process one delivery; the distinct items it enqueued, in order."""
+        before = len(self._out)
+        self.clock.advance(1)  # deliveries arrive one after another
         outcome = self.intake.process(json.dumps(body))
         assert outcome == "handed_over", (outcome, self.reasons())
-        return [i for r in self.records[before:] for i in self.mapper.map(r)]
+        return list({d.item.id: d.item for d in self._out[before:]}.values())
 
     def pulled(self, stream: str, raw: dict[str, Any]) -> list[Item]:
         """A record the scheduled sync read from the REST API."""
