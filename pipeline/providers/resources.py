@@ -78,7 +78,7 @@ RESOURCES: tuple[Resource, ...] = (
     _okendo("review", "_received_at", email="reviewer.email", customer=None, snapshot=("reviewer.email", "rating")),
     _okendo("quiz_response"),
     _okendo("survey_response", "_received_at", snapshot=("customer.email",)),
-    _okendo("referral", "_received_at", snapshot=("customer.email",)),
+    _okendo("referral", "_received_at", snapshot=("customer.email", "referrer.email", "activityType")),
     _okendo("loyalty_customer", "_received_at",
             snapshot=("status", "vipTierName", "vipTierRank", "customer.email", "customer.customerId")),
     _okendo("loyalty_earning_transaction", "date"),

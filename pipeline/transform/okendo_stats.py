@@ -74,6 +74,10 @@ def _entry(kind: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
             "revenue": lookup(data, "order.totalPrice") if successful else None, "link": data.get("shareableLink")}
 
 
+def _when(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
 def _nps_category(score: Any) -> str | None:
     if not isinstance(score, int | float) or isinstance(score, bool):
         return None
@@ -100,11 +104,11 @@ def summarise(kind: str, members: Mapping[str, Mapping[str, Any]]) -> dict[str, 
                 "hasSubmittedMedia": any(e.get("media") for e in entries)}
     if kind == "surveys":
         latest = _latest(entries, having="nps") or {}
-        return {"count": len(entries), "latestNps": latest.get("nps"), "latestNpsDate": latest.get("date"),
+        return {"count": len(entries), "latestNps": latest.get("nps"), "latestNpsDate": _when(latest.get("date")),
                 "latestNpsCategory": latest.get("npsCategory") or _nps_category(latest.get("nps"))}
     won = [e for e in entries if e.get("successful")]
     revenue = [e["revenue"] for e in won if isinstance(e.get("revenue"), int | float)]
-    return {"successfulCount": len(won), "latestSuccessfulDate": (_latest(won) or {}).get("date"),
+    return {"successfulCount": len(won), "latestSuccessfulDate": _when((_latest(won) or {}).get("date")),
             "totalRevenue": round(sum(revenue), 2) if won else None,
             "shareableLink": (_latest(entries, having="link") or {}).get("link")}
 
@@ -115,8 +119,9 @@ def _owner(kind: str, record: Record) -> str | None:
     if kind == "reviews":
         return lookup(data, "reviewer.email") or lookup(previous, "reviewer.email")
     if kind == "referrals":
-        if data.get("activityType") == "coupon_redeemed" and lookup(data, "referrer.email"):
-            return lookup(data, "referrer.email")  # a redeemed coupon is the referrer's success
+        source = data if data.get("activityType") else previous
+        if source.get("activityType") == "coupon_redeemed" and lookup(source, "referrer.email"):
+            return lookup(source, "referrer.email")  # a redeemed coupon is the referrer's success
     return lookup(data, "customer.email") or lookup(previous, "customer.email")
 
 

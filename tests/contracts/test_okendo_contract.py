@@ -237,3 +237,12 @@ def test_an_edited_review_updates_the_aggregate_through_the_ledger() -> None:
     p = props(pipe.send(edited))
     assert (p["Okendo Number of Reviews"], p["Okendo Average Review Rating"], p["Okendo Latest Review Sentiment"]) == (
         1, 2.0, "negative")
+
+
+def test_a_deleted_successful_referral_leaves_the_referrers_stats() -> None:
+    pipe = Pipe()
+    won = contract.referral("coupon_redeemed", "recipient", order={"orderId": "1", "totalPrice": 62.5})
+    assert props(pipe.send(won))["Okendo Number of Successful Referrals"] == 1
+    items = pipe.send(contract.envelope("referral", "delete", {"referralId": contract.UUID}, sequence="123123413"))
+    assert props(items)["Okendo Number of Successful Referrals"] == 0
+    assert {i.customer.email for i in items} == {contract.EMAIL}  # the referrer, not the recipient
