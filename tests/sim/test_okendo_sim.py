@@ -119,16 +119,17 @@ def test_slow_and_fail_next(client: httpx.Client, sim: OkendoSimulator, store: O
 
 def test_every_builder_validates() -> None:
     assert set(resources.BUILDERS) == set(WEBHOOK_RESOURCE_TYPES)
+    received = {"_received_at": datetime.now(timezone.utc)}
     for name, build in resources.BUILDERS.items():
-        rec = decode("okendo", name, build(), merchant="m", extra={"_received_at": datetime.now(timezone.utc)})
+        rec = decode("okendo", name, build(), merchant="m", extra=received)
         assert rec.record_id and rec.updated_at.tzinfo is not None, name
     for activity in REFERRAL_ACTIVITIES:
         raw = resources.referral(activity_type=activity)
-        assert decode("okendo", "referral", raw, merchant="m").data["activityType"] == activity
+        assert decode("okendo", "referral", raw, merchant="m", extra=received).data["activityType"] == activity
     for reward_type in (None, "coupon", "loyalty"):
         raw = resources.survey_response(reward_type=reward_type)
         assert ("reward" in raw) == (reward_type is not None)
-        decode("okendo", "survey_response", raw, merchant="m")
+        decode("okendo", "survey_response", raw, merchant="m", extra=received)
     review = resources.review(media_types=("image", "image", "video"), rating=2)
     assert [m["type"] for m in review["media"]] == ["image", "image", "video"] and review["isRecommended"] is False
 
