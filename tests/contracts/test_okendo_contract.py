@@ -246,3 +246,14 @@ def test_a_deleted_successful_referral_leaves_the_referrers_stats() -> None:
     items = pipe.send(contract.envelope("referral", "delete", {"referralId": contract.UUID}, sequence="123123413"))
     assert props(items)["Okendo Number of Successful Referrals"] == 0
     assert {i.customer.email for i in items} == {contract.EMAIL}  # the referrer, not the recipient
+
+
+def test_transform_takes_a_bare_rest_review_object() -> None:
+    result = CliRunner().invoke(main, ["transform", "--provider", "okendo", "--resource", "review",
+                                       "--platform", "postscript"], input=json.dumps(contract.review_object()))
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    [event] = [o["body"] for o in out if o["kind"] == "event"]
+    assert (event["type"], event["email"]) == ("Review_Created", contract.EMAIL)
+    assert (event["properties"]["Rating"], event["properties"]["Reviewer Full Name"]) == (5, "Tim Cook")
+    assert [o["method"] for o in out if o["kind"] == "profile"] == ["PATCH"]  # the reviewer's aggregate
