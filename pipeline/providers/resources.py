@@ -139,6 +139,8 @@ def decode(provider: str, name: str, raw: Any, *, merchant: str, previous: Mappi
         raise InvalidRecord(message, provider=provider, field=f"{name}.{field}") from None
     data["previous"] = dict(previous) if previous is not None else None
     data.update(extra or {})
+    if isinstance(data.get("_received_at"), str):  # a quarantined delivery keeps it as text
+        data["_received_at"] = datetime.fromisoformat(data["_received_at"])
     updated = lookup(data, res.updated_path)
     if updated is None and res.updated_fallback:
         updated = lookup(data, res.updated_fallback)

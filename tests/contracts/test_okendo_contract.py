@@ -257,3 +257,18 @@ def test_transform_takes_a_bare_rest_review_object() -> None:
     assert (event["type"], event["email"]) == ("Review_Created", contract.EMAIL)
     assert (event["properties"]["Rating"], event["properties"]["Reviewer Full Name"]) == (5, "Tim Cook")
     assert [o["method"] for o in out if o["kind"] == "profile"] == ["PATCH"]  # the reviewer's aggregate
+
+
+def test_a_quarantined_delivery_redrives_with_its_receipt_time() -> None:
+    from pipeline import quarantine
+    from pipeline.errors import InvalidRecord
+
+    pipe = Pipe()
+    body = contract.loyalty_customer()
+    quarantine.put(pipe.quarantine, pipe.clock, merchant="m", provider="okendo", resource="loyalty_customer",
+                   payload=body["resource"], error=InvalidRecord("a schema bug since fixed", provider="okendo"),
+                   extra={"_topic": "create", "_sequence": 1, "_received_at": pipe.clock.now()})
+    handed: list = []
+    report = quarantine.redrive(pipe.quarantine, "okendo", handover=lambda _m, records: handed.extend(records))
+    assert len(report.redriven) == 1 and not report.still_invalid
+    assert handed[0].updated_at == pipe.clock.now()
