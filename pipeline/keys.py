@@ -139,3 +139,14 @@ def bulk(merchant: str) -> str:
 def heartbeat(worker: str) -> str:
     """String: when this worker last consumed a heartbeat task (liveness that proves consumption)."""
     return f"{PREFIX}:heartbeat:{worker}"
+
+
+# --- webhook intake (issue 12): a delivery's raw body, passed to the task by reference --------------------
+def webhook_body(provider: str, merchant: str, message_id: str) -> str:
+    """Hash with TTL: an accepted webhook's raw body and event name, until its task has run."""
+    return f"{PREFIX}:webhook-body:{provider}:{merchant}:{message_id}"
+
+
+def heartbeats() -> str:
+    """Sorted set: worker → when it last consumed a heartbeat (read by /metrics without a SCAN)."""
+    return f"{PREFIX}:heartbeats"

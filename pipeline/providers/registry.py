@@ -17,4 +17,4 @@ PROVIDERS: Mapping[str, type[HttpProvider]] = {
 }
 
 #: provider kind → signature scheme of its webhook deliveries (pipeline.webhooks.signatures)
-WEBHOOK_SCHEMES: Mapping[str, str] = {"okendo": "svix", "rediem": "hmac", "omneo": "hmac"}
+WEBHOOK_SCHEMES: Mapping[str, str] = {"okendo": "svix", "rediem": "hmac", "omneo": "omneo"}

@@ -1,13 +1,14 @@
 """Signed webhook deliveries from the provider simulators: POST, record, replay, age, forge.
 
 Standard library only (``urllib``, no proxies). Signing is ``pipeline.webhooks.signatures``'
-``svix_sign`` (Okendo) or ``hmac_sign`` (Omneo, Rediem); this module only drives it.
+``svix_sign`` (Okendo), ``omneo_sign`` (Omneo) or ``hmac_sign`` (Rediem); this module only drives it.
 ``OkendoWebhookSender``, ``OmneoWebhookSender`` and ``RediemWebhookSender`` are also exported
 by their provider modules.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import urllib.error
@@ -17,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from pipeline.webhooks.signatures import hmac_sign, svix_sign
+from pipeline.webhooks.signatures import hmac_sign, omneo_sign, svix_sign
 
 __all__ = [
     "OKENDO_API_VERSION", "OMNEO_RESOURCES", "OkendoDelivery", "OkendoWebhookSender", "OmneoWebhookSender",
@@ -111,9 +112,15 @@ class OkendoWebhookSender(WebhookSender):
     ``sequence`` holds the last sequenceNumber used per resource type (numbers start at 1).
     """
 
-    def __init__(self, url: str, secret: str, *, version: str = OKENDO_API_VERSION, **kwargs: Any) -> None:
+    def __init__(self, url: str, secret: str, *, version: str = OKENDO_API_VERSION, header_prefix: str = "svix",
+                 **kwargs: Any) -> None:
+        """``header_prefix="webhook"`` sends the Standard Webhooks names (``webhook-id`` ...)."""
         forged = "whsec_" + base64.b64encode(b"not-the-real-okendo-secret-00000").decode()
-        super().__init__(url, secret, svix_sign, forged_secret=forged, **kwargs)
+
+        def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+            return svix_sign(secret, msg_id, timestamp, body, prefix=header_prefix)
+
+        super().__init__(url, secret, sign, forged_secret=forged, **kwargs)
         self.version = version
         self.sequence: dict[str, int] = {}
 
@@ -145,11 +152,35 @@ class OkendoWebhookSender(WebhookSender):
         return self.post(self.envelope(resource_type, topic, resource), forged=True)
 
 
+#: The ``x-omneo-event`` header sent with each body type: trigger names from Omneo's docs (M8) and its
+#: app starter (K17), specs/omneo/README.md §5.2. Which trigger a tenant registers is its choice ("inferred").
+OMNEO_EVENTS = {"points": "points.awarded", "rewards": "reward.issued", "redemptions": "reward.redeemed",
+                "transactions": "transaction.created", "tiers": "tier.achieved", "balances": "balance.updated",
+                "profiles": "profile.updated"}
+
+
 class OmneoWebhookSender(WebhookSender):
-    """Omneo pushes ``{"type": <resource>, "data": {...}}`` signed with ``hmac_sign``."""
+    """Omneo pushes, signed as Omneo signs them (specs/omneo/README.md §5.4): ``X-Omneo-Hmac-SHA256``
+    (lowercase hex HMAC-SHA256 of the raw body) and ``x-omneo-event``; no id, no timestamp header.
+    The body is ``{"type": <resource>, "data": {...}}``. ``msg_id`` of a sent delivery is the id
+    the receiver derives (``verify``), so replays can be matched."""
 
     def __init__(self, url: str, secret: str, **kwargs: Any) -> None:
-        super().__init__(url, secret, hmac_sign, forged_secret=secret + "-forged", **kwargs)
+        super().__init__(url, secret, self._sign, forged_secret=secret + "-forged", **kwargs)
+        self._event = ""
+
+    def _sign(self, secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+        return omneo_sign(secret, self._event, body)
+
+    def post(self, obj: Any, *, age_s: float = 0, forged: bool = False, msg_id: str | None = None,
+             body: bytes | None = None, event: str | None = None) -> int:
+        raw = body if body is not None else json.dumps(obj, separators=(",", ":")).encode()
+        if event is None:
+            kind = obj.get("type") if isinstance(obj, dict) else None
+            event = OMNEO_EVENTS.get(kind, "") if isinstance(kind, str) else self._event
+        self._event = event
+        derived = "sha256-" + hashlib.sha256(event.encode() + b"\n" + raw).hexdigest()[:32]
+        return super().post(None, age_s=age_s, forged=forged, msg_id=msg_id or derived, body=raw)
 
     @staticmethod
     def body(type: str, data: dict[str, Any]) -> dict[str, Any]:  # noqa: A002 - the wire name
@@ -161,10 +192,6 @@ class OmneoWebhookSender(WebhookSender):
     def send(self, type: str, data: dict[str, Any]) -> int:  # noqa: A002
         """POST one event (new message id, current timestamp); returns the HTTP status."""
         return self.post(self.body(type, data))
-
-    def send_stale(self, type: str, data: dict[str, Any], age_s: float) -> int:  # noqa: A002
-        """POST one event whose signed timestamp is ``age_s`` seconds old."""
-        return self.post(self.body(type, data), age_s=age_s)
 
     def send_forged(self, type: str, data: dict[str, Any]) -> int:  # noqa: A002
         """POST one event signed with the wrong secret."""
