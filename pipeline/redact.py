@@ -7,8 +7,13 @@ from typing import Any
 
 __all__ = ["mask", "mask_email", "mask_phone"]
 
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
-_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+# Linear time on any input (issue 12): a match may start only where a run of local-part characters
+# starts (the look-behind), and every repetition is bounded (RFC 5321 limits: local part 64, domain
+# 255, label 63), so each start is tried over a bounded window and a long run without "@" costs one
+# pass, not one pass per character.
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{0,63}"
+                    r"@((?:[A-Za-z0-9-]{1,63}\.){1,8}[A-Za-z]{2,24})(?![A-Za-z0-9-])")
+_PHONE = re.compile(r"(?<![\d+])\+?\d[\d\s().-]{6,30}\d")
 
 
 def mask_email(text: str) -> str:
