@@ -26,9 +26,18 @@ def mask_phone(text: str) -> str:
     return _PHONE.sub(lambda m: "***" + re.sub(r"\D", "", m.group(0))[-2:], text)
 
 
+#: Whole values that look like phone numbers to ``_PHONE`` but are not: ISO-8601 times and Redis
+#: stream entry ids (``dlq show`` printed ``***47`` for both).
+_STRUCTURAL = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+                         r"|\d{13}-\d{1,10}")
+
+
 def mask(value: Any) -> Any:
-    """Mask emails and phone numbers anywhere in a JSON-like value."""
+    """Mask emails and phone numbers anywhere in a JSON-like value (a value that is wholly a
+    timestamp or a stream entry id is left as it is)."""
     if isinstance(value, str):
+        if len(value) <= 40 and _STRUCTURAL.fullmatch(value):
+            return value
         return mask_phone(mask_email(value))
     if isinstance(value, dict):
         return {k: mask(v) for k, v in value.items()}

@@ -74,6 +74,9 @@ def test_bounded_patterns_still_mask_what_they_must() -> None:
     assert mask("call +1 415 555 0123") == "call ***23"
     assert scrub_text("GET https://x.test/p?email=jane@ex.test&k=1 http://h/q?x=1") == \
         "GET https://x.test/p?[Filtered] http://h/q?[Filtered]"
+    # dlq show: entry ids and timestamps stay readable; phones in the same value do not
+    assert mask({"id": "1764629327000-0", "at": "2026-12-01T22:48:47.123+00:00", "phone": "+14155550123"}) == \
+        {"id": "1764629327000-0", "at": "2026-12-01T22:48:47.123+00:00", "phone": "***23"}
     assert scrub_text("redis://:hunter2@redis:6379/0 api_key=abc123") == "redis://[Filtered]@redis:6379/0 api_key=[Filtered]"
 
 
