@@ -125,3 +125,27 @@ def test_queue_failure_answers_503_and_lets_the_sender_retry(harness: Harness) -
     harness.failing["on"] = False  # type: ignore[attr-defined]
     assert harness.post("/webhooks/okendo/acme", BODY, headers).status_code == 202
     assert len(harness.accepted) == 1
+
+
+def test_redis_down_is_503_with_retry_after_and_loses_nothing(real_redis: redis.Redis) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]  # nothing listens there once closed
+    dead = redis.Redis(port=dead_port, socket_connect_timeout=0.5, socket_timeout=0.5)
+    accepted: list[str] = []
+    endpoints = {("okendo", "acme"): Endpoint("okendo", "acme", "svix", Secret(SVIX_SECRET))}
+
+    def app_for(client: redis.Redis) -> object:
+        return make_app(resolve=lambda p, m: endpoints.get((p, m)), clock=SystemClock(),
+                        accept=lambda p, m, message_id: accepted.append(message_id), replays=RedisReplayGuard(client))
+
+    headers = svix_sign(SVIX_SECRET, "msg_down", int(time.time()), BODY)
+    with serve(app_for(dead)) as url:
+        response = httpx.post(f"{url}/webhooks/okendo/acme", content=BODY, headers=headers, timeout=5)
+    assert response.status_code == 503 and int(response.headers["retry-after"]) > 0
+    assert accepted == []
+    with serve(app_for(real_redis)) as url:  # Redis is back: the sender's retry is taken
+        assert httpx.post(f"{url}/webhooks/okendo/acme", content=BODY, headers=headers, timeout=5).status_code == 202
+    assert accepted == ["msg_down"]
