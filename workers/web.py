@@ -1,7 +1,7 @@
 """The ``web`` process: ``gunicorn -c python:workers.gunicorn_conf workers.web:application``.
 
-Two listeners (``workers.gunicorn_conf``), one callable that routes by the listener a request
-came in on:
+Two listeners (``workers.listeners``, bound by ``workers.gunicorn_conf``), one callable that
+routes by the listener a request came in on:
 
 * public (``$PORT``): ``POST /webhooks/<provider>/<merchant>`` and ``GET /healthz``;
 * operational (``$OPS_HOST:$OPS_PORT``, loopback by default): ``GET /metrics`` (Prometheus text:
@@ -30,7 +30,7 @@ from pipeline.webhooks.receiver import by_listener, make_app, ops_app
 from pipeline.webhooks.replay import RedisReplayGuard
 from workers.app import runtime
 from workers.config import queue_names
-from workers.gunicorn_conf import OPS_PORT
+from workers.listeners import listeners
 from workers.tasks.webhooks import handle_webhook
 
 __all__ = ["application"]
@@ -80,4 +80,4 @@ _public = make_app(resolve=runtime.webhook_endpoint, accept=_accept, replays=Red
                    clock=runtime.clock, observe=record_webhook_intake, read_deadline=_read_deadline)
 _ops = ops_app(web_routes(state=runtime.redis, broker=_broker_redis(), queues=queue_names(), known_keys=_known_keys,
                           cache_s=METRICS_CACHE_S))
-application = by_listener(_public, _ops, OPS_PORT)
+application = by_listener(_public, _ops, listeners().ops_port)
