@@ -26,6 +26,7 @@ from pipeline import keys
 from pipeline.observability import web_routes
 from pipeline.observability.metrics import record_webhook_intake
 from pipeline.providers.registry import WEBHOOK_SCHEMES
+from pipeline.redisurl import connect
 from pipeline.webhooks.receiver import by_listener, make_app, ops_app
 from pipeline.webhooks.replay import RedisReplayGuard
 from workers.app import runtime
@@ -61,8 +62,8 @@ def _broker_redis() -> redis.Redis | None:
     url = runtime.settings.broker_url
     if url == runtime.settings.redis_url:
         return runtime.redis
-    if urlparse(url).scheme in ("redis", "rediss", "unix"):
-        return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    if urlparse(url.split(";")[0]).scheme in ("redis", "rediss", "unix", "sentinel"):
+        return connect(url, socket_timeout=5, socket_connect_timeout=5)
     return None
 
 

@@ -18,15 +18,19 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from pipeline.webhooks.signatures import hmac_sign, omneo_sign, svix_sign
+from pipeline.webhooks.signatures import OMNEO_EVENT_HEADER, hmac_sign, omneo_sign, svix_sign
 
 __all__ = [
-    "OKENDO_API_VERSION", "OMNEO_RESOURCES", "OkendoDelivery", "OkendoWebhookSender", "OmneoWebhookSender",
+    "OKENDO_API_VERSION", "OMNEO_RESOURCES", "OMNEO_TRIGGER_OF", "OkendoDelivery", "OkendoWebhookSender", "OmneoWebhookSender",
     "RediemWebhookSender", "SentWebhook", "WebhookSender",
 ]
 
 OKENDO_API_VERSION = "2025-02-01"
 OMNEO_RESOURCES = ("points", "rewards", "redemptions", "transactions", "tiers", "balances", "profiles")
+#: resource → the trigger the simulator pushes it under (docs' names: README §5.2)
+OMNEO_TRIGGER_OF = {"points": "points.awarded", "rewards": "reward.issued", "redemptions": "reward.redeemed",
+                    "transactions": "transaction.created", "tiers": "tier.achieved", "balances": "balance.updated",
+                    "profiles": "profile.updated"}
 OkendoDelivery = tuple[str, str, dict[str, Any]]  # (resource_type, topic, resource)
 
 SignFn = Callable[[str, str, int, bytes], dict[str, str]]
@@ -74,7 +78,7 @@ class WebhookSender:
         return self.deliveries[-1]
 
     def post(self, obj: Any, *, age_s: float = 0, forged: bool = False, msg_id: str | None = None,
-             body: bytes | None = None) -> int:
+             body: bytes | None = None, extra_headers: dict[str, str] | None = None) -> int:
         """Serialize ``obj`` (or send ``body`` as is), sign, POST; returns the HTTP status.
 
         ``age_s`` back-dates the signed timestamp; ``forged`` signs with a wrong secret; a new
@@ -84,7 +88,8 @@ class WebhookSender:
         msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
         stamp = int(self._now_s() - age_s)
         headers = self._sign(self._forged_secret if forged else self.secret, msg_id, stamp, raw)
-        headers = {**headers, "Content-Type": "application/json", "User-Agent": "loyalty-sim-webhooks/1"}
+        headers = {**headers, **(extra_headers or {}), "Content-Type": "application/json",
+                   "User-Agent": "loyalty-sim-webhooks/1"}
         request = urllib.request.Request(self.url, data=raw, headers=headers, method="POST")
         try:
             with _OPENER.open(request, timeout=self._timeout) as resp:
@@ -103,7 +108,8 @@ class WebhookSender:
         receiver's memory of message ids can tell it apart from the original.
         """
         last = self.last
-        return self.post(None, msg_id=last.msg_id, body=last.body, forged=last.forged)
+        kept = {k: v for k, v in last.headers.items() if k.lower() == "x-omneo-event"}
+        return self.post(None, msg_id=last.msg_id, body=last.body, forged=last.forged, extra_headers=kept)
 
 
 class OkendoWebhookSender(WebhookSender):
@@ -152,18 +158,12 @@ class OkendoWebhookSender(WebhookSender):
         return self.post(self.envelope(resource_type, topic, resource), forged=True)
 
 
-#: The ``x-omneo-event`` header sent with each body type: trigger names from Omneo's docs (M8) and its
-#: app starter (K17), specs/omneo/README.md §5.2. Which trigger a tenant registers is its choice ("inferred").
-OMNEO_EVENTS = {"points": "points.awarded", "rewards": "reward.issued", "redemptions": "reward.redeemed",
-                "transactions": "transaction.created", "tiers": "tier.achieved", "balances": "balance.updated",
-                "profiles": "profile.updated"}
-
-
 class OmneoWebhookSender(WebhookSender):
-    """Omneo pushes, signed as Omneo signs them (specs/omneo/README.md §5.4): ``X-Omneo-Hmac-SHA256``
-    (lowercase hex HMAC-SHA256 of the raw body) and ``x-omneo-event``; no id, no timestamp header.
-    The body is ``{"type": <resource>, "data": {...}}``. ``msg_id`` of a sent delivery is the id
-    the receiver derives (``verify``), so replays can be matched."""
+    """Omneo pushes: the body is the trigger's event context (the object itself, here with its
+    ``profile`` embedded), the trigger goes in the ``x-omneo-event`` header
+    (shared/specs/omneo/README.md §5.3-5.4). Signed as Omneo signs them (§5.4): ``X-Omneo-Hmac-SHA256``,
+    the lowercase hex HMAC-SHA256 of the raw body; no id and no timestamp header, so ``age_s`` changes
+    nothing. ``msg_id`` of a sent delivery is the id the receiver derives (``verify``)."""
 
     def __init__(self, url: str, secret: str, **kwargs: Any) -> None:
         super().__init__(url, secret, self._sign, forged_secret=secret + "-forged", **kwargs)
@@ -173,29 +173,27 @@ class OmneoWebhookSender(WebhookSender):
         return omneo_sign(secret, self._event, body)
 
     def post(self, obj: Any, *, age_s: float = 0, forged: bool = False, msg_id: str | None = None,
-             body: bytes | None = None, event: str | None = None) -> int:
+             body: bytes | None = None, extra_headers: dict[str, str] | None = None) -> int:
         raw = body if body is not None else json.dumps(obj, separators=(",", ":")).encode()
-        if event is None:
-            kind = obj.get("type") if isinstance(obj, dict) else None
-            event = OMNEO_EVENTS.get(kind, "") if isinstance(kind, str) else self._event
-        self._event = event
-        derived = "sha256-" + hashlib.sha256(event.encode() + b"\n" + raw).hexdigest()[:32]
-        return super().post(None, age_s=age_s, forged=forged, msg_id=msg_id or derived, body=raw)
+        self._event = next((v for k, v in (extra_headers or {}).items() if k.lower() == OMNEO_EVENT_HEADER), "")
+        derived = "sha256-" + hashlib.sha256(self._event.encode() + b"\n" + raw).hexdigest()[:32]
+        return super().post(None, age_s=age_s, forged=forged, msg_id=msg_id or derived, body=raw,
+                            extra_headers=extra_headers)
 
     @staticmethod
-    def body(type: str, data: dict[str, Any]) -> dict[str, Any]:  # noqa: A002 - the wire name
-        """The delivery body; ValueError for a type that is not an Omneo resource."""
-        if type not in OMNEO_RESOURCES:
-            raise ValueError(f"type must be one of {OMNEO_RESOURCES}")
-        return {"type": type, "data": data}
+    def headers(trigger: str) -> dict[str, str]:
+        """The event-name header; ValueError for a trigger no resource is pushed under."""
+        if trigger not in OMNEO_TRIGGER_OF.values():
+            raise ValueError(f"trigger must be one of {sorted(OMNEO_TRIGGER_OF.values())}")
+        return {"x-omneo-event": trigger}
 
-    def send(self, type: str, data: dict[str, Any]) -> int:  # noqa: A002
+    def send(self, trigger: str, data: dict[str, Any]) -> int:
         """POST one event (new message id, current timestamp); returns the HTTP status."""
-        return self.post(self.body(type, data))
+        return self.post(data, extra_headers=self.headers(trigger))
 
-    def send_forged(self, type: str, data: dict[str, Any]) -> int:  # noqa: A002
+    def send_forged(self, trigger: str, data: dict[str, Any]) -> int:
         """POST one event signed with the wrong secret."""
-        return self.post(self.body(type, data), forged=True)
+        return self.post(data, forged=True, extra_headers=self.headers(trigger))
 
 
 class RediemWebhookSender(WebhookSender):

@@ -56,17 +56,17 @@ class WebhookIntake:
         return self._reject("webhook", {"message_id": message_id}, InvalidRecord(
             "accepted body not found in Redis (expired before its task ran, or lost)", provider=self._provider))
 
-    def process(self, body: bytes | str, event: str | None = None) -> Outcome:
-        """Process one delivery's raw body; ``event`` is the push's event-name header (Omneo's
-        ``x-omneo-event``), kept in the record's data as ``_event``."""
+    def process(self, body: bytes | str, *, event: str | None = None) -> Outcome:
+        """Decode and hand over one accepted delivery (its raw bytes: not UTF-8, not JSON or
+        nested too deep is quarantined with the reason). ``event`` is the provider's event-name
+        header where the body does not carry it (Omneo's ``x-omneo-event``)."""
         raw, problem = bodies.parse(body)
         if problem is not None:
             return self._reject("webhook", bodies.excerpt(body), InvalidRecord(problem, provider=self._provider))
         try:
-            name, obj, extra = unwrap(self._provider, raw)
-            if event:
-                extra = {**extra, "_event": event}
+            name, obj, extra = unwrap(self._provider, raw, event=event)
             res = resource(self._provider, name)
+            extra = {**extra, "_received_at": self._clock.now()}  # dates a resource that carries no date
         except InvalidRecord as exc:
             return self._reject("webhook", raw, exc)
         key = ":".join(str(obj.get(p.split(".")[0], "")) for p in res.id_paths) if isinstance(obj, dict) else ""

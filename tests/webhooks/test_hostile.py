@@ -186,7 +186,7 @@ def test_signed_unreadable_bodies_are_accepted_then_quarantined(case: str, body:
     intake = WebhookIntake(merchant="acme", provider="okendo", hand_over=handed.extend,
                            snapshots=MemorySnapshotStore(), sequences=MemorySequenceStore(),
                            quarantine_journal=journal, counters=MemoryCounters(), clock=app.clock)
-    assert intake.process(stored.body, stored.event) == "quarantined"
+    assert intake.process(stored.body, event=stored.event) == "quarantined"
     [(_, entry)] = journal.read("lp:quarantine:okendo", count=10)
     assert reason in entry["error"] and handed == []
 
@@ -230,4 +230,4 @@ def test_fuzzed_signed_bodies_are_accepted_and_never_break_the_intake(body: byte
     intake = WebhookIntake(merchant="acme", provider="okendo", hand_over=lambda records: None,
                            snapshots=MemorySnapshotStore(), sequences=MemorySequenceStore(),
                            quarantine_journal=MemoryJournal(app.clock), counters=MemoryCounters(), clock=app.clock)
-    assert intake.process(stored.body, stored.event) in ("quarantined", "handed_over", "stale")
+    assert intake.process(stored.body, event=stored.event) in ("quarantined", "handed_over", "stale")
