@@ -38,6 +38,7 @@ __all__ = ["application"]
 
 READ_TIMEOUT_S = float(os.environ.get("WEBHOOK_READ_TIMEOUT_S") or 20)
 METRICS_CACHE_S = float(os.environ.get("METRICS_CACHE_S") or 10)
+REDIS_TIMEOUT_S = 5.0
 
 
 def _accept(provider: str, merchant: str, message_id: str) -> None:
@@ -77,7 +78,11 @@ def _known_keys() -> Iterator[str]:
         yield keys.quarantine(provider)
 
 
-_public = make_app(resolve=runtime.webhook_endpoint, accept=_accept, replays=RedisReplayGuard(runtime.redis),
+#: The replay guard's own client: a frozen Redis costs a request REDIS_TIMEOUT_S, then 503, well inside a
+#: sender's deadline (Okendo: 15 s), instead of holding it until Redis wakes.
+_guard_redis = connect(runtime.settings.redis_url, socket_timeout=REDIS_TIMEOUT_S,
+                       socket_connect_timeout=REDIS_TIMEOUT_S, health_check_interval=30)
+_public = make_app(resolve=runtime.webhook_endpoint, accept=_accept, replays=RedisReplayGuard(_guard_redis),
                    clock=runtime.clock, observe=record_webhook_intake, read_deadline=_read_deadline)
 _ops = ops_app(web_routes(state=runtime.redis, broker=_broker_redis(), queues=queue_names(), known_keys=_known_keys,
                           cache_s=METRICS_CACHE_S))

@@ -12,25 +12,20 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 import redis
 
-from pipeline.localredis import LocalRedis, free_port
+from pipeline.localredis import LocalRedis
 from pipeline.webhooks.signatures import svix_sign
+from tests.support.webproc import WebProcess, web_process
 
 pytestmark = [pytest.mark.redis]
 
@@ -50,13 +45,7 @@ SLOW_CLIENTS = 24          # well over the old 4 threads, and over gthread's 8
 DEADLINE_S = 15.0          # generous: a starved process answers in 30 s or never
 
 
-@dataclass
-class Web:
-    url: str
-    ops_url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
+class Web(WebProcess):
     def body(self, msg_id: str) -> bytes:
         return json.dumps({"resourceType": "loyalty_customer", "topic": "update", "sequenceNumber": "7",
                            "version": "2025-02-01", "resource": {"loyaltyCustomerId": "lc-1",
@@ -72,38 +61,10 @@ class Web:
 @pytest.fixture(scope="module")
 def web(redis_server: LocalRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     """One gunicorn for the module (it takes seconds to start); each test uses its own message ids."""
-    redis_url = redis_server.url
-    tmp_path = tmp_path_factory.mktemp("web")
-    (tmp_path / "connections.toml").write_text(CONNECTIONS)
-    port, ops_port = free_port(), free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "CONNECTIONS_FILE": str(tmp_path / "connections.toml"),
-           "WEBSHOP_OKENDO_CREDENTIAL": "user:key", "WEBSHOP_OKENDO_WEBHOOK_SECRET": SECRET,
-           "WEBSHOP_POSTSCRIPT_API_KEY": "ps-key", "PORT": str(port), "WEB_HOST": "127.0.0.1",
-           "OPS_PORT": str(ops_port), "WEBHOOK_READ_TIMEOUT_S": "5"}
-    env.pop("BROKER_URL", None)
-    log = tmp_path / "web.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:workers.gunicorn_conf",
-                                    "workers.web:application"], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   cwd=Path(__file__).resolve().parents[2])
-    web = Web(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{ops_port}", process, log)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{web.url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    yield web
-    process.send_signal(signal.SIGQUIT)  # quick shutdown: nothing in flight is worth waiting for
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    env = {"WEBSHOP_OKENDO_CREDENTIAL": "user:key", "WEBSHOP_OKENDO_WEBHOOK_SECRET": SECRET,
+           "WEBSHOP_POSTSCRIPT_API_KEY": "ps-key", "WEBHOOK_READ_TIMEOUT_S": "5"}
+    with web_process(redis_server.url, CONNECTIONS, env, tmp_path_factory.mktemp("web")) as started:
+        yield Web(started.url, started.ops_url, started.process, started.log)
 
 
 def test_metrics_and_readyz_only_on_the_operational_listener(web: Web) -> None:
