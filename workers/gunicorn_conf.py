@@ -3,7 +3,7 @@
 Two listeners (``workers.listeners``; issue 12, issue 15):
 
 * public, ``$WEB_HOST:$PORT`` (default ``0.0.0.0:8000``): ``POST /webhooks/...`` and ``GET /healthz``;
-* operational, ``$OPS_HOST:$OPS_PORT`` (default ``127.0.0.1:9100``, loopback): ``/metrics`` and
+* operational, ``$OPS_HOST:$OPS_PORT`` (default ``127.0.0.1:9180``, loopback): ``/metrics`` and
   ``/readyz``. Set ``OPS_HOST=0.0.0.0`` only where the network keeps that port private (a pod
   port that no Service exposes, a container port that is not published).
 

@@ -2,7 +2,7 @@
 which binds them, and ``workers.web``, which routes by them). No side effects on import.
 
 ``PORT`` (default 8000) on ``WEB_HOST`` (default ``0.0.0.0``): the public webhook listener.
-``OPS_PORT`` (default 9100) on ``OPS_HOST`` (default ``127.0.0.1``): ``/metrics`` and ``/readyz``.
+``OPS_PORT`` (default 9180) on ``OPS_HOST`` (default ``127.0.0.1``): ``/metrics`` and ``/readyz``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
 def listeners(env: Mapping[str, str] | None = None) -> Listeners:
     env = os.environ if env is None else env
     found = Listeners(web_host=env.get("WEB_HOST") or "0.0.0.0", port=_port(env, "PORT", 8000),
-                      ops_host=env.get("OPS_HOST") or "127.0.0.1", ops_port=_port(env, "OPS_PORT", 9100))
+                      ops_host=env.get("OPS_HOST") or "127.0.0.1", ops_port=_port(env, "OPS_PORT", 9180))
     if found.port == found.ops_port:
         raise ValueError(f"OPS_PORT must differ from PORT ({found.port}): /metrics must not be on the public port")
     return found
