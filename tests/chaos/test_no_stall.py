@@ -57,7 +57,7 @@ def _finish(stack, disturbed_until_s: float, tmp_path: Path, scenario: str):  # 
     tallies = tally(stack)
     first = min((a for m in tallies for a in m.arrivals), default=now)
     stalls = {m.merchant: round(m.stall_s(first, now), 1) for m in tallies}
-    complete_at = max((max(m.arrivals, default=now) for m in tallies), default=now)
+    complete_at = now if any(m.lost for m in tallies) else max(max(m.arrivals, default=now) for m in tallies)
     row = report.record(scenario, events=sum(m.expected for m in tallies), lost=sum(m.lost for m in tallies),
                         duplicates_explained=sum(m.explained for m in tallies),
                         duplicates_unexplained=sum(m.unexplained for m in tallies),
