@@ -19,8 +19,10 @@ from pipeline.ingest import Enqueue, Ingestor
 from pipeline.providers.base import Provider
 from pipeline.providers.registry import PROVIDERS, WEBHOOK_SCHEMES
 from pipeline.ratelimit.limiter import RedisRateLimiter
+from pipeline.redisurl import connect
 from pipeline.ratelimit.throttle import Throttle
 from pipeline.settings import Settings
+from pipeline.state.scopes import RedisScopeStore
 from pipeline.state.counters import RedisCounters
 from pipeline.state.cursors import RedisCursorStore
 from pipeline.state.directory import RedisCustomerDirectory
@@ -35,6 +37,7 @@ from pipeline.state.locks import RedisLocks
 from pipeline.state.sequences import RedisSequenceStore
 from pipeline.state.snapshots import RedisSnapshotStore
 from pipeline.state.subscribers import RedisSubscriberCache
+from pipeline.state.trail import RedisTrail
 from pipeline.transform.mapper import Mapper
 from pipeline.webhooks.intake import WebhookIntake
 from pipeline.webhooks.receiver import Endpoint
@@ -62,7 +65,7 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.settings.redis_url, health_check_interval=30)
+        return connect(self.settings.redis_url, health_check_interval=30)  # plain or sentinel://
 
     @cached_property
     def limiter(self) -> RedisRateLimiter:
@@ -112,9 +115,9 @@ class Runtime:
         return Ingestor(
             merchant=merchant, provider=self.provider(merchant), platforms=[p.kind for p in conn.platforms],
             enqueue=enqueue, mapper=self.mapper, cursors=RedisCursorStore(self.redis), ledger=RedisLedger(self.redis),
-            quarantine=RedisJournal(self.redis), counters=RedisCounters(self.redis), clock=self.clock,
+            quarantine=RedisJournal(self.redis), counters=RedisCounters(self.redis, self.clock), clock=self.clock,
             lookback_s=conn.provider.lookback_s, batch_size=self.settings.delivery_batch_size,
-            seen_ttl_s=self.settings.dedup_ttl_s,
+            seen_ttl_s=self.settings.dedup_ttl_s, scopes=RedisScopeStore(self.redis),
         )
 
     def webhook_endpoint(self, provider: str, merchant: str) -> Endpoint | None:
@@ -130,7 +133,7 @@ class Runtime:
         return WebhookIntake(
             merchant=merchant, provider=conn.provider.kind, hand_over=self.ingestor(merchant, enqueue).hand_over,
             snapshots=RedisSnapshotStore(self.redis), sequences=RedisSequenceStore(self.redis),
-            quarantine_journal=RedisJournal(self.redis), counters=RedisCounters(self.redis), clock=self.clock,
+            quarantine_journal=RedisJournal(self.redis), counters=RedisCounters(self.redis, self.clock), clock=self.clock,
             locks=RedisLocks(self.redis, keeper=self.keeper))
 
     def deliverer(self, merchant: str, platform: str) -> Deliverer:
@@ -145,8 +148,9 @@ class Runtime:
         s = self.settings
         return Deliverer(
             merchant=merchant, platform=platform, destination=destination, ledger=RedisLedger(self.redis),
-            dead_letters=journal, skipped=journal, counters=RedisCounters(self.redis), clock=self.clock,
+            dead_letters=journal, skipped=journal, counters=RedisCounters(self.redis, self.clock), clock=self.clock,
             pauses=RedisPauses(self.redis), profiles=RedisProfileStates(self.redis),
             dedup_ttl_s=s.dedup_ttl_s, max_attempts=s.delivery_max_attempts, retry_base_s=s.delivery_retry_base_s,
             retry_max_s=s.delivery_retry_max_s, worker=self.worker, persist=until_redis_answers,
+            trail=RedisTrail(self.redis, ttl_s=s.dedup_ttl_s),
         )
