@@ -21,6 +21,7 @@ from typing import Any
 
 from pipeline.demo.stack import Stack
 from pipeline.demo.tenants import OmneoTenant, RediemTenant, SmileTenant, Tenant
+from tests.chaos import report
 
 
 def _at(stamp: str) -> float:
@@ -150,3 +151,27 @@ def _tally_unlocked(t: Tenant, counters: dict[str, dict[str, int]]) -> MerchantT
         m.arrivals += times
     m.arrivals.sort()
     return m
+
+
+def receive_times(events: list[dict[str, Any]]) -> list[float]:
+    """Receive times (epoch seconds) of simulator events (their ``received_at``), sorted."""
+    return sorted(_at(e["received_at"]) for e in events)
+
+
+def longest_gap(times: list[float], until_s: float) -> float:
+    """The longest time between two arrivals from the first until ``until_s``."""
+    points = [*sorted(t for t in times if t <= until_s), until_s]
+    return max((b - a for a, b in zip(points, points[1:])), default=0.0)
+
+
+def record_row(scenario: str, *, expected: int, distinct: int, duplicates: int, resent: int, times: list[float],
+               disturbed_until_s: float) -> report.ChaosRow:
+    """The chaos table's row of a one-merchant scenario: stall from its platform's receive times;
+    recovery from the end of the disturbance until the last expected event arrived (until now if
+    some never did); duplicates explained up to the sends repeated after their worker died."""
+    now = datetime.now(timezone.utc).timestamp()
+    end = max(times) if distinct >= expected and times else now
+    return report.record(scenario, events=expected, lost=max(0, expected - distinct),
+                         duplicates_explained=min(duplicates, resent),
+                         duplicates_unexplained=max(0, duplicates - resent), longest_stall_s=longest_gap(times, end),
+                         recover_s=max(0.0, end - disturbed_until_s))
