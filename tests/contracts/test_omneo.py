@@ -181,31 +181,6 @@ def test_a_push_without_a_known_trigger_is_quarantined_with_the_reason() -> None
     assert "rewards.value_initial" in reasons[2]
 
 
-def test_the_web_endpoint_hands_the_trigger_header_to_the_worker(real_redis: Any) -> None:
-    from pipeline.clock import SystemClock
-    from pipeline.config import Secret
-    from pipeline.sim.webhooks import OmneoWebhookSender
-    from pipeline.state.ledger import RedisLedger
-    from pipeline.webhooks.receiver import Endpoint, make_app
-    from tests.support.wsgi import serve
-
-    accepted: list[tuple[Any, ...]] = []
-    endpoint = Endpoint("omneo", "m", "hmac", Secret("omneo-secret"))
-    app = make_app(resolve=lambda p, m: endpoint if (p, m) == ("omneo", "m") else None,
-                   accept=lambda *args: accepted.append(args), replays=RedisLedger(real_redis), clock=SystemClock())
-    with serve(app) as url:
-        sender = OmneoWebhookSender(f"{url}/webhooks/omneo/m", "omneo-secret")
-        assert sender.send("reward.issued", contract.REWARD) == 202
-    ((provider, merchant, body, event),) = accepted
-    assert (provider, merchant, event) == ("omneo", "m", "reward.issued")
-    assert unwrap("omneo", json_loads(body), event=event)[0] == "rewards"
-
-
-def json_loads(text: str) -> Any:
-    import json
-    return json.loads(text)
-
-
 def test_transform_reads_an_omneo_push_with_its_trigger() -> None:
     import json
 
