@@ -128,8 +128,10 @@ class Stack:
 
 def _start_web(env: dict[str, str], logs: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    process = _spawn(["gunicorn", "--workers", "1", "--threads", "8", "--bind", f"127.0.0.1:{port}",
-                      "workers.web:application"], env, logs / "web.log")
+    # the deployed configuration (gevent worker, public and operational listeners), on loopback
+    web_env = {**env, "WEB_HOST": "127.0.0.1", "PORT": str(port), "OPS_PORT": str(free_port())}
+    process = _spawn(["gunicorn", "-c", "python:workers.gunicorn_conf", "workers.web:application"], web_env,
+                     logs / "web.log")
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and process.poll() is None:
