@@ -61,4 +61,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "timezone": "UTC",
         "enable_utc": True,
+        # any number of beats may run: one leads under a lease, the others stand by (workers/beat.py)
+        "beat_scheduler": "workers.beat:LeasedScheduler",
+        "beat_max_loop_interval": 3,
     }

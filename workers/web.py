@@ -22,8 +22,8 @@ from workers.tasks.webhooks import handle_webhook
 __all__ = ["application"]
 
 
-def _accept(provider: str, merchant: str, body: str) -> None:
-    handle_webhook.apply_async((provider, merchant, body), retry=True,
+def _accept(provider: str, merchant: str, body: str, event: str | None = None) -> None:
+    handle_webhook.apply_async((provider, merchant, body, event), retry=True,
                                retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5})
 
 

@@ -22,11 +22,14 @@ from pipeline.ratelimit.limiter import RedisRateLimiter
 from pipeline.redisurl import connect
 from pipeline.ratelimit.throttle import Throttle
 from pipeline.settings import Settings
+from pipeline.state.scopes import RedisScopeStore
 from pipeline.state.counters import RedisCounters
 from pipeline.state.cursors import RedisCursorStore
 from pipeline.state.directory import RedisCustomerDirectory
 from pipeline.state.due import RedisDueStore
 from pipeline.state.journal import RedisJournal
+from pipeline.state.keeper import Keeper
+from pipeline.state.leases import RedisLeases
 from pipeline.state.ledger import RedisLedger
 from pipeline.state.pauses import RedisPauses
 from pipeline.state.profiles import RedisProfileStates
@@ -34,6 +37,7 @@ from pipeline.state.locks import RedisLocks
 from pipeline.state.sequences import RedisSequenceStore
 from pipeline.state.snapshots import RedisSnapshotStore
 from pipeline.state.subscribers import RedisSubscriberCache
+from pipeline.state.trail import RedisTrail
 from pipeline.transform.mapper import Mapper
 from pipeline.webhooks.intake import WebhookIntake
 from pipeline.webhooks.receiver import Endpoint
@@ -72,6 +76,15 @@ class Runtime:
         return RedisDueStore(self.redis)
 
     @cached_property
+    def leases(self) -> RedisLeases:
+        return RedisLeases(self.redis)
+
+    @cached_property
+    def keeper(self) -> Keeper:
+        """Renews the leases and locks this process's running tasks hold."""
+        return Keeper(self.clock)
+
+    @cached_property
     def mapper(self) -> Mapper:
         return Mapper()
 
@@ -102,9 +115,9 @@ class Runtime:
         return Ingestor(
             merchant=merchant, provider=self.provider(merchant), platforms=[p.kind for p in conn.platforms],
             enqueue=enqueue, mapper=self.mapper, cursors=RedisCursorStore(self.redis), ledger=RedisLedger(self.redis),
-            quarantine=RedisJournal(self.redis), counters=RedisCounters(self.redis), clock=self.clock,
+            quarantine=RedisJournal(self.redis), counters=RedisCounters(self.redis, self.clock), clock=self.clock,
             lookback_s=conn.provider.lookback_s, batch_size=self.settings.delivery_batch_size,
-            seen_ttl_s=self.settings.dedup_ttl_s,
+            seen_ttl_s=self.settings.dedup_ttl_s, scopes=RedisScopeStore(self.redis),
         )
 
     def webhook_endpoint(self, provider: str, merchant: str) -> Endpoint | None:
@@ -120,8 +133,8 @@ class Runtime:
         return WebhookIntake(
             merchant=merchant, provider=conn.provider.kind, hand_over=self.ingestor(merchant, enqueue).hand_over,
             snapshots=RedisSnapshotStore(self.redis), sequences=RedisSequenceStore(self.redis),
-            quarantine_journal=RedisJournal(self.redis), counters=RedisCounters(self.redis), clock=self.clock,
-            locks=RedisLocks(self.redis))
+            quarantine_journal=RedisJournal(self.redis), counters=RedisCounters(self.redis, self.clock), clock=self.clock,
+            locks=RedisLocks(self.redis, keeper=self.keeper))
 
     def deliverer(self, merchant: str, platform: str) -> Deliverer:
         account = self.connection(merchant).platform(platform)
@@ -135,8 +148,9 @@ class Runtime:
         s = self.settings
         return Deliverer(
             merchant=merchant, platform=platform, destination=destination, ledger=RedisLedger(self.redis),
-            dead_letters=journal, skipped=journal, counters=RedisCounters(self.redis), clock=self.clock,
+            dead_letters=journal, skipped=journal, counters=RedisCounters(self.redis, self.clock), clock=self.clock,
             pauses=RedisPauses(self.redis), profiles=RedisProfileStates(self.redis),
             dedup_ttl_s=s.dedup_ttl_s, max_attempts=s.delivery_max_attempts, retry_base_s=s.delivery_retry_base_s,
             retry_max_s=s.delivery_retry_max_s, worker=self.worker, persist=until_redis_answers,
+            trail=RedisTrail(self.redis, ttl_s=s.dedup_ttl_s),
         )

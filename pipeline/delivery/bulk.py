@@ -42,11 +42,15 @@ class BulkSends:
                     unchanged.append(d)
             result.unchanged += len(unchanged)
             self._acknowledged(unchanged)
+            for d in unchanged:
+                self._note(result, d, "unchanged")
             sent = [d for d, _, _ in planned]
             if planned and self._send_bulk(sent, result, lambda: self._destination.send_profiles_bulk(  # type: ignore[attr-defined]
                     [u for _, u, _ in planned])):
                 result.delivered += len(planned)
                 self._acknowledged(sent)
+                for d in sent:
+                    self._note(result, d, "delivered", via="bulk")
                 self._persist(lambda: self._profiles.put_many(self._merchant, self._platform,
                                                               [(identity(u), e) for _, u, e in planned],
                                                               ttl_s=self._ttl_s))
@@ -71,6 +75,8 @@ class BulkSends:
                     [(d.id, d.item) for d in mine]), on_refused=one_by_one):
                 result.delivered += len(mine)
                 self._acknowledged(mine)
+                for d in mine:
+                    self._note(result, d, "delivered", via="bulk")
         finally:
             self._persist(lambda: self._ledger.release_many(claims, owner=owner))
         return contended
@@ -120,7 +126,7 @@ class BulkSends:
                 return False
             for d in deliveries:
                 self._dead_letter(d.with_attempt(self._attempt(type(exc).__name__, getattr(exc, "status", None),
-                                                               started)), exc, reason=str(exc))
+                                                               started)), exc, reason=str(exc), result=result)
                 result.dead_lettered += 1
             return False
         observe_latency(self._platform, self._clock.monotonic() - started)

@@ -45,6 +45,8 @@ from pipeline.state.journal import Journal
 from pipeline.state.ledger import Claim, Ledger
 from pipeline.state.pauses import Pauses
 from pipeline.state.profiles import ProfileStates, plan
+from pipeline.state.trail import Trail
+from pipeline.state.trail import entry as trail_entry
 from pipeline.types import Attempt, Delivery, Event, ProfileUpdate
 
 __all__ = ["Deliverer"]
@@ -57,7 +59,7 @@ class Deliverer(BulkSends):
                  dead_letters: Journal, skipped: Journal, counters: Counters, clock: Clock, pauses: Pauses,
                  profiles: ProfileStates, dedup_ttl_s: int, max_attempts: int, retry_base_s: float,
                  retry_max_s: float, worker: str = "", rand: Callable[[], float] = random.random,
-                 persist: Callable[[Callable[[], Any]], Any] | None = None) -> None:
+                 persist: Callable[[Callable[[], Any]], Any] | None = None, trail: Trail | None = None) -> None:
         self._merchant = merchant
         self._platform = platform
         self._destination = destination
@@ -78,6 +80,7 @@ class Deliverer(BulkSends):
         # ``persist``, which the workers make wait for Redis: an outage then costs a wait, not
         # a resend of everything acknowledged since the batch began
         self._persist = persist or (lambda work: work())
+        self._trail = trail  # the customer trail (console lookup): one write per batch
 
     def _ledger_key(self, delivery: Delivery) -> str:
         return keys.delivered(self._merchant, self._platform, delivery.id)
@@ -145,12 +148,22 @@ class Deliverer(BulkSends):
         if streak >= DLQ_GUARD_STREAK and self._pauses.get(self._merchant, self._platform) is None:
             self._pauses.pause(self._merchant, self._platform, since=self._clock.now(), until=None,
                                reason=f"dead-letter guard: {streak} deliveries in a row were dead-lettered")
+        if self._trail is not None and result.trail:
+            rows = result.trail
+            self._persist(lambda: self._trail.record(rows))  # type: ignore[union-attr]
         self._counters.add(self._merchant, {
             "delivered": result.delivered, "skipped": result.skipped, "unchanged": result.unchanged,
             "duplicates_dropped": result.duplicates, "dead_lettered": result.dead_lettered,
             "resent_after_interruption": result.resumed,
-            "retried": len(result.retry), "deferred": len(result.deferred)})
+            "retried": len(result.retry), "deferred": len(result.deferred),
+            "rate_limited": sum(1 for d in result.retry if d.attempts and d.attempts[-1].status == 429)},
+            platform=self._platform)
         return result
+
+    def _note(self, result: BatchResult | None, delivery: Delivery, outcome: str, **detail: Any) -> None:
+        """One entry of the customer trail, written with the batch."""
+        if result is not None and self._trail is not None:
+            result.trail.append((delivery.item.customer, trail_entry(delivery, outcome, self._clock.now(), **detail)))
 
     @staticmethod
     def _defer_rest(rest: Sequence[Delivery], result: BatchResult) -> None:
@@ -169,6 +182,7 @@ class Deliverer(BulkSends):
             if not profile_plan.send:
                 result.unchanged += 1
                 self._acknowledged([delivery])
+                self._note(result, delivery, "unchanged")
                 return True
             item = replace(item, properties=profile_plan.send)
         started = self._clock.monotonic()
@@ -181,7 +195,7 @@ class Deliverer(BulkSends):
             # this delivery is dead-lettered with the 401/403; the rest wait for the credential
             # to be fixed instead of flooding the dead-letter queue
             failed = delivery.with_attempt(self._attempt(type(exc).__name__, exc.status, started))
-            self._dead_letter(failed, exc, reason=str(exc))
+            self._dead_letter(failed, exc, reason=str(exc), result=result)
             result.dead_lettered += 1
             self._pauses.pause(self._merchant, self._platform, since=self._clock.now(), reason=str(exc),
                                until=self._clock.now() + timedelta(seconds=AUTH_RECHECK_S))
@@ -193,7 +207,7 @@ class Deliverer(BulkSends):
             return True
         except (FatalError, PipelineError, ValueError) as exc:  # rejected, or an item it cannot encode
             failed = delivery.with_attempt(self._attempt(type(exc).__name__, getattr(exc, "status", None), started))
-            self._dead_letter(failed, exc, reason=str(exc))
+            self._dead_letter(failed, exc, reason=str(exc), result=result)
             result.dead_lettered += 1
             return True
         observe_latency(self._platform, self._clock.monotonic() - started)
@@ -215,11 +229,13 @@ class Deliverer(BulkSends):
                 since_replay = failed.attempts[i + 1:]
         counted = [a for a in since_replay if a.outcome != RateLimited.__name__]
         if len(counted) >= self._max_attempts:
-            self._dead_letter(failed, exc, reason=f"retries exhausted after {len(failed.attempts)} attempts")
+            self._dead_letter(failed, exc, reason=f"retries exhausted after {len(failed.attempts)} attempts",
+                              result=result)
             result.dead_lettered += 1
             return
         delay = backoff_s(max(1, len(counted)), base_s=self._base_s, cap_s=self._cap_s, rand=self._rand)
         result.retry.append(failed)
+        self._note(result, failed, "retrying", http_status=exc.status, detail=type(exc).__name__)
         result.retry_in_s = max(result.retry_in_s, delay, min(exc.retry_after_s or 0.0, self._cap_s))
 
     def _replayed(self, delivery: Delivery) -> None:
@@ -234,14 +250,16 @@ class Deliverer(BulkSends):
                      "at": self._clock.now().isoformat()}
             self._persist(lambda: self._skipped.append(keys.skipped(self._merchant, self._platform), entry))
             result.skipped += 1
+            self._note(result, delivery, "skipped", detail=sent.reason or "")
         else:
             result.delivered += 1
+            self._note(result, delivery, "delivered")
 
     def _attempt(self, outcome: str, status: int | None, started: float) -> Attempt:
         return Attempt(at=self._clock.now(), outcome=outcome, status=status,
                        latency_ms=round((self._clock.monotonic() - started) * 1000, 2), worker=self._worker)
 
-    def _dead_letter(self, delivery: Delivery, exc: Exception, *, reason: str) -> None:
+    def _dead_letter(self, delivery: Delivery, exc: Exception, *, reason: str, result: BatchResult | None = None) -> None:
         """Append to the dead-letter stream. A failed replay replaces its entry (with all
         attempts, old and new): an entry only leaves by a successful replay or a purge."""
         last = delivery.attempts[-1] if delivery.attempts else None
@@ -249,7 +267,7 @@ class Deliverer(BulkSends):
         if delivery.replay_of:
             self._dead.delete(key, delivery.replay_of)
             delivery = replace(delivery, replay_of=None)
-        self._dead.append(key, {
+        dlq_id = self._dead.append(key, {
             "delivery_id": delivery.id,
             "delivery": delivery.to_dict(),
             "request": f"{self._platform} {delivery.item.kind} for {delivery.item.provider} "
@@ -263,3 +281,5 @@ class Deliverer(BulkSends):
             "attempts": [a.to_dict() for a in delivery.attempts],
             "dead_lettered_at": self._clock.now().isoformat(),
         })
+        self._note(result, delivery, "dead_lettered", http_status=last.status if last else None, detail=reason,
+                   dlq_id=dlq_id)

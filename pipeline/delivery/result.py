@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline.types import Delivery, ProfileUpdate
+from pipeline.state.trail import TrailEntry
+from pipeline.types import Customer, Delivery, ProfileUpdate
 
 __all__ = ["AUTH_RECHECK_S", "BULK_MIN_EVENTS", "BULK_MIN_PROFILES", "BatchResult", "CONTENDED_RECHECK_S",
            "DLQ_GUARD_STREAK", "INFLIGHT_TTL_S", "PAUSE_RECHECK_S", "REPLAY", "identity"]
@@ -43,6 +44,7 @@ class BatchResult:
     deferred: list[Delivery] = field(default_factory=list)
     defer_s: float = 0.0
     deferred_from_next: bool = False  # the delivery that stopped the batch was handled itself
+    trail: list[tuple[Customer, TrailEntry]] = field(default_factory=list)  # the customer trail's entries
 
 
 def identity(update: ProfileUpdate) -> str:
