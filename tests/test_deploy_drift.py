@@ -221,6 +221,16 @@ def test_templates_set_only_variables_the_code_reads_with_values_it_accepts() ->
                 assert getattr(settings, field) == getattr(defaults, field), f"{where}: {var}"
 
 
+def test_commented_examples_in_the_env_templates_are_valid_settings() -> None:
+    examples = 0
+    for path in (DEPLOY / ".env.example", SYSTEMD / "env.example"):
+        for var, value in re.findall(r"^#\s*([A-Z][A-Z0-9_]+)=(\S+)$", path.read_text(), re.MULTILINE):
+            if var in {v for _, v, _ in _ENV_FIELDS}:
+                Settings.from_env({var: value})  # raises ConfigError naming the variable
+                examples += 1
+    assert examples >= 2
+
+
 def test_the_docs_document_every_settings_variable() -> None:
     text = DOCS.read_text() + (ROOT / "README.md").read_text()
     assert [var for _, var, _ in _ENV_FIELDS if var not in text] == []
