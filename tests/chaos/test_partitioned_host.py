@@ -15,6 +15,7 @@ resend is counted (``resent_after_interruption``); any other duplicate fails the
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
@@ -36,9 +37,7 @@ from tests.chaos.conftest import (broker_state, keep_logs, received, sigkill, sm
 from tests.chaos.hosts import SERVICE_IP, Hosts, Relay, can_run
 from tests.chaos.timeline import Timeline
 
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e, pytest.mark.redis,
-              pytest.mark.skipif(can_run() is not None, reason=str(can_run())),
-              pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")]
+pytestmark = [pytest.mark.chaos, pytest.mark.e2e, pytest.mark.redis]
 
 TRANSACTIONS = 300
 DEADLINE_S = 150.0
@@ -72,6 +71,9 @@ def _task_ids(log: Path, pattern: re.Pattern[str]) -> set[str]:
 
 
 def test_a_host_cut_off_mid_delivery_loses_nothing_and_the_other_host_finishes(tmp_path: Path) -> None:
+    missing = can_run() or (None if shutil.which("redis-server") else "needs redis-server")
+    if missing:  # CI runs as root with scripts/test's packages: there, a missing piece is a failure
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(missing)
     hosts = Hosts(["a", "b"])
     hosts.create()
     redis_process: subprocess.Popen[bytes] | None = None
