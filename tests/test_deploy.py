@@ -208,7 +208,8 @@ def test_compose_web_serves_the_wsgi_app_on_8000() -> None:
     web = _compose()["services"]["web"]
     argv = _argv(web["command"])
     assert argv[0] == "gunicorn" and argv[-1] == "workers.web:application"
-    assert "--bind=0.0.0.0:8000" in argv
+    assert argv[1:3] == ["-c", "python:workers.gunicorn_conf"]  # binds $PORT (tests/test_deploy_web.py)
+    assert web["environment"]["PORT"] == "8000"
     assert "8000:8000" in [str(p) for p in web["ports"]]
 
 

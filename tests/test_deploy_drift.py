@@ -93,11 +93,14 @@ def test_every_gunicorn_runs_without_a_control_socket() -> None:
                 "systemd": re.search(r"^ExecStart=(.*)$", (SYSTEMD / "loyalty-pipeline-web.service").read_text(),
                                      re.MULTILINE)[1].split(),
                 "Procfile": next(line for line in (ROOT / "Procfile").read_text().splitlines()
-                                 if line.startswith("web:")).split()}
+                                 if line.startswith("web:")).split()[1:]}
     for where, argv in commands.items():
         assert any(Path(a).name == "gunicorn" for a in argv), where
-        assert "--no-control-socket" in argv, where
-    # the option exists from gunicorn 25.1: the declared lower bound must have it
+        # the flag, or the config module that sets it
+        assert "--no-control-socket" in argv or "python:workers.gunicorn_conf" in argv, where
+    conf = (ROOT / "workers" / "gunicorn_conf.py").read_text()
+    assert re.search(r"^control_socket_disable = True", conf, re.MULTILINE)
+    # the setting exists from gunicorn 25.1: the declared lower bound must have it
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     (gunicorn,) = [Requirement(d) for d in deps if Requirement(d).name == "gunicorn"]
     assert not gunicorn.specifier.contains("25.0") and gunicorn.specifier.contains(metadata.version("gunicorn"))
