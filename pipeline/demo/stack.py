@@ -55,6 +55,8 @@ class DemoOptions:
     #: None: unlimited.
     klaviyo_limits: Mapping[str, tuple[int, int] | None] | None = field(default_factory=lambda: dict(KLAVIYO_LIMITS),
                                                                         hash=False)
+    #: Start the stack's own worker (False: the caller runs workers elsewhere, e.g. other hosts).
+    worker: bool = True
 
     #: Beat processes: one leads, the others stand by (workers/beat.py); 0: none (the workers alone).
     beats: int = 1
@@ -200,9 +202,10 @@ def demo_stack(opts: DemoOptions, *, say: Callable[[str], None] = print) -> Iter
         say(f"simulators: {', '.join(f'{k} {v.base_url}' for k, v in sims.items())}, postscript "
             f"{postscript.base_url}; merchants: {', '.join(t.provider for t in tenants)}; fan-out: "
             + ", ".join(f"{t.provider}→{f.kind}" for t in tenants for f in t.fanout))
-        processes["worker"] = _spawn(["celery", "-A", "workers.app", "worker", "-Q", QUEUES, "--pool", "threads",
-                                      "-c", str(opts.worker_concurrency), "-n", f"demo-{run}@%h", "--without-gossip",
-                                      "--without-mingle", "--loglevel", opts.log_level], env, logs / "worker.log")
+        if opts.worker:
+            processes["worker"] = _spawn(["celery", "-A", "workers.app", "worker", "-Q", QUEUES, "--pool", "threads",
+                                          "-c", str(opts.worker_concurrency), "-n", f"demo-{run}@%h", "--without-gossip",
+                                          "--without-mingle", "--loglevel", opts.log_level], env, logs / "worker.log")
         for n in range(opts.beats):
             name = "beat" if n == 0 else f"beat-{n + 1}"
             processes[name] = _spawn(["celery", "-A", "workers.app", "beat", "-s", str(logs / f"{name}-schedule"),

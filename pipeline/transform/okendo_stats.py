@@ -11,7 +11,8 @@ or referral record gets its customer's aggregate under ``_stats`` (for the Revie
 event's "Okendo ... " properties), and one more record of stream ``review_stats``,
 ``survey_stats`` or ``referral_stats`` is mapped for the customer whose aggregate changed;
 the catalog's profile rules turn it into a profile update (diff-synced like any other),
-dated by the clock, since it reflects every contribution applied so far. A loyalty customer
+dated by the change (``Contributions.apply``), since it reflects every contribution applied so
+far: of two concurrent changes, the later one wins. A loyalty customer
 gets ``_nextBirthday`` from its ``birthday{day, month}``, and ``_tierUpgrade`` when both
 versions carry a tier rank (Okendo publishes none, so it is usually unknown, never guessed).
 
@@ -148,11 +149,11 @@ class OkendoMapper(Mapper):
         if kind is None or not owner:
             return super().map(record)
         value = None if record.data.get("_topic") == "delete" else _entry(kind, record.data)
-        members = self._contributions.apply(record.merchant, "okendo", kind, keys.identity_hash(owner),
-                                            record.record_id, value)
+        members, at = self._contributions.apply(record.merchant, "okendo", kind, keys.identity_hash(owner),
+                                                record.record_id, value)
         stats = summarise(kind, members)
         items = super().map(replace(record, data={**record.data, "_stats": stats}))
         derived = Record(merchant=record.merchant, provider="okendo", stream=STATS_STREAMS[kind],
-                         record_id=keys.identity_hash(owner), updated_at=self._clock.now(),
+                         record_id=keys.identity_hash(owner), updated_at=at,
                          customer=Customer(provider_id="", email=owner), data={**stats, "previous": None})
         return items + super().map(derived)

@@ -16,15 +16,24 @@ def store(request: pytest.FixtureRequest, real_redis: redis.Redis) -> Contributi
 
 def test_setting_or_removing_twice_changes_nothing(store: Contributions) -> None:
     who = keys.identity_hash("Jane@Example.test")
-    assert store.apply("m", "okendo", "reviews", who, "r1", {"rating": 5}) == {"r1": {"rating": 5}}
-    assert store.apply("m", "okendo", "reviews", who, "r1", {"rating": 5}) == {"r1": {"rating": 5}}
-    both = store.apply("m", "okendo", "reviews", who, "r2", {"rating": 3})
-    assert both == {"r1": {"rating": 5}, "r2": {"rating": 3}}
-    assert store.apply("m", "okendo", "reviews", who, "r1", None) == {"r2": {"rating": 3}}
-    assert store.apply("m", "okendo", "reviews", who, "r1", None) == {"r2": {"rating": 3}}
+
+    def apply(*args: object) -> dict:
+        members, _ = store.apply(*args)  # type: ignore[arg-type]
+        return members
+
+    assert apply("m", "okendo", "reviews", who, "r1", {"rating": 5}) == {"r1": {"rating": 5}}
+    assert apply("m", "okendo", "reviews", who, "r1", {"rating": 5}) == {"r1": {"rating": 5}}
+    assert apply("m", "okendo", "reviews", who, "r2", {"rating": 3}) == {"r1": {"rating": 5}, "r2": {"rating": 3}}
+    assert apply("m", "okendo", "reviews", who, "r1", None) == {"r2": {"rating": 3}}
+    assert apply("m", "okendo", "reviews", who, "r1", None) == {"r2": {"rating": 3}}
     # another customer, kind or merchant is another set
-    assert store.apply("m", "okendo", "surveys", who, "s1", {"nps": 9}) == {"s1": {"nps": 9}}
-    assert store.apply("other", "okendo", "reviews", who, "r9", {"rating": 1}) == {"r9": {"rating": 1}}
+    assert apply("m", "okendo", "surveys", who, "s1", {"nps": 9}) == {"s1": {"nps": 9}}
+    assert apply("other", "okendo", "reviews", who, "r9", {"rating": 1}) == {"r9": {"rating": 1}}
+
+
+def test_each_change_is_later_than_the_one_before(store: Contributions) -> None:
+    times = [store.apply("m", "okendo", "reviews", "who", f"r{i % 2}", {"rating": i})[1] for i in range(20)]
+    assert times == sorted(times) and times[0].tzinfo is not None
 
 
 def test_the_redis_key_holds_no_email(real_redis: redis.Redis) -> None:

@@ -12,6 +12,7 @@ source at all are ``catalog.okendo.NO_PUBLIC_SOURCE``: listed, never fired.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -259,8 +260,7 @@ def test_events_with_no_public_source_are_listed_and_never_fire() -> None:
             assert rule.stream not in streams and "No public source" in rule.doc
     for invented in ("review_request", "loyalty_tier_upgrade_nudge", "customer"):
         pipe = Pipe()
-        assert pipe.intake.process(__import__("json").dumps(contract.envelope(invented, "create", {"id": "x"}))) \
-            == "quarantined"
+        assert pipe.intake.process(json.dumps(contract.envelope(invented, "create", {"id": "x"}))) == "quarantined"
         assert f"unknown resourceType {invented!r}" in pipe.reasons()[0]
 
 

@@ -153,3 +153,24 @@ def test_slow_clients_do_not_block_signed_deliveries(web: Web) -> None:
     finally:
         stop.set()
         pool.shutdown(wait=True)
+
+
+def _answer(sock: socket.socket, deadline_s: float) -> bytes:
+    sock.settimeout(deadline_s)
+    try:
+        return sock.recv(200)
+    except (TimeoutError, OSError):
+        return b"<no answer>"
+
+
+def test_a_stalled_body_or_header_is_cut_off(web: Web) -> None:
+    host, port = web.url[7:].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as body_client, \
+            socket.create_connection((host, int(port)), timeout=5) as header_client:
+        body_client.sendall(b"POST /webhooks/okendo/webshop HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+        header_client.sendall(b"POST /webhooks/okendo/webshop HTTP/1.1\r\nHost: x\r\n")
+        # the body must arrive within WEBHOOK_READ_TIMEOUT_S (5 s here): then 400, naming the reason
+        answer = _answer(body_client, DEADLINE_S)
+        assert answer.startswith(b"HTTP/1.1 400"), answer
+        # headers must arrive within gunicorn's keepalive (5 s): then the connection is closed
+        assert _answer(header_client, DEADLINE_S) == b""  # closed within the deadline, not left hanging
