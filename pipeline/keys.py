@@ -153,3 +153,9 @@ def trail(identity: str) -> str:
     """Sorted set with TTL: what happened to one customer's deliveries (score: when). ``identity``
     is ``identity_hash(email or phone)``: no plaintext."""
     return f"{PREFIX}:trail:{identity}"
+
+
+def console_replay(job_id: str) -> str:
+    """Set with TTL: the dead-letter entries (``merchant/platform/id``) one console replay sent,
+    for its progress page."""
+    return f"{PREFIX}:console:replay:{job_id}"
