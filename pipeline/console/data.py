@@ -17,7 +17,7 @@ from pipeline.clock import Clock
 from pipeline.config import Connection
 from pipeline.dlq import DeadLetter, DlqFilter, entries
 from pipeline.quarantine import entries as quarantined
-from pipeline.redact import mask
+from pipeline.redact import mask, mask_email, mask_phone
 from pipeline.state import activity
 from pipeline.state.due import DueStore
 from pipeline.state.journal import RedisJournal
@@ -91,14 +91,20 @@ def overview(deps: ConsoleDeps) -> dict[str, Any]:
                           "dlq": p["dlq"], "paused": p["paused"], "limiter": p["limiter"], **per})
     data["flows"] = flows
     data["flow_columns"] = FLOW
-    return mask(data)
+    for conn in data["connections"]:  # free text from platforms and providers: masked
+        if conn["credential_failing"]:
+            conn["credential_failing"]["reason"] = mask(conn["credential_failing"]["reason"])
+        for p in conn["platforms"]:
+            if p["paused"]:
+                p["paused"]["reason"] = mask(p["paused"]["reason"])
+    return data
 
 
 def row(e: DeadLetter) -> dict[str, Any]:
     """A dead letter as the CLI lists it (``dlq list --json``), masked."""
-    return mask({"id": e.id, "merchant": e.merchant, "platform": e.platform, "kind": e.kind, "event": e.event_name,
-                 "error_class": e.error_class, "http_status": e.http_status, "reason": e.reason,
-                 "attempts": len(e.attempts), "dead_lettered_at": e.dead_lettered_at.isoformat()})
+    return {"id": e.id, "merchant": e.merchant, "platform": e.platform, "kind": e.kind, "event": e.event_name,
+            "error_class": e.error_class, "http_status": e.http_status, "reason": mask(e.reason),
+            "attempts": len(e.attempts), "dead_lettered_at": e.dead_lettered_at.isoformat()}
 
 
 def dead_letters(deps: ConsoleDeps, flt: DlqFilter, *, limit: int | None = None) -> list[DeadLetter]:
@@ -116,11 +122,12 @@ def dead_letter(deps: ConsoleDeps, merchant: str, platform: str, entry_id: str) 
         found = deps.redis.xrange(keys.dlq(merchant, platform), min=entry_id, max=entry_id, count=1)
         raw = json.loads(found[0][1][b"json"]) if found else {}
         item = e.delivery.item
-        return mask({**row(e), "delivery_id": e.delivery.id, "request": raw.get("request", ""),
-                     "response_excerpt": e.response_excerpt, "attempts": e.attempts, "provider": item.provider,
-                     "occurred_at": getattr(item, "occurred_at", getattr(item, "as_of", None)),
-                     "properties": {k: str(v) for k, v in item.properties.items()},
-                     "customer": item.customer.to_dict()})
+        return {**row(e), "delivery_id": e.delivery.id, "request": mask(raw.get("request", "")),
+                "response_excerpt": mask(e.response_excerpt), "attempts": e.attempts, "provider": item.provider,
+                "occurred_at": getattr(item, "occurred_at", getattr(item, "as_of", None)),
+                "properties": {k: mask(str(v)) for k, v in item.properties.items()},
+                "customer": {"provider_id": item.customer.provider_id, "email": mask_email(item.customer.email or ""),
+                             "phone": mask_phone(item.customer.phone or "")}}
     return None
 
 
@@ -133,8 +140,9 @@ def customer(deps: ConsoleDeps, typed: str) -> dict[str, Any]:
     for latest, history in latest_per_delivery(trail):
         deliveries.append({"latest": latest.__dict__, "history": [h.__dict__ for h in history]})
     platforms = sorted({d["latest"]["platform"] for d in deliveries})
-    return mask({"identity": identity, "masked": mask(typed), "deliveries": deliveries, "platforms": platforms,
-                 "counts": _count(d["latest"]["outcome"] for d in deliveries)})
+    # entries hold no email or phone (their detail was masked when written)
+    return {"identity": identity, "masked": mask(typed.strip()), "deliveries": deliveries, "platforms": platforms,
+            "counts": _count(d["latest"]["outcome"] for d in deliveries)}
 
 
 def _count(values: Any) -> dict[str, int]:
@@ -149,8 +157,8 @@ def quarantine(deps: ConsoleDeps, provider: str | None, *, limit: int = 200) -> 
     rows = []
     for kind in [provider] if provider else deps.providers:
         for e in quarantined(journal, kind, count=limit):
-            rows.append(mask({"id": e.id, "merchant": e.merchant, "provider": e.provider, "resource": e.resource,
-                              "field": e.field, "error": e.error, "at": e.at, "payload": dict(e.payload)}))
+            rows.append({"id": e.id, "merchant": e.merchant, "provider": e.provider, "resource": e.resource,
+                         "field": e.field, "error": mask(e.error), "at": e.at, "payload": mask(dict(e.payload))})
     return rows[:limit]
 
 
