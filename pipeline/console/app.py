@@ -25,7 +25,7 @@ StartResponse = Callable[..., Any]
 MAX_FORM_BYTES = 1 << 20
 _STATIC = {"live.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
 _HEADERS = [("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"),
-            ("X-Frame-Options", "DENY"), ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
+            ("X-Frame-Options", "DENY"), ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"),
             ("Cache-Control", "no-store")]
 
 
@@ -117,6 +117,8 @@ class Console:
     def _dispatch(self, request: Request) -> Response:
         if request.path == "/healthz":
             return Response(body=b"ok", content_type="text/plain")
+        if request.path == "/favicon.ico":
+            return Response("204 No Content")
         if request.path.startswith("/static/"):
             return self._static(request.path[len("/static/"):])
         new_cookie = None

@@ -125,7 +125,8 @@ def dead_letter(deps: ConsoleDeps, merchant: str, platform: str, entry_id: str) 
         return {**row(e), "delivery_id": e.delivery.id, "request": mask(raw.get("request", "")),
                 "response_excerpt": mask(e.response_excerpt), "attempts": e.attempts, "provider": item.provider,
                 "occurred_at": getattr(item, "occurred_at", getattr(item, "as_of", None)),
-                "properties": {k: mask(str(v)) for k, v in item.properties.items()},
+                # text is masked; numbers (points, transaction ids) are not personal and stay readable
+                "properties": {k: mask(v) if isinstance(v, str) else str(v) for k, v in item.properties.items()},
                 "customer": {"provider_id": item.customer.provider_id, "email": mask_email(item.customer.email or ""),
                              "phone": mask_phone(item.customer.phone or "")}}
     return None
