@@ -38,4 +38,5 @@ def _broker_redis() -> redis.Redis | None:
 
 application = make_app(resolve=runtime.webhook_endpoint, accept=_accept, replays=RedisLedger(runtime.redis),
                        clock=runtime.clock,
-                       extra_routes=web_routes(state=runtime.redis, broker=_broker_redis(), queues=queue_names()))
+                       extra_routes=web_routes(state=runtime.redis, broker=_broker_redis(), queues=queue_names(),
+                                                connections=runtime.connections))

@@ -7,7 +7,7 @@ Importing this package imports nothing heavy: ``pipeline.logs`` re-exports from
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,16 +19,23 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def web_routes(*, state: redis.Redis, broker: redis.Redis | None = None,
-               queues: Sequence[str] = ()) -> dict[str, WSGIApp]:
+               queues: Sequence[str] = (), connections: Mapping[str, Any] | None = None) -> dict[str, WSGIApp]:
     """The GET routes of the web process: ``/metrics`` (Prometheus text) and ``/readyz``.
 
     Args:
         state: the state Redis (DLQ, quarantine, due set, heartbeats, stats).
         broker: the broker's Redis, for queue depths (``LLEN``); None when the broker is not Redis.
         queues: the Celery queue names to report (``workers.config.queue_names()``).
+        connections: the connections file, for the per-connection gauges (sync lag, pauses, ...:
+            ``pipeline.observability.operations``); None leaves them out.
     """
     from pipeline.observability.health import readyz_app
     from pipeline.observability.metrics import RedisStateCollector, metrics_app
 
     collector = RedisStateCollector(state, broker=broker, queues=queues)
-    return {"/metrics": metrics_app(collector), "/readyz": readyz_app(state, broker=broker)}
+    collectors: list[Any] = [collector]
+    if connections is not None:
+        from pipeline.observability.operations import OperationsCollector
+
+        collectors.append(OperationsCollector(state, connections))
+    return {"/metrics": metrics_app(*collectors), "/readyz": readyz_app(state, broker=broker)}
