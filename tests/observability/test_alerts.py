@@ -172,3 +172,18 @@ def test_alerts_fire_on_the_states_they_name_from_scraped_series(tmp_path: Path,
     assert dlq_after - dlq_before == 3 and acme_lag > 3 * 300 > beta_lag
     result = subprocess.run([tool, "test", "rules", str(tmp_path / "test.yml")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_grafana_dashboard_queries_only_metrics_that_exist(real_redis: redis.Redis) -> None:
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "loyalty-pipeline.json").read_text())
+    broken_state(real_redis, dead_letters=1)
+    samples = scrape(real_redis)
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    named = {re.sub(r"_(bucket|count|sum)$", "", m) for e in exprs for m in re.findall(r"\blp_[a-z_]+\b", e)}
+    known = {re.sub(r"_(bucket|count|sum|created)$", "", s) for s in samples} | {
+        "lp_deliveries_total", "lp_records_pulled_total", "lp_items_transformed_total",  # recorded by workers
+        "lp_delivery_latency_seconds", "lp_limiter_wait_seconds"}
+    assert {m for m in named - known if not (m in ELSEWHERE and _pending(m))} == set()
+    assert {"lp_sync_lag_seconds", "lp_connection_paused", "lp_http_responses_total", "lp_build_info"} <= named
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids)) and dashboard["uid"] == "loyalty-pipeline"
