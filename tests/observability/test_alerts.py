@@ -80,9 +80,12 @@ def broken_state(client: redis.Redis, dead_letters: int) -> None:
     record_response("postscript", 202)
 
 
-def test_promtool_accepts_the_rules() -> None:
+def test_promtool_accepts_the_rules_and_the_configuration() -> None:
     result = subprocess.run([promtool(), "check", "rules", str(RULES)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+    result = subprocess.run([promtool(), "check", "config", "prometheus.yml"], capture_output=True, text=True,
+                            cwd=RULES.parent)
+    assert result.returncode == 0 and "12 rules found" in result.stdout, result.stdout + result.stderr
 
 
 def test_every_metric_the_rules_name_exists_in_a_real_scrape(real_redis: redis.Redis) -> None:
