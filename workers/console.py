@@ -22,6 +22,7 @@ from typing import Any
 from pipeline.config import Connection, load_connections
 from pipeline.console import Console, ConsoleAuth, ConsoleDeps, make_console, require_credentials
 from pipeline.errors import ConfigError
+from pipeline.logs import configure_logging
 from pipeline.settings import Settings
 from pipeline.types import Delivery, Record
 from workers.config import queue_names
@@ -61,6 +62,7 @@ def serve(bind: str, *, env: Mapping[str, str] | None = None, threads: int = 8) 
     token = (env.get("CONSOLE_TOKEN") or "").strip() or None
     require_credentials(host, token)
     settings = Settings.from_env(env)
+    configure_logging(settings.log_level)  # the actions' audit lines (who replayed, purged, resumed what)
     app = build(settings, load_connections(settings.connections_file, env, require_secrets=False), token=token)
 
     class Server(BaseApplication):  # type: ignore[misc]
