@@ -78,7 +78,8 @@ def catalog(provider: str | None, platform: str | None, fmt: str) -> None:
                                  "whole webhook delivery whose envelope names its resource.")
 @click.option("--platform", type=click.Choice(["postscript", "attentive", "klaviyo"]),
               help="Print exactly what this platform would receive.")
-def transform(provider: str, resource: str | None, platform: str | None) -> None:
+@click.option("--event", help="For Omneo pushes: the trigger their x-omneo-event header names (e.g. reward.issued).")
+def transform(provider: str, resource: str | None, platform: str | None, event: str | None) -> None:
     """Map raw provider records (JSON lines on stdin) to events and property updates (JSON lines on stdout)."""
     import json
 
@@ -86,7 +87,8 @@ def transform(provider: str, resource: str | None, platform: str | None) -> None
 
     invalid = 0
     stdin = click.open_file("-")
-    for result in transform_lines(stdin, provider=provider, resource=resource, platform=platform):
+    for result in transform_lines(stdin, provider=provider, resource=resource, platform=platform,
+                                  event=event):
         if result.error is not None:
             invalid += 1
             click.echo(f"line {result.line}: {result.error}", err=True)

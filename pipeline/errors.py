@@ -8,7 +8,8 @@
     │   ├── RateLimited        the remote said "too many requests"
     │   └── Throttled          our own shared limiter says "not now": costs no attempt
     ├── FatalError             retrying cannot help (400, 404, 422): dead-letter the work
-    │   └── AuthError          the credential is refused (401, 403): pause the connection
+    │   ├── AuthError          the credential is refused (401, 403): pause the connection
+    │   └── ScopeMissing       the key lacks one stream's scope (403 there): skip that stream
     └── InvalidRecord          one input record is malformed: quarantine it, keep the batch
 
 Messages never carry secrets or personal data: they name the field, the status and
@@ -25,6 +26,7 @@ __all__ = [
     "PipelineError",
     "RateLimited",
     "RetriableError",
+    "ScopeMissing",
     "Throttled",
 ]
 
@@ -90,3 +92,13 @@ class InvalidRecord(PipelineError):
         super().__init__(f"{provider}: {field}: {message}" if field else f"{provider}: {message}")
         self.provider = provider
         self.field = field
+
+
+class ScopeMissing(FatalError):
+    """The key works but lacks the scope one stream needs (a 403 there): skip that stream,
+    keep the connection running, and say which scope to add."""
+
+    def __init__(self, message: str, *, stream: str, scope: str, status: int | None = None) -> None:
+        super().__init__(message, status=status)
+        self.stream = stream
+        self.scope = scope

@@ -19,12 +19,13 @@ from datetime import datetime, timedelta
 from pipeline import keys, quarantine
 from pipeline.clock import Clock
 from pipeline.destinations.registry import batch_size as platform_batch_size
-from pipeline.errors import InvalidRecord
+from pipeline.errors import AuthError, InvalidRecord, ScopeMissing
 from pipeline.providers.base import Page, Provider
 from pipeline.state.counters import Counters
 from pipeline.state.cursors import CursorState, CursorStore
 from pipeline.state.journal import Journal
 from pipeline.state.ledger import Ledger
+from pipeline.state.scopes import MemoryScopeStore, ScopeStore
 from pipeline.transform.mapper import Mapper
 from pipeline.types import Delivery, Record, goes_to
 
@@ -54,6 +55,7 @@ class SyncReport:
     transformed: int = 0
     enqueued: int = 0
     streams: dict[str, str] = field(default_factory=dict)  # stream → new watermark
+    skipped: dict[str, str] = field(default_factory=dict)  # stream → why it was not read (a missing scope)
 
 
 class Ingestor:
@@ -61,7 +63,8 @@ class Ingestor:
 
     def __init__(self, *, merchant: str, provider: Provider, platforms: Sequence[str], enqueue: Enqueue,
                  mapper: Mapper, cursors: CursorStore, ledger: Ledger, quarantine: Journal,
-                 counters: Counters, clock: Clock, lookback_s: float, batch_size: int, seen_ttl_s: int) -> None:
+                 counters: Counters, clock: Clock, lookback_s: float, batch_size: int, seen_ttl_s: int,
+                 scopes: ScopeStore | None = None) -> None:
         self._merchant = merchant
         self._provider = provider
         self._platforms = tuple(platforms)
@@ -75,16 +78,33 @@ class Ingestor:
         self._lookback = timedelta(seconds=lookback_s)
         self._batch_size = batch_size
         self._seen_ttl_s = seen_ttl_s
+        self._scopes = scopes if scopes is not None else MemoryScopeStore()
 
-    def sync(self) -> SyncReport:
-        """Sync every stream of the provider, in its declared order."""
+    def sync(self, on_page: Callable[[], None] | None = None) -> SyncReport:
+        """Sync every stream of the provider, in its declared order. ``on_page`` is called before
+        each page is handed over (it renews the sync's lease, and raises if the lease was lost).
+
+        A stream whose scope the key lacks (``ScopeMissing``) is skipped and recorded for
+        ``status``; the others are read. Only when no stream can be read is the key itself
+        refused (``AuthError``, which pauses the connection)."""
         report = SyncReport()
+        kind = self._provider.kind
         for stream in self._provider.streams:
-            self.sync_stream(stream, report)
+            try:
+                self.sync_stream(stream, report, on_page)
+            except ScopeMissing as exc:
+                report.skipped[stream] = str(exc)
+                self._scopes.missing(self._merchant, kind, stream, scope=exc.scope, at=self._clock.now(),
+                                     reason=str(exc))
+                continue
+            self._scopes.granted(self._merchant, kind, stream)
+        if report.skipped and len(report.skipped) == len(self._provider.streams):
+            raise AuthError(f"{kind}: the API key has none of the scopes its streams need "
+                            f"({', '.join(sorted(report.skipped))})", status=403)
         self._counters.add(self._merchant, {"syncs_completed": 1})
         return report
 
-    def sync_stream(self, stream: str, report: SyncReport) -> None:
+    def sync_stream(self, stream: str, report: SyncReport, on_page: Callable[[], None] | None = None) -> None:
         kind = self._provider.kind
         state = self._cursors.get(self._merchant, kind, stream)
         if not state.in_progress:
@@ -95,6 +115,8 @@ class Ingestor:
             self._cursors.put(self._merchant, kind, stream, state)
         since = datetime.fromisoformat(state.window_start) if state.window_start else None
         for page in self._provider.pages(stream, since=since, cursor=state.page_cursor):
+            if on_page is not None:
+                on_page()
             newest = self._hand_over(stream, page, report)
             max_seen = _latest(state.max_seen, newest)
             state = replace(state, page_cursor=page.next_cursor, max_seen=max_seen)

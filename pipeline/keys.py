@@ -141,6 +141,27 @@ def heartbeat(worker: str) -> str:
     return f"{PREFIX}:heartbeat:{worker}"
 
 
+def contributions(merchant: str, provider: str, kind: str, identity: str) -> str:
+    """Hash: one customer's contributions of a kind (reviews, survey responses, referrals) by
+    id → JSON, the source of their aggregate profile properties; ``identity`` is hashed."""
+    return f"{PREFIX}:contrib:{merchant}:{provider}:{kind}:{identity}"
+
+
+def missing_scopes(merchant: str, provider: str) -> str:
+    """Hash: provider stream → JSON {scope, since, reason} while the key lacks that stream's scope."""
+    return f"{PREFIX}:scopes:{merchant}:{provider}"
+
+
+def leases(kind: str) -> str:
+    """Sorted set: name → when its lease runs out, of one kind of lease ("sync", "balances", "beat")."""
+    return f"{PREFIX}:lease:{kind}"
+
+
+def lease_holders(kind: str) -> str:
+    """Hash: name → who holds its lease (``leases(kind)``)."""
+    return f"{PREFIX}:leaseholder:{kind}"
+
+
 # --- operator console (issue 16) ---------------------------------------------------------
 
 def activity(merchant: str, scope: str, granularity: str, bucket: int) -> str:

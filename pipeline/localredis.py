@@ -17,6 +17,8 @@ from typing import Literal
 
 import redis
 
+from pipeline.redisurl import connect
+
 __all__ = ["LocalRedis", "ensure_redis", "free_port"]
 
 
@@ -28,7 +30,7 @@ def free_port() -> int:
 
 def _answers(url: str, timeout_s: float = 0.5) -> bool:
     try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s).ping())
+        return bool(connect(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s).ping())
     except (redis.RedisError, OSError, ValueError):
         return False
 

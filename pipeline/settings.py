@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 from pipeline.errors import ConfigError
+from pipeline.redisurl import validate_url
 
 __all__ = ["Settings"]
-
-_REDIS_SCHEMES = {"redis", "rediss", "unix"}
-
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
@@ -20,7 +17,8 @@ class Settings:
 
     Environment variables (all optional):
 
-    ``REDIS_URL`` state, DLQ, limiter (default ``redis://127.0.0.1:6379/0``);
+    ``REDIS_URL`` state, DLQ, limiter (default ``redis://127.0.0.1:6379/0``; ``sentinel://`` URLs
+    as in pipeline/redisurl.py follow a Sentinel-managed primary);
     ``BROKER_URL`` Celery broker (default: ``REDIS_URL``);
     ``CONNECTIONS_FILE`` merchants and their connections (default ``connections.toml``);
     ``HTTP_TIMEOUT_S`` per-request timeout (default 10);
@@ -45,10 +43,10 @@ class Settings:
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
-        for name in ("redis_url", "broker_url"):
-            value = getattr(self, name)
-            if value and urlparse(value).scheme not in _REDIS_SCHEMES | {"amqp", "pyamqp", "memory"}:
-                raise ConfigError(f"unsupported URL scheme in {value.split('@')[-1]!r}", key=name.upper())
+        # Redis URLs (plain or sentinel://) are parsed in one place: pipeline/redisurl.py
+        validate_url(self.redis_url, key="REDIS_URL")
+        if self.broker_url:
+            validate_url(self.broker_url, key="BROKER_URL", extra_schemes=frozenset({"amqp", "pyamqp", "memory"}))
         if not self.broker_url:
             object.__setattr__(self, "broker_url", self.redis_url)
         if self.delivery_batch_size < 1:

@@ -16,6 +16,7 @@ from pipeline.state.counters import RedisCounters
 from pipeline.state.credentials import RedisCredentialStore
 from pipeline.state.cursors import RedisCursorStore
 from pipeline.state.pauses import RedisPauses
+from pipeline.state.scopes import RedisScopeStore
 
 __all__ = ["collect", "render"]
 
@@ -33,6 +34,7 @@ def collect(client: redis.Redis, connections: Mapping[str, Connection], queues: 
     """Everything ``status`` shows, as plain data (the ``--json`` output)."""
     cursors, creds, pauses = RedisCursorStore(client), RedisCredentialStore(client), RedisPauses(client)
     counters = RedisCounters(client)
+    scopes = RedisScopeStore(client)
     platforms = sorted({p.kind for c in connections.values() for p in c.platforms})
     out: dict[str, Any] = {
         "at": now.isoformat(),
@@ -57,6 +59,7 @@ def collect(client: redis.Redis, connections: Mapping[str, Connection], queues: 
             "lag_s": round((now - last).total_seconds(), 1) if last else None,
             "streams": states,
             "credential_failing": {"since": cred.failing_since.isoformat(), "reason": cred.reason} if cred else None,
+            "missing_scopes": [m.to_dict() for m in scopes.get(merchant, kind)],
             "counters": counters.get(merchant),
             "platforms": [],
         }
@@ -88,6 +91,9 @@ def render(data: Mapping[str, Any]) -> str:
         notes = []
         if c["credential_failing"]:
             notes.append(f"provider credential failing since {c['credential_failing']['since']}")
+        if c.get("missing_scopes"):
+            notes.append("missing scopes: " + ", ".join(f"{m['scope']} ({m['stream']} skipped)"
+                                                        for m in c["missing_scopes"]))
         for p in c["platforms"]:
             if p["paused"]:
                 notes.append(f"{p['platform']} PAUSED: {p['paused']['reason'][:60]}")

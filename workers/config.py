@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 from pipeline.state.locks import LockTimeout
 
 from pipeline.config import PLATFORM_DEFAULTS
+from pipeline.redisurl import broker_options
 from pipeline.settings import Settings
 
 __all__ = ["BULK_QUEUE", "INFRA_ERRORS", "INGEST_QUEUE", "WEBHOOK_QUEUE", "celery_config", "delivery_queue", "queue_names"]
@@ -37,10 +38,12 @@ def queue_names() -> list[str]:
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
+    # a sentinel:// BROKER_URL becomes kombu's Sentinel transport (master_name, sentinel_kwargs)
+    broker = broker_options(settings.broker_url)
     return {
-        "broker_url": settings.broker_url,
+        **broker,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        "broker_transport_options": {**broker["broker_transport_options"], "visibility_timeout": VISIBILITY_TIMEOUT_S},
         # each queue its own direct exchange and routing key: a message goes to exactly one queue
         # (a bare Queue(name) binds to the default exchange and key, so every queue gets every message)
         "task_queues": [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in queue_names()],
@@ -58,4 +61,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "timezone": "UTC",
         "enable_utc": True,
+        # any number of beats may run: one leads under a lease, the others stand by (workers/beat.py)
+        "beat_scheduler": "workers.beat:LeasedScheduler",
+        "beat_max_loop_interval": 3,
     }

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from pipeline.config import Connection
-from workers.config import INGEST_QUEUE, WEBHOOK_QUEUE, queue_names
+from workers.config import INGEST_QUEUE, queue_names
 
 __all__ = ["SYNC_TASK", "build_schedule"]
 
@@ -21,13 +21,9 @@ BALANCE_INTERVAL_S = 24 * 3600
 
 
 def build_schedule(connections: Mapping[str, Connection]) -> dict[str, dict[str, Any]]:
-    """Per merchant: the incremental sync and the daily balance sync; and the mover of due
-    deliveries every second."""
-    schedule: dict[str, dict[str, Any]] = {
-        # on the queue of short tasks, so a long sync never delays it
-        "release-due": {"task": RELEASE_TASK, "schedule": timedelta(seconds=1),
-                        "options": {"queue": WEBHOOK_QUEUE, "expires": 5}},
-    }
+    """Per merchant: the incremental sync and the daily balance sync; and the heartbeats. Due
+    deliveries are handed out by the workers themselves (workers/dispatch.py), not by beat."""
+    schedule: dict[str, dict[str, Any]] = {}
     # liveness that proves consumption: whichever worker consumes one records it (workers/observability.py)
     schedule |= {f"heartbeat:{queue}": {"task": "lp.heartbeat", "schedule": timedelta(seconds=10),
                                         "options": {"queue": queue, "expires": 10}} for queue in queue_names()}

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 import redis
 
 from pipeline.observability import web_routes
+from pipeline.redisurl import connect
 from pipeline.state.ledger import RedisLedger
 from pipeline.webhooks.receiver import make_app
 from workers.app import runtime
@@ -21,8 +22,8 @@ from workers.tasks.webhooks import handle_webhook
 __all__ = ["application"]
 
 
-def _accept(provider: str, merchant: str, body: str) -> None:
-    handle_webhook.apply_async((provider, merchant, body), retry=True,
+def _accept(provider: str, merchant: str, body: str, event: str | None = None) -> None:
+    handle_webhook.apply_async((provider, merchant, body, event), retry=True,
                                retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5})
 
 
@@ -31,8 +32,8 @@ def _broker_redis() -> redis.Redis | None:
     url = runtime.settings.broker_url
     if url == runtime.settings.redis_url:
         return runtime.redis
-    if urlparse(url).scheme in ("redis", "rediss", "unix"):
-        return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    if urlparse(url.split(";")[0]).scheme in ("redis", "rediss", "unix", "sentinel"):
+        return connect(url, socket_timeout=5, socket_connect_timeout=5)
     return None
 
 

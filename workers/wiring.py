@@ -19,13 +19,17 @@ from pipeline.ingest import Enqueue, Ingestor
 from pipeline.providers.base import Provider
 from pipeline.providers.registry import PROVIDERS, WEBHOOK_SCHEMES
 from pipeline.ratelimit.limiter import RedisRateLimiter
+from pipeline.redisurl import connect
 from pipeline.ratelimit.throttle import Throttle
 from pipeline.settings import Settings
+from pipeline.state.scopes import RedisScopeStore
 from pipeline.state.counters import RedisCounters
 from pipeline.state.cursors import RedisCursorStore
 from pipeline.state.directory import RedisCustomerDirectory
 from pipeline.state.due import RedisDueStore
 from pipeline.state.journal import RedisJournal
+from pipeline.state.keeper import Keeper
+from pipeline.state.leases import RedisLeases
 from pipeline.state.ledger import RedisLedger
 from pipeline.state.pauses import RedisPauses
 from pipeline.state.profiles import RedisProfileStates
@@ -61,7 +65,7 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.settings.redis_url, health_check_interval=30)
+        return connect(self.settings.redis_url, health_check_interval=30)  # plain or sentinel://
 
     @cached_property
     def limiter(self) -> RedisRateLimiter:
@@ -70,6 +74,15 @@ class Runtime:
     @cached_property
     def due(self) -> RedisDueStore:
         return RedisDueStore(self.redis)
+
+    @cached_property
+    def leases(self) -> RedisLeases:
+        return RedisLeases(self.redis)
+
+    @cached_property
+    def keeper(self) -> Keeper:
+        """Renews the leases and locks this process's running tasks hold."""
+        return Keeper(self.clock)
 
     @cached_property
     def mapper(self) -> Mapper:
@@ -104,7 +117,7 @@ class Runtime:
             enqueue=enqueue, mapper=self.mapper, cursors=RedisCursorStore(self.redis), ledger=RedisLedger(self.redis),
             quarantine=RedisJournal(self.redis), counters=RedisCounters(self.redis, self.clock), clock=self.clock,
             lookback_s=conn.provider.lookback_s, batch_size=self.settings.delivery_batch_size,
-            seen_ttl_s=self.settings.dedup_ttl_s,
+            seen_ttl_s=self.settings.dedup_ttl_s, scopes=RedisScopeStore(self.redis),
         )
 
     def webhook_endpoint(self, provider: str, merchant: str) -> Endpoint | None:
@@ -121,7 +134,7 @@ class Runtime:
             merchant=merchant, provider=conn.provider.kind, hand_over=self.ingestor(merchant, enqueue).hand_over,
             snapshots=RedisSnapshotStore(self.redis), sequences=RedisSequenceStore(self.redis),
             quarantine_journal=RedisJournal(self.redis), counters=RedisCounters(self.redis, self.clock), clock=self.clock,
-            locks=RedisLocks(self.redis))
+            locks=RedisLocks(self.redis, keeper=self.keeper))
 
     def deliverer(self, merchant: str, platform: str) -> Deliverer:
         account = self.connection(merchant).platform(platform)

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import redis
 
 from pipeline.demo.tenants import OkendoTenant, OmneoTenant, RediemTenant, SmileTenant, Tenant
 from pipeline.localredis import LocalRedis, ensure_redis, free_port
 from pipeline.sim import (AttentiveSimulator, KlaviyoSimulator, OkendoSimulator, OmneoSimulator, PostscriptSimulator,
                           RediemSimulator, SmileSimulator)
 from pipeline.sim.klaviyo import DEFAULT_LIMITS as KLAVIYO_LIMITS
+from pipeline.redisurl import connect
 from pipeline.state.counters import RedisCounters
 
 __all__ = ["DemoOptions", "Stack", "demo_stack"]
@@ -98,7 +98,7 @@ class Stack:
         return [t.merchant for t in self.tenants]
 
     def counters(self) -> dict[str, dict[str, int]]:
-        counters = RedisCounters(redis.Redis.from_url(self.redis.url))
+        counters = RedisCounters(connect(self.redis.url))
         return {m: counters.get(m) for m in self.merchants}
 
     def _dead(self) -> list[str]:

@@ -17,7 +17,7 @@ from pipeline.destinations.encoding import ENCODINGS
 from pipeline.providers.resources import decode
 from pipeline.sim import OkendoSimulator, OmneoSimulator, PostscriptSimulator, RediemSimulator, SmileSimulator
 from pipeline.sim.seed import seed_demo, seed_okendo, seed_omneo, seed_rediem
-from pipeline.sim.webhooks import OkendoWebhookSender, OmneoWebhookSender
+from pipeline.sim.webhooks import OMNEO_TRIGGER_OF, OkendoWebhookSender, OmneoWebhookSender
 from pipeline.state.counters import MemoryCounters
 from pipeline.state.journal import MemoryJournal
 from pipeline.state.sequences import MemorySequenceStore
@@ -265,7 +265,7 @@ class OmneoTenant(Tenant):
     def push(self, web_url: str) -> None:
         sender = OmneoWebhookSender(f"{web_url}/webhooks/omneo/{self.merchant}", self.secret)
         for kind, data in self._pushed():
-            sender.send(kind, data)
+            sender.send(OMNEO_TRIGGER_OF[kind], data)
             self.pushed += 1
 
     def expected(self) -> Counter[str]:

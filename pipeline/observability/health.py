@@ -150,6 +150,7 @@ def readyz_app(state: redis.Redis, *, broker: redis.Redis | None = None) -> Call
 
 def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """``alive --worker NAME --max-age S`` (exit 1 if stale) or ``ready`` (prints warnings)."""
+    from pipeline.redisurl import connect
     from pipeline.settings import Settings
 
     parser = argparse.ArgumentParser(prog="python -m pipeline.observability.health")
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     alive.add_argument("--max-age", type=float, default=120.0, help="seconds (default 120)")
     sub.add_parser("ready", help="print readiness warnings; exit 1 if Redis does not answer")
     args = parser.parse_args(argv)
-    client = redis.Redis.from_url(Settings.from_env(env).redis_url, socket_timeout=5, socket_connect_timeout=5)
+    client = connect(Settings.from_env(env).redis_url, socket_timeout=5, socket_connect_timeout=5)
     try:
         if args.command == "alive":
             ok = is_alive(client, args.worker, time.time(), args.max_age)

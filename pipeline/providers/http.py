@@ -17,7 +17,7 @@ import httpx
 
 from pipeline.clock import Clock
 from pipeline.config import ProviderAccount
-from pipeline.errors import FatalError, InvalidRecord
+from pipeline.errors import AuthError, FatalError, InvalidRecord, ScopeMissing
 from pipeline.providers.base import Page, Rejected, get_json
 from pipeline.providers.resources import decode, resource, snapshot_of
 from pipeline.state.directory import CustomerDirectory
@@ -39,6 +39,8 @@ class HttpProvider:
     streams: ClassVar[tuple[str, ...]]
     #: streams whose records establish identities (the customer directory is filled from them)
     identity_streams: ClassVar[tuple[str, ...]] = ()
+    #: stream → the API scope reading it needs; a 403 there is ``ScopeMissing``, not a refused key
+    scopes: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, *, merchant: str, account: ProviderAccount, client: httpx.Client,
                  directory: CustomerDirectory, snapshots: SnapshotStore, clock: Clock) -> None:
@@ -48,6 +50,7 @@ class HttpProvider:
         self._directory = directory
         self._snapshots = snapshots
         self._clock = clock
+        self._key_works = False  # a request with this key has succeeded (so a 401 later is a scope)
 
     @staticmethod
     def auth_headers(account: ProviderAccount) -> dict[str, str]:
@@ -68,10 +71,23 @@ class HttpProvider:
         if stream not in self.streams:
             raise FatalError(f"{self.kind} has no stream {stream!r}")
         while True:
-            raw_records, cursor = self.fetch(stream, since=since, cursor=cursor)
+            try:
+                raw_records, cursor = self.fetch(stream, since=since, cursor=cursor)
+            except AuthError as exc:
+                raise self._scope_error(stream, exc) or exc
+            self._key_works = True
             yield replace(self.parse(stream, raw_records), next_cursor=cursor)
             if cursor is None:
                 return
+
+    def _scope_error(self, stream: str, exc: AuthError) -> ScopeMissing | None:
+        """A refusal on a scoped stream is a missing scope when it is a 403, or a 401 after this
+        key has already been accepted (Smile does not document which it answers: scopes.md §3)."""
+        scope = self.scopes.get(stream)
+        if scope is None or not (exc.status == 403 or self._key_works):
+            return None
+        return ScopeMissing(f"{self.kind} {stream}: the API key lacks the {scope} scope (answered {exc.status}); "
+                            f"stream skipped", stream=stream, scope=scope, status=exc.status)
 
     def parse(self, stream: str, raw_records: list[Any], *, extra: Mapping[str, Any] | None = None) -> Page:
         """Decode a page: valid records (joined to identities), rejected ones, and the snapshot

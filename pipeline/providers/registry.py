@@ -10,7 +10,7 @@ from pipeline.providers.omneo import OmneoProvider
 from pipeline.providers.rediem import RediemProvider
 from pipeline.providers.smile import SmileProvider
 
-__all__ = ["PROVIDERS", "WEBHOOK_SCHEMES"]
+__all__ = ["PROVIDERS", "WEBHOOK_EVENT_HEADERS", "WEBHOOK_SCHEMES"]
 
 PROVIDERS: Mapping[str, type[HttpProvider]] = {
     cls.kind: cls for cls in (SmileProvider, OkendoProvider, OmneoProvider, RediemProvider)
@@ -18,3 +18,7 @@ PROVIDERS: Mapping[str, type[HttpProvider]] = {
 
 #: provider kind → signature scheme of its webhook deliveries (pipeline.webhooks.signatures)
 WEBHOOK_SCHEMES: Mapping[str, str] = {"okendo": "svix", "rediem": "hmac", "omneo": "hmac"}
+
+#: provider kind → the header naming a delivery's event, where the body does not (Omneo's own
+#: app starter routes on ``x-omneo-event``: shared/specs/omneo/README.md §5.4)
+WEBHOOK_EVENT_HEADERS: Mapping[str, str] = {"omneo": "x-omneo-event"}

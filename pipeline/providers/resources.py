@@ -45,13 +45,18 @@ class Resource:
     email_path: str | None = None
     phone_path: str | None = None
     snapshot: tuple[str, ...] = ()
+    #: on a ``delete`` topic (``extra["_topic"]``), only these fields are required (None: as usual)
+    delete_keeps: tuple[str, ...] | None = None
 
 
-def _okendo(name: str, id_path: str, updated: str = "dateCreated", *, customer: str | None = "customerId",
-            email: str | None = "email", snapshot: tuple[str, ...] = (), fallback: str | None = None) -> Resource:
-    return Resource(provider="okendo", name=name, schema=okendo.RESOURCE_SCHEMAS[name], id_paths=(id_path,),
-                    updated_path=updated, updated_fallback=fallback, customer_id_path=customer, email_path=email,
-                    snapshot=snapshot)
+def _okendo(name: str, updated: str = "dateCreated", *, email: str = "customer.email",
+            customer: str | None = "customer.customerId", snapshot: tuple[str, ...] = ()) -> Resource:
+    """An Okendo webhook resource. A delivery without its date (a delete) is dated by its
+    receipt (``_received_at``, set by whoever opens the envelope)."""
+    return Resource(provider="okendo", name=name, schema=okendo.RESOURCE_SCHEMAS[name],
+                    id_paths=okendo.DELETE_KEEPS[name], updated_path=updated, updated_fallback="_received_at",
+                    customer_id_path=customer, email_path=email, snapshot=snapshot,
+                    delete_keeps=okendo.DELETE_KEEPS[name])
 
 
 def _omneo(name: str, id_paths: tuple[str, ...] = ("id",), customer: str = "profile_id") -> Resource:
@@ -68,19 +73,16 @@ RESOURCES: tuple[Resource, ...] = (
              updated_path="updated_at", customer_id_path="customer_id"),
     Resource(provider="smile", name="reward_fulfillments", schema=smile.RewardFulfillmentSchema(), id_paths=("id",),
              updated_path="updated_at", customer_id_path="customer_id"),
-    _okendo("review", "reviewId", customer=None, email="reviewer.email"),
-    _okendo("review_request", "reviewRequestId", "dateUpdated", customer=None, email="customer.email",
-            fallback="dateCreated"),
-    _okendo("quiz_response", "quizResponseId", customer=None, email="customer.email"),
-    _okendo("survey_response", "surveyResponseId", customer=None, email="customer.email"),
-    _okendo("referral", "activityId", customer=None),
-    _okendo("loyalty_customer", "loyaltyCustomerId", "dateUpdated",
-            snapshot=("status", "vipTierName", "vipTierRank", "email", "customerId")),
-    _okendo("loyalty_earning_transaction", "transactionId"),
-    _okendo("loyalty_redemption_transaction", "transactionId"),
-    _okendo("loyalty_adjustment_transaction", "transactionId"),
-    _okendo("loyalty_tier_upgrade_nudge", "activityId"),
-    _okendo("customer", "customerId", "dateUpdated"),
+    _okendo("review", email="reviewer.email", customer=None, snapshot=("reviewer.email", "rating")),
+    _okendo("quiz_response"),
+    _okendo("survey_response", snapshot=("customer.email",)),
+    _okendo("referral", snapshot=("customer.email",)),
+    # no date is published on a loyalty customer: it is dated by its receipt
+    _okendo("loyalty_customer", "_received_at",
+            snapshot=("status", "vipTierName", "vipTierRank", "customer.email", "customer.customerId")),
+    _okendo("loyalty_earning_transaction", "date"),
+    _okendo("loyalty_redemption_transaction", "date"),
+    _okendo("loyalty_adjustment_transaction", "date"),
     Resource(provider="rediem", name="activities", schema=rediem.ActivitySchema(), id_paths=("id",),
              updated_path="updated_at", customer_id_path="customer.id", email_path="customer.email",
              phone_path="customer.phone"),
@@ -123,11 +125,16 @@ def decode(provider: str, name: str, raw: Any, *, merchant: str, previous: Mappi
     res = resource(provider, name)
     if not isinstance(raw, Mapping):
         raise InvalidRecord(f"expected a JSON object, got {type(raw).__name__}", provider=provider, field=name)
+    partial: tuple[str, ...] | None = None
+    if res.delete_keeps is not None and (extra or {}).get("_topic") == "delete":
+        partial = tuple(n for n, f in res.schema.fields.items() if f.required and n not in res.delete_keeps)
     try:
-        data: dict[str, Any] = res.schema.load(raw)
+        data: dict[str, Any] = res.schema.load(raw, partial=partial)
     except ValidationError as exc:
         field, message = first_error(exc.messages)
         raise InvalidRecord(message, provider=provider, field=f"{name}.{field}") from None
+    data["previous"] = dict(previous) if previous is not None else None
+    data.update(extra or {})
     updated = lookup(data, res.updated_path)
     if updated is None and res.updated_fallback:
         updated = lookup(data, res.updated_fallback)
@@ -136,8 +143,6 @@ def decode(provider: str, name: str, raw: Any, *, merchant: str, previous: Mappi
     parts = [lookup(data, p) for p in res.id_paths]
     if any(p is None or p == "" for p in parts):
         raise InvalidRecord("missing identifier", provider=provider, field=f"{name}.{'+'.join(res.id_paths)}")
-    data["previous"] = dict(previous) if previous is not None else None
-    data.update(extra or {})
     customer = Customer(
         provider_id=(_text(lookup(data, res.customer_id_path)) if res.customer_id_path else None) or "",
         email=_text(lookup(data, res.email_path)) if res.email_path else None,
@@ -162,11 +167,12 @@ def snapshot_of(record: Record) -> dict[str, Any]:
     return out
 
 
-def unwrap(provider: str, body: Any) -> tuple[str, Mapping[str, Any], dict[str, Any]]:
+def unwrap(provider: str, body: Any, *, event: str | None = None) -> tuple[str, Mapping[str, Any], dict[str, Any]]:
     """Open a webhook delivery: (resource name, raw resource, extra fields for the record).
 
     Okendo: ``{resource, resourceType, sequenceNumber, topic, version}``. Rediem pushes one
-    activity; Omneo pushes ``{"type": <resource>, "data": {...}}``.
+    activity (assumed). Omneo pushes the trigger's event context, the object itself, and names
+    the trigger in the ``x-omneo-event`` header (``event``; ``schemas.omneo.TRIGGERS``).
     """
     if not isinstance(body, Mapping):
         raise InvalidRecord("webhook body is not a JSON object", provider=provider)
@@ -176,13 +182,21 @@ def unwrap(provider: str, body: Any) -> tuple[str, Mapping[str, Any], dict[str, 
         except ValidationError as exc:
             field, message = first_error(exc.messages)
             raise InvalidRecord(message, provider=provider, field=f"envelope.{field}") from None
-        return envelope["resourceType"], envelope["resource"], {
-            "_topic": envelope["topic"], "_sequence": envelope["sequenceNumber"]}
+        kind = envelope["resourceType"]
+        if kind not in okendo.WEBHOOK_RESOURCE_TYPES:
+            raise InvalidRecord(f"unknown resourceType {kind[:60]!r}; Okendo sends: "
+                                f"{', '.join(okendo.WEBHOOK_RESOURCE_TYPES)}", provider=provider,
+                                field="envelope.resourceType")
+        return kind, envelope["resource"], {"_topic": envelope["topic"], "_sequence": envelope["sequenceNumber"]}
     if provider == "rediem":
         return "activities", body, {}
     if provider == "omneo":
-        kind, data = body.get("type"), body.get("data")
-        if not isinstance(kind, str) or not isinstance(data, Mapping):
-            raise InvalidRecord("expected {\"type\": <resource>, \"data\": {...}}", provider=provider, field="envelope")
-        return kind, data, {}
+        if not event:
+            raise InvalidRecord("no trigger: an Omneo push names it in the x-omneo-event header",
+                                provider=provider, field="x-omneo-event")
+        name = omneo.TRIGGERS.get(event.strip().lower())
+        if name is None:
+            raise InvalidRecord(f"unknown trigger {event[:60]!r}; known: {', '.join(sorted(omneo.TRIGGERS))}",
+                                provider=provider, field="x-omneo-event")
+        return name, body, {"_event": event.strip().lower()}
     raise InvalidRecord("this provider sends no webhooks", provider=provider)

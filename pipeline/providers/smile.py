@@ -7,6 +7,11 @@ id returned, so records created while paging are not skipped: they are newer and
 by the next sync, whose window starts at the watermark). Activity records carry only
 ``customer_id``: identities come from the ``customers`` stream (read first) and, for a
 customer not seen yet, from ``GET /customers/{id}``.
+
+Each stream needs its own scope (``shared/specs/smile/scopes.md`` §2). Seed 002's key has only
+``customer:read``: then ``customers`` is read (both seed-002 properties and the enrolment and
+tier events come from it) and the two other streams are skipped with ``ScopeMissing``, which
+``status`` shows; the connection is never paused for it.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ class SmileProvider(HttpProvider):
     kind: ClassVar[str] = "smile"
     streams: ClassVar[tuple[str, ...]] = ("customers", "points_transactions", "reward_fulfillments")
     identity_streams: ClassVar[tuple[str, ...]] = ("customers",)
+    scopes: ClassVar[Mapping[str, str]] = {
+        "customers": "customer:read", "points_transactions": "points_transaction:read",
+        "reward_fulfillments": "reward_fulfillment:read"}
 
     def fetch(self, stream: str, *, since: datetime | None, cursor: str | None) -> tuple[list[Any], str | None]:
         path, list_key, extra = STREAMS[stream]

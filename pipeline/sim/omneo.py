@@ -5,7 +5,15 @@ Mimics a Laravel API (research/providers.md §4): Bearer tokens, ``{"message": .
 pagination with absolute ``links`` and ``meta``, ``sort`` (``id``, ``updated_at``, either
 descending with ``-``), inclusive ``filter[updated_at][gte]``, unknown parameters refused, and
 Laravel's throttle: 429 ``Too Many Attempts.`` with ``Retry-After``. Timestamps are naive
-``YYYY-MM-DD HH:MM:SS`` UTC strings, as Omneo's docs show them.
+``YYYY-MM-DD HH:MM:SS`` strings, as Omneo's docs show them: server bookkeeping
+(``created_at``/``updated_at``) in UTC, business times of records that carry a ``timezone``
+(rewards, transactions) in that zone's wall-clock time (``OmneoTenant.timezone``), as seed 003
+writes them.
+
+Records are the documented shapes (``shared/specs/omneo/README.md`` §4; held to
+``tests/contracts/omneo.py``): money comes as numeric strings (``"10.00"``, as the v3 reference
+renders it), points as numbers; a redemption has ``total`` and ``items[]``; a transaction
+embeds its ``redemption`` (or null).
 """
 
 from __future__ import annotations
@@ -16,12 +24,14 @@ import re
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 from urllib.parse import urlencode
 
 from pipeline.sim.server import HttpError, Request, Response, SimServer, json_response, parse_iso
-from pipeline.sim.webhooks import OMNEO_RESOURCES, OmneoWebhookSender
+from pipeline.sim.webhooks import OMNEO_RESOURCES, OMNEO_TRIGGER_OF, OmneoWebhookSender
 
-__all__ = ["OMNEO_RESOURCES", "OmneoSimulator", "OmneoTenant", "OmneoWebhookSender", "omneo_ts"]
+__all__ = ["OMNEO_RESOURCES", "OMNEO_TRIGGER_OF", "OmneoSimulator", "OmneoTenant", "OmneoWebhookSender", "money",
+           "omneo_ts"]
 
 _LIST_PARAMS = {"page[size]", "page[number]", "sort", "filter[updated_at][gte]", "filter[profile_id]"}
 _SORTS = ("id", "-id", "updated_at", "-updated_at")
@@ -31,6 +41,11 @@ def omneo_ts(dt: datetime) -> str:
     """``YYYY-MM-DD HH:MM:SS`` in UTC, no offset (Omneo's style)."""
     dt = dt.astimezone(timezone.utc) if dt.tzinfo else dt
     return dt.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def money(value: float) -> str:
+    """A money value as the v3 reference renders it: a numeric string (``"10.00"``)."""
+    return f"{value:.2f}"
 
 
 def _handle(name: str) -> str:
@@ -53,6 +68,8 @@ class OmneoTenant:
         self.sim = sim
         self.token = token
         self.points_per_dollar = 100
+        #: IANA zone of the business times of rewards and transactions (seed 003 uses Australia/Melbourne)
+        self.timezone = "UTC"
         self.tier_ladder: tuple[str, ...] = ("Bronze", "Silver", "Gold", "Platinum")
         self.profiles: dict[str, dict[str, Any]] = {}
         self.points: dict[int, dict[str, Any]] = {}
@@ -60,11 +77,17 @@ class OmneoTenant:
         self.redemptions: dict[int, dict[str, Any]] = {}
         self.transactions: dict[int, dict[str, Any]] = {}
         self.tiers: list[dict[str, Any]] = []
+        self._expiry: dict[int, str] = {}  # reward id → expiry, UTC (its expires_at is local time)
         self._definitions: dict[tuple[str, str], int] = {}
 
     # -- helpers -----------------------------------------------------------------------------
     def _stamp(self, at: datetime | None) -> str:
         return omneo_ts(at or self.sim.now())
+
+    def _local(self, at: datetime) -> str:
+        """``at`` as naive wall-clock time in the tenant's ``timezone``."""
+        aware = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+        return aware.astimezone(ZoneInfo(self.timezone)).strftime("%Y-%m-%d %H:%M:%S")
 
     def _definition(self, kind: str, name: str) -> dict[str, Any]:
         def_id = self._definitions.setdefault((kind, name), len(self._definitions) + 1)
@@ -85,6 +108,12 @@ class OmneoTenant:
         """The ``profile`` object a webhook's event context embeds."""
         p = self.profiles[profile_id]
         return {k: p[k] for k in ("id", "email", "mobile_phone_e164", "first_name", "last_name")}
+
+    def redemption_profile(self, profile_id: str) -> dict[str, Any]:
+        """A redemption's embedded ``profile`` (no id: README §4)."""
+        p = self.profiles[profile_id]
+        return {"first_name": p["first_name"], "last_name": p["last_name"],
+                "full_name": f"{p['first_name']} {p['last_name']}", "email": p["email"], "statuses": []}
 
     def with_profile(self, record: dict[str, Any]) -> dict[str, Any]:
         """A copy of ``record`` with its ``profile`` embedded (as webhook bodies carry it)."""
@@ -130,14 +159,16 @@ class OmneoTenant:
         """Issue a dollar reward (expiring 90 days after issue unless ``expires_at``)."""
         with self.sim.lock:
             stamp, issued = self._stamp(at), at or self.sim.now()
+            expires = expires_at or issued + timedelta(days=90)
             reward = {
-                "id": next(self.sim._ids), "profile_id": profile_id, "value_initial": float(value),
-                "value_remaining": float(value), "issued_at": stamp,
-                "expires_at": omneo_ts(expires_at or issued + timedelta(days=90)),
-                "definition": self._definition("reward", name), "is_active": True, "is_expired": False,
-                "source_type": None, "timezone": "UTC", "meta": None, "created_at": stamp, "updated_at": stamp,
+                "id": next(self.sim._ids), "profile_id": profile_id, "timezone": self.timezone,
+                "value_initial": money(value), "value_remaining": money(value), "issued_at": self._local(issued),
+                "expires_at": self._local(expires), "issued_local_at": self._local(issued),
+                "expires_local_at": self._local(expires), "definition": self._definition("reward", name),
+                "is_active": True, "is_expired": False, "meta": None, "created_at": stamp, "updated_at": stamp,
             }
             self.rewards[reward["id"]] = reward
+            self._expiry[reward["id"]] = omneo_ts(expires)
             self._touch(profile_id, stamp)
             return reward
 
@@ -146,24 +177,25 @@ class OmneoTenant:
         with self.sim.lock:
             stamp = self._stamp(at)
             live = sorted((r for r in self.rewards.values() if r["profile_id"] == profile_id
-                           and r["value_remaining"] > 0 and (r["expires_at"] or "9") > stamp),
-                          key=lambda r: (r["expires_at"] or "9", r["id"]))
-            if sum(r["value_remaining"] for r in live) + 1e-9 < amount:
+                           and float(r["value_remaining"]) > 0 and self._expiry[r["id"]] > stamp),
+                          key=lambda r: (self._expiry[r["id"]], r["id"]))
+            if sum(float(r["value_remaining"]) for r in live) + 1e-9 < amount:
                 raise ValueError(f"profile {profile_id} has less than {amount} in rewards")
             items, left = [], float(amount)
             for reward in live:
                 if left <= 0:
                     break
-                used = min(left, reward["value_remaining"])
-                reward["value_remaining"] = round(reward["value_remaining"] - used, 2)
-                reward["is_active"] = reward["value_remaining"] > 0
-                reward["updated_at"] = stamp
-                items.append({"id": next(self.sim._ids), "type": "reward", "reward_id": reward["id"], "value": used})
+                used = min(left, float(reward["value_remaining"]))
+                remaining = round(float(reward["value_remaining"]) - used, 2)
+                reward.update(value_remaining=money(remaining), is_active=remaining > 0, updated_at=stamp)
+                items.append({"id": next(self.sim._ids), "type": "reward", "value": money(used), "count": 1,
+                              "type_attributes": dict(reward), "created_at": stamp, "updated_at": stamp})
                 left = round(left - used, 2)
             redemption = {
-                "id": next(self.sim._ids), "profile_id": profile_id, "amount": float(amount), "total": float(amount),
-                "type": "redeem", "strategies": ["rewards"], "items": items, "transaction_id": None,
-                "redeem_at": stamp, "created_at": stamp, "updated_at": stamp,
+                "id": next(self.sim._ids), "profile_id": profile_id,
+                "profile": self.redemption_profile(profile_id), "type": "reward", "total": money(amount),
+                "total_localised": money(amount), "meta": None, "location_id": None, "transaction_id": None,
+                "items": items, "redeem_at": stamp, "created_at": stamp, "updated_at": stamp,
             }
             self.redemptions[redemption["id"]] = redemption
             self._touch(profile_id, stamp)
@@ -171,52 +203,62 @@ class OmneoTenant:
 
     def add_transaction(self, profile_id: str, total: float, *, redemption_id: int | None = None,
                         external_id: str | None = None, at: datetime | None = None) -> dict[str, Any]:
-        """Record a purchase; links ``redemption_id`` (which gets ``transaction_id``)."""
+        """Record a purchase; links ``redemption_id`` (which gets ``transaction_id``) and embeds
+        the redemption, as the read shape does (README §4)."""
         with self.sim.lock:
-            stamp = self._stamp(at)
+            when = at or self.sim.now()
+            stamp = self._stamp(when)
             tid = next(self.sim._ids)
+            redemption = None
             if redemption_id is not None:
                 redemption = self.redemptions[redemption_id]
                 if redemption["profile_id"] != profile_id:
                     raise ValueError("redemption belongs to another profile")
                 redemption.update(transaction_id=tid, updated_at=stamp)
             txn = {
-                "id": tid, "profile_id": profile_id, "total": float(total),
-                "external_id": external_id or f"ORD-{tid}", "redemption_id": redemption_id, "receipt_ref": None,
-                "transacted_at": stamp, "items": [], "created_at": stamp, "updated_at": stamp,
+                "id": tid, "external_id": external_id or f"ORD-{tid}", "profile_id": profile_id,
+                "total": money(total), "total_original": money(total), "is_void": False,
+                "transacted_at": self._local(when), "timezone": self.timezone, "tags": [], "items": [],
+                "payments": [], "redemption": {k: v for k, v in redemption.items() if k != "items"} if redemption
+                else None, "receipt_ref": None, "currency": "AUD", "type": "sale", "status": "complete",
+                "created_at": stamp, "updated_at": stamp,
             }
             self.transactions[tid] = txn
             self._touch(profile_id, stamp)
             return txn
 
     def achieve_tier(self, profile_id: str, tier_name: str, *, at: datetime | None = None) -> dict[str, Any]:
-        """Move the profile to ``tier_name``; returns the new tier-progress record."""
+        """Move the profile to ``tier_name``; returns the new ``TierProgress`` record."""
         with self.sim.lock:
             stamp = self._stamp(at)
             profile = self.profiles[profile_id]
             ladder = list(self.tier_ladder)
             nxt = ladder[ladder.index(tier_name) + 1] if tier_name in ladder[:-1] else None
-            tier = {
+
+            def tier(name: str) -> dict[str, Any]:
+                return {"id": ladder.index(name) + 1, "profile_id": profile_id, "name": name, "handle": _handle(name),
+                        "anniversary_at": None, "maintained_at": None, "assigned_at": stamp, "achieved_at": stamp}
+
+            progress = {
                 "id": next(self.sim._ids), "profile_id": profile_id, "is_floor": False, "current_progress": 0,
-                "achieved_at": stamp, "assigned_at": stamp, "maintained_at": None, "anniversary_at": None,
-                "current_tier": {"name": tier_name, "handle": _handle(tier_name)},
-                "prev_tier": {"name": profile["tier"], "handle": profile["tier_handle"]} if profile["tier"] else None,
-                "next_tier": {"name": nxt, "handle": _handle(nxt)} if nxt else None,
-                "created_at": stamp, "updated_at": stamp,
+                "achieved_at": stamp, "assigned_at": stamp, "maintained_at": None, "anniversary_at": stamp,
+                "current_tier": tier(tier_name), "prev_tier": dict(profile["tier"]) if profile["tier"] else None,
+                "next_tier": tier(nxt) if nxt else None, "created_at": stamp, "updated_at": stamp,
             }
-            self.tiers.append(tier)
-            profile.update(tier=tier_name, tier_handle=_handle(tier_name))
+            self.tiers.append(progress)
+            profile.update(tier=tier(tier_name), tier_handle=_handle(tier_name))
             self._touch(profile_id, stamp)
-            return tier
+            return progress
 
     # -- reads -------------------------------------------------------------------------------
     def balances(self, profile_id: str) -> dict[str, float]:
         """``GET /profiles/{id}/balances`` data, from unexpired points and rewards."""
         with self.sim.lock:
             now = omneo_ts(self.sim.now())
-            live = lambda rows: sum(r["value_remaining"] for r in rows.values()  # noqa: E731
-                                    if r["profile_id"] == profile_id and (r["expires_at"] or "9") > now)
-            points, rewards = float(live(self.points)), round(float(live(self.rewards)), 2)
+            points = float(sum(p["value_remaining"] for p in self.points.values()
+                               if p["profile_id"] == profile_id and (p["expires_at"] or "9") > now))
+            rewards = round(sum(float(r["value_remaining"]) for r in self.rewards.values()
+                                if r["profile_id"] == profile_id and self._expiry[r["id"]] > now), 2)
             dollars = round(points / self.points_per_dollar, 2)
             return {"reward_balance": rewards, "point_balance": points, "point_balance_dollars": dollars,
                     "combined_balance_dollars": round(rewards + dollars, 2), "benefit_balance": 0.0}

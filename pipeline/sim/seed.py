@@ -149,9 +149,7 @@ def seed_omneo(
         out.append(("profiles", copy.deepcopy(profile)))
     for at in _spread(ev_from, end, events):
         pid, roll = rng.choice(pids), rng.random()
-        stamp = at.strftime("%Y-%m-%d %H:%M:%S")
-        available = sum(r["value_remaining"] for r in tenant.rewards.values()
-                        if r["profile_id"] == pid and r["expires_at"] > stamp)
+        available = tenant.balances(pid)["reward_balance"]  # rewards expire 90 days after issue: none in the window
         open_redemptions = [r["id"] for r in tenant.redemptions.values()
                             if r["profile_id"] == pid and r["transaction_id"] is None]
         if 0.55 <= roll < 0.7 and available >= 5:
@@ -160,8 +158,8 @@ def seed_omneo(
             link = open_redemptions[0] if open_redemptions and rng.random() < 0.7 else None
             out.append(("transactions", tenant.add_transaction(pid, round(rng.uniform(15, 250), 2),
                                                                redemption_id=link, at=at)))
-        elif roll >= 0.9 and tenant.profiles[pid]["tier"] != tenant.tier_ladder[-1]:
-            current = tenant.profiles[pid]["tier"]
+        elif roll >= 0.9 and (tenant.profiles[pid]["tier"] or {}).get("name") != tenant.tier_ladder[-1]:
+            current = (tenant.profiles[pid]["tier"] or {}).get("name")
             nxt = tenant.tier_ladder[tenant.tier_ladder.index(current) + 1 if current else 0]
             out.append(("tiers", tenant.achieve_tier(pid, nxt, at=at)))
         elif 0.35 <= roll < 0.55:

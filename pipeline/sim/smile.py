@@ -3,6 +3,11 @@
 Mimics what the pipeline relies on: Bearer auth, ``limit`` 1..250, opaque cursor pagination
 newest-first (id DESC), inclusive ``updated_at_min``, 10 rps per token with a 1 s lock-out and no
 Retry-After, and Smile's ``{"error": {"code", "message"}}`` error envelope.
+
+Scopes (``shared/specs/smile/scopes.md`` §1-2): each key has the scopes it was generated with
+(default: every read scope); an endpoint whose scope the key lacks answers 403. ``<entity>:write``
+includes ``<entity>:read``. Smile does not document the error body of a missing scope, so the
+403 body here names no scope: a client must know which scope it asked for.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ _LIST_PARAMS = {
     "reward_fulfillments": {"updated_at_min", "customer_id", "fulfillment_status", "usage_status", "limit", "cursor"},
 }
 _FILTER_KEYS = {r: p - {"limit", "cursor"} for r, p in _LIST_PARAMS.items()}
+#: scopes.md §2: the scope each endpoint needs (GET /points_transactions/{id} states none; the API
+#: "probably still enforces points_transaction:read", so this simulator does).
+SCOPES = {"customers": "customer:read", "points_transactions": "points_transaction:read",
+          "reward_fulfillments": "reward_fulfillment:read"}
+ALL_READ_SCOPES = (*SCOPES.values(), "vip_tier:read")
 
 
 def _ts(value: datetime | str) -> str:
@@ -51,14 +61,20 @@ class SmileAccount:
     ``Customer`` / ``PointsTransaction`` (live objects; mutate only through the methods).
     """
 
-    def __init__(self, sim: SmileSimulator, account_id: int, api_key: str) -> None:
+    def __init__(self, sim: SmileSimulator, account_id: int, api_key: str,
+                 scopes: tuple[str, ...] = ALL_READ_SCOPES) -> None:
         self.account_id = account_id
         self.api_key = api_key
+        self.scopes = tuple(scopes)
         self.customers: dict[int, dict[str, Any]] = {}
         self.points_transactions: dict[int, dict[str, Any]] = {}
         self.reward_fulfillments: dict[int, dict[str, Any]] = {}
         self.vip_statuses: dict[int, dict[str, Any]] = {}
         self.sim = sim
+
+    def has_scope(self, scope: str) -> bool:
+        """Whether the key was granted ``scope`` (a write scope includes its read scope)."""
+        return scope in self.scopes or scope.replace(":read", ":write") in self.scopes
 
     def add_customer(self, **fields: Any) -> dict[str, Any]:
         """Create a customer; any spec field may be given (timestamps as datetime or str).
@@ -178,10 +194,11 @@ class SmileSimulator(SimServer):
         self.route("GET", r"/v1/reward_fulfillments", lambda req: self._list_owned(req, "reward_fulfillments"))
         self.route("GET", r"/v1/points_transactions/(?P<id>[^/]+)", self._get_transaction)
 
-    def add_account(self, api_key: str) -> SmileAccount:
-        """Register a merchant API key and return its (empty) account."""
+    def add_account(self, api_key: str, scopes: tuple[str, ...] | None = None) -> SmileAccount:
+        """Register a merchant API key with ``scopes`` (default: every read scope) and return its
+        (empty) account."""
         with self.lock:
-            account = SmileAccount(self, next(self._account_ids), api_key)
+            account = SmileAccount(self, next(self._account_ids), api_key, scopes or ALL_READ_SCOPES)
             self.accounts[api_key] = account
             return account
 
@@ -191,6 +208,9 @@ class SmileSimulator(SimServer):
         account = self.accounts.get(token.strip()) if scheme.lower() == "bearer" else None
         if account is None:
             raise HttpError(401, "Missing or invalid API key", code="unauthorized")
+        resource = req.path.removeprefix("/v1/").split("/", 1)[0]
+        if resource in SCOPES and not account.has_scope(SCOPES[resource]):
+            raise HttpError(403, "The API key does not have the required access scope", code="forbidden")
         return account
 
     def rate_key(self, req: Request) -> str | None:

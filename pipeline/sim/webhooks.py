@@ -20,12 +20,16 @@ from typing import Any, Callable, Iterable
 from pipeline.webhooks.signatures import hmac_sign, svix_sign
 
 __all__ = [
-    "OKENDO_API_VERSION", "OMNEO_RESOURCES", "OkendoDelivery", "OkendoWebhookSender", "OmneoWebhookSender",
+    "OKENDO_API_VERSION", "OMNEO_RESOURCES", "OMNEO_TRIGGER_OF", "OkendoDelivery", "OkendoWebhookSender", "OmneoWebhookSender",
     "RediemWebhookSender", "SentWebhook", "WebhookSender",
 ]
 
 OKENDO_API_VERSION = "2025-02-01"
 OMNEO_RESOURCES = ("points", "rewards", "redemptions", "transactions", "tiers", "balances", "profiles")
+#: resource → the trigger the simulator pushes it under (docs' names: README §5.2)
+OMNEO_TRIGGER_OF = {"points": "points.awarded", "rewards": "reward.issued", "redemptions": "reward.redeemed",
+                    "transactions": "transaction.created", "tiers": "tier.achieved", "balances": "balance.updated",
+                    "profiles": "profile.updated"}
 OkendoDelivery = tuple[str, str, dict[str, Any]]  # (resource_type, topic, resource)
 
 SignFn = Callable[[str, str, int, bytes], dict[str, str]]
@@ -73,7 +77,7 @@ class WebhookSender:
         return self.deliveries[-1]
 
     def post(self, obj: Any, *, age_s: float = 0, forged: bool = False, msg_id: str | None = None,
-             body: bytes | None = None) -> int:
+             body: bytes | None = None, extra_headers: dict[str, str] | None = None) -> int:
         """Serialize ``obj`` (or send ``body`` as is), sign, POST; returns the HTTP status.
 
         ``age_s`` back-dates the signed timestamp; ``forged`` signs with a wrong secret; a new
@@ -83,7 +87,8 @@ class WebhookSender:
         msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
         stamp = int(self._now_s() - age_s)
         headers = self._sign(self._forged_secret if forged else self.secret, msg_id, stamp, raw)
-        headers = {**headers, "Content-Type": "application/json", "User-Agent": "loyalty-sim-webhooks/1"}
+        headers = {**headers, **(extra_headers or {}), "Content-Type": "application/json",
+                   "User-Agent": "loyalty-sim-webhooks/1"}
         request = urllib.request.Request(self.url, data=raw, headers=headers, method="POST")
         try:
             with _OPENER.open(request, timeout=self._timeout) as resp:
@@ -102,7 +107,8 @@ class WebhookSender:
         receiver's memory of message ids can tell it apart from the original.
         """
         last = self.last
-        return self.post(None, msg_id=last.msg_id, body=last.body, forged=last.forged)
+        kept = {k: v for k, v in last.headers.items() if k.lower() == "x-omneo-event"}
+        return self.post(None, msg_id=last.msg_id, body=last.body, forged=last.forged, extra_headers=kept)
 
 
 class OkendoWebhookSender(WebhookSender):
@@ -146,29 +152,31 @@ class OkendoWebhookSender(WebhookSender):
 
 
 class OmneoWebhookSender(WebhookSender):
-    """Omneo pushes ``{"type": <resource>, "data": {...}}`` signed with ``hmac_sign``."""
+    """Omneo pushes: the body is the trigger's event context (the object itself, here with its
+    ``profile`` embedded), the trigger goes in the ``x-omneo-event`` header
+    (shared/specs/omneo/README.md §5.3-5.4). Signed with ``hmac_sign``."""
 
     def __init__(self, url: str, secret: str, **kwargs: Any) -> None:
         super().__init__(url, secret, hmac_sign, forged_secret=secret + "-forged", **kwargs)
 
     @staticmethod
-    def body(type: str, data: dict[str, Any]) -> dict[str, Any]:  # noqa: A002 - the wire name
-        """The delivery body; ValueError for a type that is not an Omneo resource."""
-        if type not in OMNEO_RESOURCES:
-            raise ValueError(f"type must be one of {OMNEO_RESOURCES}")
-        return {"type": type, "data": data}
+    def headers(trigger: str) -> dict[str, str]:
+        """The event-name header; ValueError for a trigger no resource is pushed under."""
+        if trigger not in OMNEO_TRIGGER_OF.values():
+            raise ValueError(f"trigger must be one of {sorted(OMNEO_TRIGGER_OF.values())}")
+        return {"x-omneo-event": trigger}
 
-    def send(self, type: str, data: dict[str, Any]) -> int:  # noqa: A002
+    def send(self, trigger: str, data: dict[str, Any]) -> int:
         """POST one event (new message id, current timestamp); returns the HTTP status."""
-        return self.post(self.body(type, data))
+        return self.post(data, extra_headers=self.headers(trigger))
 
-    def send_stale(self, type: str, data: dict[str, Any], age_s: float) -> int:  # noqa: A002
+    def send_stale(self, trigger: str, data: dict[str, Any], age_s: float) -> int:
         """POST one event whose signed timestamp is ``age_s`` seconds old."""
-        return self.post(self.body(type, data), age_s=age_s)
+        return self.post(data, age_s=age_s, extra_headers=self.headers(trigger))
 
-    def send_forged(self, type: str, data: dict[str, Any]) -> int:  # noqa: A002
+    def send_forged(self, trigger: str, data: dict[str, Any]) -> int:
         """POST one event signed with the wrong secret."""
-        return self.post(self.body(type, data), forged=True)
+        return self.post(data, forged=True, extra_headers=self.headers(trigger))
 
 
 class RediemWebhookSender(WebhookSender):

@@ -1,5 +1,8 @@
 """Short mutual-exclusion locks shared by every worker process (e.g. one member's webhook
-deliveries are applied one at a time, so a change is diffed against the right snapshot)."""
+deliveries are applied one at a time, so a change is diffed against the right snapshot).
+
+A lock is short-lived (``LOCK_TTL_S``) and, with a keeper, renewed while its holder works: a
+holder that dies blocks the name for at most ``LOCK_TTL_S``, however long held work may take."""
 
 from __future__ import annotations
 
@@ -11,8 +14,12 @@ from typing import Protocol
 import redis
 
 from pipeline import keys
+from pipeline.state.keeper import Keeper
 
-__all__ = ["LockTimeout", "Locks", "MemoryLocks", "RedisLocks"]
+__all__ = ["LOCK_TTL_S", "LockTimeout", "Locks", "MemoryLocks", "RedisLocks"]
+
+#: A lock runs out this long after its holder last renewed it.
+LOCK_TTL_S = 10.0
 
 
 class LockTimeout(Exception):
@@ -20,23 +27,29 @@ class LockTimeout(Exception):
 
 
 class Locks(Protocol):
-    def hold(self, name: str, *, ttl_s: float = 30.0, wait_s: float = 10.0) -> contextmanager:  # type: ignore[type-arg]
+    def hold(self, name: str, *, ttl_s: float = LOCK_TTL_S, wait_s: float = 10.0) -> contextmanager:  # type: ignore[type-arg]
         """Context manager holding ``name``; raises LockTimeout after ``wait_s``. The lock
         expires after ``ttl_s`` should its holder die."""
         ...
 
 
 class RedisLocks:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, keeper: Keeper | None = None) -> None:
         self._redis = client
+        self._keeper = keeper
 
     @contextmanager
-    def hold(self, name: str, *, ttl_s: float = 30.0, wait_s: float = 10.0) -> Iterator[None]:
-        lock = self._redis.lock(keys.lock(name), timeout=ttl_s, blocking_timeout=wait_s, sleep=0.01)
+    def hold(self, name: str, *, ttl_s: float = LOCK_TTL_S, wait_s: float = 10.0) -> Iterator[None]:
+        lock = self._redis.lock(keys.lock(name), timeout=ttl_s, blocking_timeout=wait_s, sleep=0.01,
+                                 thread_local=False)  # the keeper's thread renews it
         if not lock.acquire():
             raise LockTimeout(name)
         try:
-            yield
+            if self._keeper is None:
+                yield
+            else:
+                with self._keeper.keep(lock.reacquire, every_s=ttl_s / 3):
+                    yield
         finally:
             try:
                 lock.release()
@@ -50,7 +63,7 @@ class MemoryLocks:
         self._locks: dict[str, threading.Lock] = {}
 
     @contextmanager
-    def hold(self, name: str, *, ttl_s: float = 30.0, wait_s: float = 10.0) -> Iterator[None]:
+    def hold(self, name: str, *, ttl_s: float = LOCK_TTL_S, wait_s: float = 10.0) -> Iterator[None]:
         with self._guard:
             lock = self._locks.setdefault(name, threading.Lock())
         if not lock.acquire(timeout=wait_s):

@@ -6,12 +6,19 @@ import json
 from dataclasses import asdict, dataclass
 
 from pipeline.destinations.encoding import ENCODINGS
+from pipeline.providers.provenance import NO_PUBLIC_SOURCE, SHAPE_WORDS, no_public_source, shape, shapes
 from pipeline.transform.catalog import EVENT_RULES, PLATFORMS, PROFILE_RULES, PROVIDERS
 from pipeline.transform.rules import Each
 
 __all__ = ["Entry", "entries", "render", "FORMATS"]
 
 FORMATS = ("table", "json", "markdown")
+
+_SHAPE_MEANING = {
+    "documented": "the provider publishes it (reference, example or its own SDK)",
+    "inferred": "no published example; follows documented neighbours, parsed tolerantly",
+    "assumed": "nothing published; our shape until the provider confirms one",
+}
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,9 @@ class Entry:
     source: str
     doc: str
     wire_names: dict[str, str]
+    #: where the resource's shape comes from ("documented", "inferred", "assumed"), or "no
+    #: public source" for an event nothing published backs (pipeline.providers.provenance)
+    shape: str = ""
 
 
 def _platforms(scope: tuple[str, ...] | None) -> tuple[str, ...]:
@@ -47,7 +57,9 @@ def entries(provider: str | None = None, platform: str | None = None) -> list[En
             kind="event", provider=rule.provider, resource=rule.stream, name=rule.event, platforms=platforms,
             when=" and ".join(c.describe() for c in rule.when), properties=tuple(rule.properties),
             source=rule.source, doc=rule.doc,
-            wire_names={p: ENCODINGS[p].event_name(rule.event) for p in platforms if not platform or p == platform}))
+            wire_names={p: ENCODINGS[p].event_name(rule.event) for p in platforms if not platform or p == platform},
+            shape=NO_PUBLIC_SOURCE if rule.event in no_public_source(rule.provider)
+            else shape(rule.provider, rule.stream)))
     for prule in PROFILE_RULES:
         platforms = _platforms(prule.platforms)
         if (provider and prule.provider != provider) or (platform and platform not in platforms):
@@ -57,14 +69,15 @@ def entries(provider: str | None = None, platform: str | None = None) -> list[En
             out.append(Entry(
                 kind="property", provider=prule.provider, resource=prule.stream, name=name, platforms=platforms,
                 when=" and ".join(c.describe() for c in prule.when), properties=(), source=prule.source,
-                doc=" ".join(filter(None, (prule.doc, note))), wire_names={}))
+                doc=" ".join(filter(None, (prule.doc, note))), wire_names={},
+                shape=shape(prule.provider, prule.stream)))
     return out
 
 
 def _table(rows: list[Entry]) -> str:
-    header = ("KIND", "PROVIDER", "RESOURCE", "NAME", "PLATFORMS", "PROPERTIES")
-    body = [(e.kind, e.provider, e.resource, e.name, ",".join(e.platforms), str(len(e.properties)) if e.kind == "event"
-             else "-") for e in rows]
+    header = ("KIND", "PROVIDER", "RESOURCE", "SHAPE", "NAME", "PLATFORMS", "PROPERTIES")
+    body = [(e.kind, e.provider, e.resource, e.shape, e.name, ",".join(e.platforms),
+             str(len(e.properties)) if e.kind == "event" else "-") for e in rows]
     widths = [max(len(r[i]) for r in (header, *body)) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in (header, *body)) + "\n"
 
@@ -80,22 +93,27 @@ def _markdown(rows: list[Entry]) -> str:
              "(`shared/seeds`, column *seed*).", "",
              "Platform encodings of an event name:", ""]
     lines += [f"- **{p}**: {ENCODINGS[p].rules}" for p in PLATFORMS]
+    lines += ["", "Column *shape* says where a resource's wire shape comes from: "
+              + "; ".join(f"**{w}**: {_SHAPE_MEANING[w]}" for w in SHAPE_WORDS)
+              + f"; **{NO_PUBLIC_SOURCE}**: an event that no published source backs."]
     for provider in PROVIDERS:
         events = [e for e in rows if e.provider == provider and e.kind == "event"]
         props = [e for e in rows if e.provider == provider and e.kind == "property"]
         if not events and not props:
             continue
-        lines += ["", f"## {provider}", "", "### Events", "",
-                  "| event | resource | when | platforms (wire name) | properties | seed |", "|---|---|---|---|---|---|"]
+        lines += ["", f"## {provider}", "", "Resources: " + ", ".join(
+            f"`{name}` {word}" for name, word in sorted(shapes(provider).items())) + ".", "", "### Events", "",
+                  "| event | resource | shape | when | platforms (wire name) | properties | seed |",
+                  "|---|---|---|---|---|---|---|"]
         for e in events:
             wire = "<br>".join(f"{p}: `{n}`" for p, n in e.wire_names.items())
-            lines.append(f"| **{_md_escape(e.name)}** | `{e.resource}` | {_md_escape(e.when) or 'always'} | {wire} | "
-                         f"{_md_escape(', '.join(e.properties)) or '(none)'} | {e.source} |")
-        lines += ["", "### Profile properties", "", "| property | resource | platforms | seed | notes |",
-                  "|---|---|---|---|---|"]
+            lines.append(f"| **{_md_escape(e.name)}** | `{e.resource}` | {e.shape} | {_md_escape(e.when) or 'always'} | "
+                         f"{wire} | {_md_escape(', '.join(e.properties)) or '(none)'} | {e.source} |")
+        lines += ["", "### Profile properties", "", "| property | resource | shape | platforms | seed | notes |",
+                  "|---|---|---|---|---|---|"]
         for e in props:
-            lines.append(f"| {_md_escape(e.name)} | `{e.resource}` | {', '.join(e.platforms)} | {e.source} | "
-                         f"{_md_escape(e.doc)} |")
+            lines.append(f"| {_md_escape(e.name)} | `{e.resource}` | {e.shape} | {', '.join(e.platforms)} | "
+                         f"{e.source} | {_md_escape(e.doc)} |")
     return "\n".join(lines) + "\n"
 
 

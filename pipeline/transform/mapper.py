@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pipeline.errors import InvalidRecord
 from pipeline.transform.catalog import EVENT_RULES, PROFILE_RULES
-from pipeline.transform.rules import Abs, Count, Each, EventRule, Expr, Field, ProfileRule, Test, YesNo, lookup, scalar
+from pipeline.transform.rules import (Abs, Count, Each, EventRule, Expr, Field, ProfileRule, Test, Whole, YesNo, lookup,
+                                      scalar)
 from pipeline.types import Event, Item, ProfileUpdate, Record, Value, stable_id
 
 __all__ = ["Mapper", "evaluate_properties"]
@@ -21,6 +23,11 @@ def _evaluate(expr: Expr, data: Mapping[str, Any]) -> Value:
     if isinstance(expr, Abs):
         value = lookup(data, expr.path)
         return abs(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if isinstance(expr, Whole):
+        value = lookup(data, expr.path)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return None
+        return int(Decimal(repr(value)).to_integral_value(rounding=ROUND_HALF_UP))
     if isinstance(expr, Test):
         return expr.cond.holds(data)
     if isinstance(expr, YesNo):

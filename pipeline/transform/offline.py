@@ -1,10 +1,12 @@
 """``loyalty-pipeline transform``: raw provider records in (JSON lines), what the pipeline
-would deliver out. Stateless: change events that need a previous snapshot (tier changed)
-do not fire here, as on the first sight of a record."""
+would deliver out. Change events that need a previous snapshot (tier changed) do not fire
+here, as on the first sight of a record; Okendo's per-customer aggregates (reviews, surveys,
+referrals) accumulate over the lines of one run."""
 
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +15,10 @@ from typing import Any
 from pipeline.destinations.encoding import encoding
 from pipeline.errors import InvalidRecord
 from pipeline.providers.resources import decode, unwrap
+from pipeline.clock import SystemClock
+from pipeline.state.contributions import MemoryContributions
 from pipeline.transform.mapper import Mapper
+from pipeline.transform.okendo_stats import OkendoMapper
 from pipeline.types import Delivery, Event, Item, goes_to
 
 __all__ = ["LineResult", "transform_lines"]
@@ -47,22 +52,46 @@ def _wire(item: Item, platform: str) -> dict[str, Any]:
     return {"platform": platform, "kind": item.kind, **request}
 
 
-def transform_lines(lines: Iterable[str], *, provider: str, resource: str | None = None, platform: str | None = None,
-                    merchant: str = "cli") -> Iterator[LineResult]:
-    """One result per non-blank line: its outputs, or the reason it is invalid."""
-    if platform is not None:
-        encoding(platform)  # unknown platform: fail before reading anything
-    mapper = Mapper()
-    for number, line in enumerate(lines, 1):
+def _documents(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
+    """(first line number, parsed JSON or the decode error) per document: one per line (JSON
+    lines), or spread over several lines (a pretty-printed body, as Okendo's docs show them)."""
+    pending = deque(enumerate(lines, 1))
+    while pending:
+        start, line = pending.popleft()
         if not line.strip():
             continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield LineResult(number, error=f"not JSON: {exc.msg} at column {exc.colno}")
+        buffer, used = line, []
+        while True:
+            try:
+                yield start, json.loads(buffer)
+                break
+            except json.JSONDecodeError as exc:
+                incomplete = exc.pos >= len(buffer.rstrip())
+                if incomplete and pending:
+                    used.append(pending.popleft())
+                    buffer += "\n" + used[-1][1]
+                    continue
+                first = json.JSONDecodeError(exc.msg, line, min(exc.pos, len(line))) if used else exc
+                yield start, first
+                pending.extendleft(reversed(used))  # the next lines are read on their own
+                break
+
+
+def transform_lines(lines: Iterable[str], *, provider: str, resource: str | None = None, platform: str | None = None,
+                    merchant: str = "cli", event: str | None = None) -> Iterator[LineResult]:
+    """One result per non-blank line: its outputs, or the reason it is invalid. ``event`` is
+    the event-name header of pushes whose body does not name it (Omneo's ``x-omneo-event``)."""
+    if platform is not None:
+        encoding(platform)  # unknown platform: fail before reading anything
+    clock = SystemClock()
+    mapper = OkendoMapper(MemoryContributions(), clock) if provider == "okendo" else Mapper()
+    for number, raw in _documents(lines):
+        if isinstance(raw, json.JSONDecodeError):
+            yield LineResult(number, error=f"not JSON: {raw.msg} at column {raw.colno}")
             continue
         try:
-            name, obj, extra = (resource, raw, {}) if resource else unwrap(provider, raw)
+            name, obj, extra = (resource, raw, {}) if resource else unwrap(provider, raw, event=event)
+            extra = {**extra, "_received_at": clock.now()}  # dates a resource that carries no date
             items = mapper.map(decode(provider, name, obj, merchant=merchant, extra=extra))
             if platform is None:
                 outputs = [_describe(i) for i in items]

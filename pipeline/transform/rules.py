@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
-__all__ = ["Abs", "Cond", "Count", "Each", "EventRule", "Expr", "Field", "ProfileRule", "Test", "YesNo", "lookup",
-           "scalar"]
+__all__ = ["Abs", "Cond", "Count", "Each", "EventRule", "Expr", "Field", "ProfileRule", "Test", "Whole", "YesNo",
+           "lookup", "scalar"]
 
 _MISSING = object()
 
@@ -186,7 +186,16 @@ class Each:
         return out
 
 
-Expr = Union[Field, Abs, Test, YesNo, Count, Each]
+@dataclass(frozen=True)
+class Whole:
+    """A points or count field as an integer (250.0 → 250, 12.5 → 13: half away from zero).
+
+    Providers such as Omneo type points as FLOAT; platforms get whole points, never ``250.0``."""
+
+    path: str
+
+
+Expr = Union[Field, Abs, Test, YesNo, Count, Each, Whole]
 Platforms = Union[tuple[str, ...], None]
 
 

@@ -51,15 +51,18 @@ class WebhookIntake:
         self._counters.add(self._merchant, {"quarantined": 1})
         return "quarantined"
 
-    def process(self, body: str) -> Outcome:
+    def process(self, body: str, *, event: str | None = None) -> Outcome:
+        """Decode and hand over one accepted delivery. ``event`` is the provider's event-name
+        header where the body does not carry it (Omneo's ``x-omneo-event``)."""
         try:
             raw = json.loads(body)
         except json.JSONDecodeError as exc:
             return self._reject("webhook", body[:10_000], InvalidRecord(f"body is not JSON: {exc.msg}",
                                                                         provider=self._provider))
         try:
-            name, obj, extra = unwrap(self._provider, raw)
+            name, obj, extra = unwrap(self._provider, raw, event=event)
             res = resource(self._provider, name)
+            extra = {**extra, "_received_at": self._clock.now()}  # dates a resource that carries no date
         except InvalidRecord as exc:
             return self._reject("webhook", raw, exc)
         key = ":".join(str(obj.get(p.split(".")[0], "")) for p in res.id_paths) if isinstance(obj, dict) else ""

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline import keys
+from pipeline.providers.registry import WEBHOOK_EVENT_HEADERS
 from pipeline.clock import Clock
 from pipeline.config import Secret
 from pipeline.state.ledger import Ledger
@@ -45,7 +46,7 @@ class Endpoint:
 
 
 Resolve = Callable[[str, str], Endpoint | None]
-Accept = Callable[[str, str, str], None]  # (provider, merchant, body) → enqueue, raise on failure
+Accept = Callable[[str, str, str, "str | None"], None]  # (provider, merchant, body, event) → enqueue, raise on failure
 StartResponse = Callable[..., Any]
 
 
@@ -96,7 +97,9 @@ def make_app(*, resolve: Resolve, accept: Accept, replays: Ledger, clock: Clock,
         if not replays.claim(seen_key, ttl_s=REPLAY_TTL_S):
             return _reply(start_response, "200 OK", {"status": "duplicate", "id": message_id})
         try:
-            accept(provider, merchant, body.decode("utf-8", errors="replace"))
+            event_header = WEBHOOK_EVENT_HEADERS.get(provider)
+            accept(provider, merchant, body.decode("utf-8", errors="replace"),
+                   headers.get(event_header) if event_header else None)
         except Exception:  # noqa: BLE001 - the queue is down: let the sender retry later
             replays.release(seen_key)
             log.exception("webhook could not be enqueued", extra={"merchant": merchant, "provider": provider})

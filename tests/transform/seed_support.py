@@ -1,8 +1,9 @@
 """Helpers for the seed tests: load a raw fixture, decode it as the pipeline would, map it.
 
 Fixtures live in ``tests/fixtures/<provider>/<name>.json``: Okendo ones are whole webhook
-delivery bodies (envelope included), Omneo ones are webhook bodies ``{"type", "data"}``,
-Rediem ones are single activities, Smile ones are single API list elements.
+delivery bodies (envelope included), Omneo ones are push bodies (the event context; the
+trigger, sent in the ``x-omneo-event`` header, is ``OMNEO_TRIGGERS[name]``), Rediem ones are
+single activities, Smile ones are single API list elements.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from pipeline.types import Event, Item, ProfileUpdate, Record, goes_to
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MERCHANT = "m"
 MAPPER = Mapper()
+#: Omneo fixture → the trigger its push names in ``x-omneo-event``
+OMNEO_TRIGGERS = {"balances": "balance.updated", "points_awarded": "points.awarded", "redemption": "reward.redeemed",
+                  "reward_issued": "reward.issued", "tier_achieved": "tier.achieved",
+                  "transaction_with_redemption": "transaction.created",
+                  "transaction_without_redemption": "transaction.created"}
 
 
 @cache
@@ -36,14 +42,15 @@ def record(provider: str, name: str, *, resource: str | None = None,
            previous: Mapping[str, Any] | None = None) -> Record:
     """Decode a fixture. Webhook bodies (Okendo, Omneo, Rediem) are opened with ``unwrap``;
     Smile list elements need ``resource``."""
-    return record_of(provider, raw(provider, name), resource=resource, previous=previous)
+    event = OMNEO_TRIGGERS.get(name) if provider == "omneo" else None
+    return record_of(provider, raw(provider, name), resource=resource, previous=previous, event=event)
 
 
 def record_of(provider: str, body: Any, *, resource: str | None = None,
-              previous: Mapping[str, Any] | None = None) -> Record:
-    """Decode a raw body (a fixture, possibly edited by the test)."""
+              previous: Mapping[str, Any] | None = None, event: str | None = None) -> Record:
+    """Decode a raw body (a fixture, possibly edited by the test); ``event`` is the Omneo trigger."""
     if resource is None:
-        resource, body, extra = unwrap(provider, body)
+        resource, body, extra = unwrap(provider, body, event=event)
     else:
         extra = {}
     return decode(provider, resource, body, merchant=MERCHANT, previous=previous, extra=extra)

@@ -3,8 +3,10 @@ transaction; the profile balances endpoint.
 
 The seed names no events or profile properties, only the API's objects and the balances
 fields. The literal data below is copied from the seed; the event and property names are
-this project's (``DOCUMENTED_ADDITIONS``). Fixtures (``tests/fixtures/omneo``) are webhook
-bodies ``{"type": <resource>, "data": {...}}`` carrying the seed's own values.
+this project's (``DOCUMENTED_ADDITIONS``). Fixtures (``tests/fixtures/omneo``) are push bodies
+(the event context, in the read shapes of shared/specs/omneo/README.md §4) carrying the
+seed's own values; the seed's write bodies (``redemption_id``, ``strategies``/``amount``)
+become the read shapes' ``redemption`` and ``total``.
 """
 
 from __future__ import annotations
@@ -69,22 +71,22 @@ def test_balance_properties_come_from_the_seed_fields() -> None:
 
 
 def test_fixtures_carry_the_seed_values() -> None:
-    reward = raw("omneo", "reward_issued")["data"]
+    reward = raw("omneo", "reward_issued")
     assert reward["definition"]["name"] == SEED_REWARD_DEFINITION_NAME
-    assert str(reward["reward_definition_id"]) == SEED_REWARD["reward_definition_id"]
+    assert str(reward["definition"]["id"]) == SEED_REWARD["reward_definition_id"]
     for key in ("value_initial", "value_remaining"):
         assert float(reward[key]) == float(SEED_REWARD[key])
     for key in ("issued_at", "expires_at", "timezone"):
         assert reward[key] == SEED_REWARD[key]
-    redemption = raw("omneo", "redemption")["data"]
-    assert redemption["strategies"] == SEED_REDEMPTION["strategies"]
-    assert float(redemption["amount"]) == float(SEED_REDEMPTION["amount"])
-    txn = raw("omneo", "transaction_with_redemption")["data"]
-    assert txn["redemption_id"] == SEED_TRANSACTION["redemption_id"] == redemption["id"]
+    redemption = raw("omneo", "redemption")
+    assert [i["type"] for i in redemption["items"]] == ["reward"]  # strategies: ["rewards"]
+    assert float(redemption["total"]) == float(SEED_REDEMPTION["amount"])
+    txn = raw("omneo", "transaction_with_redemption")
+    assert txn["redemption"]["id"] == SEED_TRANSACTION["redemption_id"] == redemption["id"]
     assert txn["external_id"] == SEED_TRANSACTION["external_id"]
     assert txn["transacted_at"] == SEED_TRANSACTION["transacted_at"]
     assert float(txn["total"]) == float(SEED_TRANSACTION["total"])
-    balances = raw("omneo", "balances")["data"]
+    balances = raw("omneo", "balances")
     assert {k: balances[k] for k in SEED_BALANCE_FIELDS} == SEED_BALANCES_RESPONSE["data"]
 
 
@@ -104,9 +106,9 @@ def test_seed_reward_walkthrough_values() -> None:
     issued = the_event(mapped("omneo", "reward_issued"), "Omneo Reward Issued")
     assert issued.properties["Reward Name"] == "Birthday Reward"
     assert issued.properties["Reward Value"] == 10
-    # naive Omneo timestamps are read as UTC
-    assert issued.occurred_at == datetime(2021, 2, 10, 10, tzinfo=timezone.utc)
-    assert issued.properties["Expires At"] == datetime(2022, 2, 10, 12, 59, 59, tzinfo=timezone.utc)
+    # naive business times are wall-clock time in the record's timezone (Melbourne, UTC+11 in February)
+    assert issued.occurred_at == datetime(2021, 2, 9, 23, tzinfo=timezone.utc)
+    assert issued.properties["Expires At"] == datetime(2022, 2, 10, 1, 59, 59, tzinfo=timezone.utc)
     redeemed = the_event(mapped("omneo", "redemption"), "Omneo Reward Redeemed")
     assert redeemed.properties == {"Redemption ID": 158, "Amount": 10}
     txn = the_event(mapped("omneo", "transaction_with_redemption"), "Omneo Transaction With Redemption")

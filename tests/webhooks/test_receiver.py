@@ -41,7 +41,7 @@ def harness(real_redis: redis.Redis) -> Iterator[Harness]:
     accepted: list[tuple[str, str, str]] = []
     failing = {"on": False}
 
-    def accept(provider: str, merchant: str, body: str) -> None:
+    def accept(provider: str, merchant: str, body: str, event: str | None = None) -> None:
         if failing["on"]:
             raise ConnectionError("broker down")
         accepted.append((provider, merchant, body))

@@ -1,185 +1,349 @@
 """Okendo webhook deliveries: the envelope and each resource type it carries.
 
-The envelope ``{resource, resourceType, sequenceNumber, topic, version}`` and the resource
-types ``review`` and ``loyalty_*`` come from Okendo's webhook docs (research/providers.md §2).
-Okendo publishes no schema for the resources themselves: the shapes below follow its REST
-API's camelCase style and carry every field the Postscript and Attentive integration guides
-(seeds 001 and 004) say is sent. ``review_request``, ``customer`` and
-``loyalty_tier_upgrade_nudge`` are resource types we assume for the events those guides
-describe; confirm them against a real delivery.
+Source: ``shared/specs/okendo/webhooks.md`` (§4 envelope, §6 resources; Okendo's pages
+docs.okendo.io/webhooks/topics and /merchant-rest-api/endpoints/reviews). ``SHAPES`` says per
+name how much of the shape is published:
+
+- ``documented``: the envelope and ``loyalty_adjustment_transaction`` (complete examples),
+  ``review`` (the webhook's verified prefix, then the REST Review object it matches field for
+  field) and ``loyalty_customer`` (``customer{customerId, email}`` and ``birthday{day, month}``
+  are published; ``status``, ``points.balance`` and ``vipTierName`` are the names of the REST
+  loyalty customer; the dates Okendo lists only as concepts are read under the names in
+  ``_ALIASES``, an inference).
+- ``inferred``: earning and redemption transactions, survey and quiz responses, referrals. No
+  example is published; they are read in the pattern of the adjustment transaction
+  (``loyaltyTransactionId``, ``amount``, ``date``, nested ``customer``) and of the REST
+  survey response (``surveyResponseId``, ``surveyId``).
+
+Every schema ignores unknown fields. On a ``delete`` only the id fields are required
+(``DELETE_KEEPS``); every other field is optional, as Okendo documents delete variants
+only for adjustment transactions (which drop ``customer``).
 """
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from typing import Any
 
-from pipeline.providers.schemas.common import Id, Lenient, Timestamp, opt_bool, opt_date, opt_int, opt_num, opt_raw, opt_str
+from marshmallow import ValidationError, fields, pre_load, validate
 
-__all__ = ["ENVELOPE", "RESOURCE_SCHEMAS"]
+from pipeline.providers.schemas.common import Id, Lenient, Timestamp, opt_bool, opt_date, opt_raw, opt_str
 
+__all__ = ["DELETE_KEEPS", "ENVELOPE", "RESOURCE_SCHEMAS", "SHAPES", "TOPICS", "WEBHOOK_RESOURCE_TYPES"]
+
+TOPICS = ("create", "update", "delete")
+#: Okendo's ``resourceType`` enum (webhooks.md §3: the OpenAPI's five, plus survey, quiz and
+#: referral from the third-party topic list).
+WEBHOOK_RESOURCE_TYPES = (
+    "review", "loyalty_adjustment_transaction", "loyalty_customer", "loyalty_earning_transaction",
+    "loyalty_redemption_transaction", "survey_response", "quiz_response", "referral",
+)
+SHAPES: dict[str, str] = {
+    "envelope": "documented",
+    "loyalty_adjustment_transaction": "documented",
+    "loyalty_customer": "documented",
+    "review": "documented",
+    "loyalty_earning_transaction": "inferred",
+    "loyalty_redemption_transaction": "inferred",
+    "survey_response": "inferred",
+    "quiz_response": "inferred",
+    "referral": "inferred",
+}
+
+
+class SequenceNumber(fields.Field):
+    """Documented as a JSON string of digits (``"123123412"``); a number is accepted too.
+    Loaded as an int so that sequences compare numerically, never lexically."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool):
+            raise ValidationError("must be a string of digits or an integer, got a boolean")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+        raise ValidationError(f"must be a string of digits or an integer, got {str(value)[:40]!r}")
+
+
+class Number(fields.Field):
+    """A JSON number (points, amounts) kept as int when integral; numeric strings accepted."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | float:
+        if isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise ValidationError(f"not a number: {value[:40]!r}") from None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError("must be a number")
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _num() -> Number:
+    return Number(load_default=None, allow_none=True)
+
+
+def _nested(schema: type[Lenient] | Lenient) -> fields.Nested:
+    return fields.Nested(schema, load_default=None, allow_none=True)
+
+
+def _list(schema: type[Lenient]) -> fields.List:
+    return fields.List(fields.Nested(schema), load_default=list)
 
 
 class EnvelopeSchema(Lenient):
     resource = fields.Dict(required=True)
     resourceType = fields.String(required=True)
-    sequenceNumber = fields.Integer(required=True, strict=True)
-    topic = fields.String(required=True, validate=validate.OneOf(["create", "update", "delete"]))
-    version = fields.String(load_default=None, allow_none=True)
+    sequenceNumber = SequenceNumber(required=True)
+    topic = fields.String(required=True, validate=validate.OneOf(TOPICS))
+    version = opt_str()
 
 
-class _Person(Lenient):
+class _Customer(Lenient):
+    """``customer{email, customerId}``: ``customerId`` is the Okendo Customer id (for
+    ``GET /customers/{customerId}``), distinct from ``loyaltyCustomerId``."""
+
+    customerId = Id(load_default=None, allow_none=True)
     email = opt_str()
-    firstName = opt_str()
-    lastName = opt_str()
-    fullName = opt_str()
-    name = opt_str()
-    displayName = opt_str()
+    # not published on any resource; read when present (survey, quiz, referral: inferred)
+    firstName, lastName, name = opt_str(), opt_str(), opt_str()
+
+
+class _Aliased(Lenient):
+    """Reads the first present alias of each canonical field (names Okendo has not published)."""
+
+    ALIASES: dict[str, tuple[str, ...]] = {}
+
+    @pre_load
+    def _aliases(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for canonical, aliases in self.ALIASES.items():
+            if out.get(canonical) is None:
+                found = next((out[a] for a in aliases if out.get(a) is not None), None)
+                if found is not None:
+                    out[canonical] = found
+        return out
+
+
+# --- loyalty transactions (adjustment: documented; earning, redemption: inferred) ----------------
+class _Transaction(_Aliased):
+    loyaltyTransactionId = Id(required=True)
+    loyaltyCustomerId = Id(required=True)
+    subscriberId = opt_str()
+    amount = Number(required=True)
+    customer = _nested(_Customer)
+    date = Timestamp(required=True)
+    internalReason, notificationText, status = opt_str(), opt_str(), opt_str()
+
+
+class AdjustmentTransactionSchema(_Transaction):
+    """webhooks.md §6.1, complete. The sign convention of ``amount`` is not documented: kept signed."""
+
+
+class EarningTransactionSchema(_Transaction):
+    """Inferred (§6.3): the adjustment's fields plus the earning action, read as ``action``."""
+
+    ALIASES = {"action": ("earningRuleType", "earningAction", "type")}
+    action = opt_str()
 
 
 class _Coupon(Lenient):
-    code = opt_str()
-    description = opt_str()
-    expiryDate = opt_date()
-    dateReceived = opt_date()
-    dateRedeemed = opt_date()
+    code, description = opt_str(), opt_str()
+    expiryDate, dateReceived, dateRedeemed = opt_date(), opt_date(), opt_date()
 
 
-class _LoyaltyReward(Lenient):
-    events = opt_raw()
-    points = opt_num()
-    provider = opt_str()
+class RedemptionTransactionSchema(_Transaction):
+    """Inferred (§6.4): the adjustment's fields plus the coupon it issued."""
+
+    ALIASES = {"coupon": ("reward",)}
+    coupon = _nested(_Coupon)
 
 
-class _Reward(Lenient):
-    coupon = fields.Nested(_Coupon, load_default=None, allow_none=True)
-    loyalty = fields.Nested(_LoyaltyReward, load_default=None, allow_none=True)
+# --- loyalty customer ----------------------------------------------------------------------------
+class _Birthday(Lenient):
+    day = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(1, 31))
+    month = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(1, 12))
+
+
+class _Points(Lenient):
+    balance = _num()
+
+
+class LoyaltyCustomerSchema(_Aliased):
+    """§6.2 (partial) and the REST loyalty customer (rest-api.md §3.1). The enrolment, points
+    expiry and tier dates are named only as concepts by Okendo: read under ``ALIASES``."""
+
+    ALIASES = {
+        "enrolledDate": ("dateEnrolled", "enrollmentDate", "enrolmentDate"),
+        "pointsExpiryDate": ("datePointsExpire", "pointsExpiry"),
+        "vipTierExpiryDate": ("dateVipTierExpires", "vipTierExpiry", "tierExpiryDate"),
+        "vipTierEnteredDate": ("dateVipTierEntered", "tierEnteredDate"),
+    }
+    loyaltyCustomerId = Id(required=True)
+    customer = _nested(_Customer)
+    birthday = _nested(_Birthday)
+    status = opt_str()  # the REST enum is pending | enrolled | blocked; kept open
+    points = _nested(_Points)
+    vipTierName, minimumVipTierName = opt_str(), opt_str()
+    enrolledDate, pointsExpiryDate, vipTierExpiryDate, vipTierEnteredDate = (opt_date(), opt_date(), opt_date(),
+                                                                             opt_date())
+    vipTierRank = fields.Integer(load_default=None, allow_none=True)  # not published; kept if sent
+
+
+# --- review (webhook prefix + REST Review object) ------------------------------------------------
+class _Country(Lenient):
+    code, name = opt_str(), opt_str()
+
+
+class _Location(Lenient):
+    country = _nested(_Country)
+    zoneCode = opt_str()
+
+
+class _Attribute(Lenient):
+    title, type = opt_str(), opt_str()
+    value = opt_raw()
+
+
+class _RatedAttribute(_Attribute):
+    minLabel, midLabel, maxLabel = opt_str(), opt_str(), opt_str()
+
+
+class _Reviewer(Lenient):
+    attributes = _list(_Attribute)
+    avatarUrl, displayName, email, name = opt_str(), opt_str(), opt_str(), opt_str()
+    isVerified = opt_bool()
+    location = _nested(_Location)
+    socialConnection, verifiedStatus = opt_str(), opt_str()
+
+
+class _Media(Lenient):
+    streamId, fullSizeUrl, largeUrl, thumbnailUrl, type = opt_str(), opt_str(), opt_str(), opt_str(), opt_str()
+    isHidden = opt_bool()
 
 
 class _Order(Lenient):
-    id = Id(load_default=None, allow_none=True)
-    number = opt_str()
-    discountAmount = opt_num()
-    totalPrice = opt_num()
+    orderId, orderNumber = Id(load_default=None, allow_none=True), opt_str()
+
+
+class _Reward(Lenient):
+    description, type = opt_str(), opt_str()
+    value = opt_raw()
+
+
+class _Reply(Lenient):
+    body, rawBody = opt_str(), opt_str()
+    dateCreated = opt_date()
+    isPrivate = opt_bool()
 
 
 class ReviewSchema(Lenient):
+    """§6.5 / rest-api.md §4.3. Required (on create and update): ``reviewId``, ``productId``,
+    ``rating``, ``dateCreated``; ``reviewer.email`` is the only link to a customer."""
+
     reviewId = Id(required=True)
-    dateCreated = Timestamp(required=True)
+    subscriberId = opt_str()
+    productId = fields.String(required=True)
     rating = fields.Integer(required=True, strict=True, validate=validate.Range(1, 5))
-    title, body, productId, productName, productUrl = opt_str(), opt_str(), opt_str(), opt_str(), opt_str()
-    variantId, variantName, sku, languageCode, sentiment = opt_str(), opt_str(), opt_str(), opt_str(), opt_str()
-    boughtFor, source = opt_str(), opt_str()
-    isRecommended, nextDayDelivery = opt_bool(), opt_bool()
-    media = fields.List(fields.Dict(), load_default=list)
-    attributes = fields.List(fields.Dict(), load_default=list)
-    reviewer = fields.Nested(_Person, load_default=None, allow_none=True)
-    reviewerLocation = fields.Dict(load_default=None, allow_none=True)
-    reward = fields.Nested(_Reward, load_default=None, allow_none=True)
-    customerStats = fields.Dict(load_default=None, allow_none=True)
-
-
-class ReviewRequestSchema(Lenient):
-    reviewRequestId = Id(required=True)
     dateCreated = Timestamp(required=True)
-    dateUpdated = opt_date()
-    status = opt_str()
-    reviewUrl = opt_str()
-    customer = fields.Nested(_Person, load_default=None, allow_none=True)
-    product = fields.Dict(load_default=None, allow_none=True)
-    order = fields.Dict(load_default=None, allow_none=True)
+    attributesWithRating = _list(_RatedAttribute)
+    productAttributes = _list(_Attribute)
+    body, title, productName, variantId, variantName = opt_str(), opt_str(), opt_str(), opt_str(), opt_str()
+    containsProfanity, isRecommended, isIncentivized = opt_bool(), opt_bool(), opt_bool()
+    helpfulCount, unhelpfulCount = _num(), _num()
+    media = _list(_Media)
+    order = _nested(_Order)
+    reply = _nested(_Reply)
+    reviewer = _nested(_Reviewer)
+    reward = _nested(_Reward)
+    sentiment = opt_str()  # positive | negative | neutral | mixed (secondary source)
+    status = opt_str()  # approved | pending | rejected
+    tags = fields.List(fields.String(), load_default=list)
+
+
+# --- surveys, quizzes, referrals (inferred) ------------------------------------------------------
+class _Answer(_Aliased):
+    ALIASES = {"question": ("title",), "answer": ("value",)}
+    question = opt_str()
+    answer = opt_raw()
+
+
+class _Nps(Lenient):
+    score = _num()
+    category = opt_str()
+
+
+class _SurveyReward(Lenient):
+    coupon = _nested(_Coupon)
+    loyaltyEvents = opt_raw()
+    loyaltyPoints = _num()
+    loyaltyProvider = opt_str()
+
+
+class SurveyResponseSchema(Lenient):
+    """Inferred: the REST survey response starts ``subscriberId, surveyResponseId, surveyId``
+    (rest-api.md §5); the rest follows the documented resources' style."""
+
+    surveyResponseId = Id(required=True)
+    subscriberId, surveyId, surveyName = opt_str(), opt_str(), opt_str()
+    dateCreated = Timestamp(required=True)
+    customer = _nested(_Customer)
+    answers = _list(_Answer)
+    nps = _nested(_Nps)
+    rewardType = opt_str()  # "coupon" | "loyalty" per seed 001
+    reward = _nested(_SurveyReward)
 
 
 class QuizResponseSchema(Lenient):
     quizResponseId = Id(required=True)
+    subscriberId, quizId, quizName, redirectUrl = opt_str(), opt_str(), opt_str(), opt_str()
     dateCreated = Timestamp(required=True)
-    activityId, quizName, redirectUrl = opt_str(), opt_str(), opt_str()
+    customer = _nested(_Customer)
     recommendedProductIds = fields.List(fields.Raw(), load_default=list)
-    customer = fields.Nested(_Person, load_default=None, allow_none=True)
 
 
-class SurveyResponseSchema(Lenient):
-    surveyResponseId = Id(required=True)
-    dateCreated = Timestamp(required=True)
-    surveyName = opt_str()
-    rewardType = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(["coupon", "loyalty"]))
-    answers = fields.List(fields.Dict(), load_default=list)
-    reward = fields.Nested(_Reward, load_default=None, allow_none=True)
-    customer = fields.Nested(_Person, load_default=None, allow_none=True)
+class _Person(Lenient):
+    email, firstName, lastName, fullName = opt_str(), opt_str(), opt_str(), opt_str()
 
 
+class _ReferralOrder(Lenient):
+    orderId, orderNumber = Id(load_default=None, allow_none=True), opt_str()
+    discountAmount, totalPrice = _num(), _num()
+
+
+class _Rejection(Lenient):
+    reason, type = opt_str(), opt_str()
+    shouldNotifyCustomer = opt_bool()
+
+
+#: Referral activities: seed 001 names one event per activity.
 REFERRAL_ACTIVITIES = ("coupon_received", "coupon_redeemed", "opted_in", "shareable_link_used",
                        "invitation_sent", "invitation_received", "rejected")
 
 
 class ReferralSchema(Lenient):
-    activityId = Id(required=True)
-    activityType = fields.String(required=True, validate=validate.OneOf(REFERRAL_ACTIVITIES))
+    """Inferred: one resource per referral activity; an activity we do not know is kept open
+    (it maps to no event, but still counts towards the referral stats when successful)."""
+
+    referralId = Id(required=True)
+    subscriberId, activityType, customerRole, locale = opt_str(), opt_str(), opt_str(), opt_str()
     dateCreated = Timestamp(required=True)
-    customerRole = fields.String(load_default=None, allow_none=True,
-                                 validate=validate.OneOf(["referrer", "recipient"]))
-    email, locale, invitationUrl, invitationLink, verificationUrl = opt_str(), opt_str(), opt_str(), opt_str(), opt_str()
+    customer = _nested(_Customer)
+    referrer, recipient = _nested(_Person), _nested(_Person)
+    shareableLink, invitationUrl, verificationUrl = opt_str(), opt_str(), opt_str()
     dateOptedIn, dateSent = opt_date(), opt_date()
-    coupon = fields.Nested(_Coupon, load_default=None, allow_none=True)
-    order = fields.Nested(_Order, load_default=None, allow_none=True)
-    recipientOrder = fields.Nested(_Order, load_default=None, allow_none=True)
-    referrer = fields.Nested(_Person, load_default=None, allow_none=True)
-    recipient = fields.Nested(_Person, load_default=None, allow_none=True)
-    rejection = fields.Dict(load_default=None, allow_none=True)
-
-
-class LoyaltyCustomerSchema(Lenient):
-    loyaltyCustomerId = Id(required=True)
-    dateUpdated = Timestamp(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(["enrolled", "pending", "blocked"]))
-    customerId, email, vipTierName, activityId, description, action = opt_str(), opt_str(), opt_str(), opt_str(), opt_str(), opt_str()
-    vipTierRank = opt_int()
-    points = fields.Dict(load_default=None, allow_none=True)
-    vipTierExpiryDate, enrolledDate, pointsExpiryDate, nextBirthdayDate = opt_date(), opt_date(), opt_date(), opt_date()
-
-
-class _LoyaltyTransaction(Lenient):
-    transactionId = Id(required=True)
-    dateCreated = Timestamp(required=True)
-    points = fields.Integer(required=True, strict=True)
-    customerId, email, description, status = opt_str(), opt_str(), opt_str(), opt_str()
-
-
-class EarningTransactionSchema(_LoyaltyTransaction):
-    action = opt_str()
-
-
-class RedemptionTransactionSchema(_LoyaltyTransaction):
-    coupon = fields.Nested(_Coupon, load_default=None, allow_none=True)
-
-
-class AdjustmentTransactionSchema(_LoyaltyTransaction):
-    subscriberId, internalReason, notificationText = opt_str(), opt_str(), opt_str()
-
-
-class TierUpgradeNudgeSchema(Lenient):
-    activityId = Id(required=True)
-    dateCreated = Timestamp(required=True)
-    eligibilityPeriod = fields.String(required=True, validate=validate.OneOf(["lifetime", "window"]))
-    customerId, email, currentTier, nextTier = opt_str(), opt_str(), opt_str(), opt_str()
-    spendToUpgradeTier, allTimeSpend, spentWithinWindow = opt_num(), opt_num(), opt_num()
-    windowEndDate = opt_date()
-
-
-class CustomerSchema(Lenient):
-    customerId = Id(required=True)
-    dateUpdated = Timestamp(required=True)
-    email, givenName, familyName = opt_str(), opt_str(), opt_str()
-    reviewStats = fields.Dict(load_default=None, allow_none=True)
-    nps = fields.Dict(load_default=None, allow_none=True)
-    surveyResponseCount = opt_int()
-    referrals = fields.Dict(load_default=None, allow_none=True)
-    loyalty = fields.Dict(load_default=None, allow_none=True)
+    coupon = _nested(_Coupon)
+    order = _nested(_ReferralOrder)
+    recipientOrder = _nested(_ReferralOrder)
+    rejection = _nested(_Rejection)
 
 
 ENVELOPE = EnvelopeSchema()
 RESOURCE_SCHEMAS = {
     "review": ReviewSchema(),
-    "review_request": ReviewRequestSchema(),
     "quiz_response": QuizResponseSchema(),
     "survey_response": SurveyResponseSchema(),
     "referral": ReferralSchema(),
@@ -187,6 +351,12 @@ RESOURCE_SCHEMAS = {
     "loyalty_earning_transaction": EarningTransactionSchema(),
     "loyalty_redemption_transaction": RedemptionTransactionSchema(),
     "loyalty_adjustment_transaction": AdjustmentTransactionSchema(),
-    "loyalty_tier_upgrade_nudge": TierUpgradeNudgeSchema(),
-    "customer": CustomerSchema(),
+}
+#: On a ``delete`` topic, the only fields required: the resource's ids (webhooks.md §7).
+DELETE_KEEPS: dict[str, tuple[str, ...]] = {
+    "review": ("reviewId",), "quiz_response": ("quizResponseId",), "survey_response": ("surveyResponseId",),
+    "referral": ("referralId",), "loyalty_customer": ("loyaltyCustomerId",),
+    "loyalty_earning_transaction": ("loyaltyTransactionId",),
+    "loyalty_redemption_transaction": ("loyaltyTransactionId",),
+    "loyalty_adjustment_transaction": ("loyaltyTransactionId",),
 }

@@ -1,12 +1,39 @@
-"""Smile.io records (shapes from specs/smile-io-openapi.yml)."""
+"""Smile.io records, field by field from Smile's published REST API v1 schema
+(``shared/specs/smile/smile-io-openapi.yml``: ``Customer``, ``PointsTransaction``,
+``RewardFulfillment``) and the shape notes of ``shared/specs/smile/scopes.md`` §5.
+
+* ``reward_fulfillment.customer_id`` is documented as a string on the object page and as an
+  integer in one list example (scopes.md §5.1): both are accepted, kept as an integer.
+* Unknown fields are ignored (Smile adds fields over time).
+"""
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate
 
 from pipeline.providers.schemas.common import Lenient, Timestamp
 
-__all__ = ["CustomerSchema", "PointsTransactionSchema", "RewardFulfillmentSchema"]
+__all__ = ["CustomerSchema", "PointsTransactionSchema", "RewardFulfillmentSchema", "SHAPES"]
+
+#: resource → provenance (pipeline.providers.provenance): all three are Smile's published schema.
+SHAPES: dict[str, str] = {
+    "customers": "documented",
+    "points_transactions": "documented",
+    "reward_fulfillments": "documented",
+}
+
+
+class DigitsId(fields.Integer):
+    """An integer id that Smile sometimes sends as a string of digits (``"304169228"``)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError("must be an integer or a string of digits")
+        return value
 
 
 class PointsTransactionSchema(Lenient):
@@ -41,7 +68,7 @@ class CustomerSchema(Lenient):
 
 class RewardFulfillmentSchema(Lenient):
     id = fields.Integer(required=True, strict=True)
-    customer_id = fields.Integer(required=True, strict=True)
+    customer_id = DigitsId(required=True)
     name = fields.String(load_default=None, allow_none=True)
     code = fields.String(load_default=None, allow_none=True)
     fulfillment_status = fields.String(load_default=None, allow_none=True)
