@@ -176,6 +176,17 @@ def trail(identity: str) -> str:
     return f"{PREFIX}:trail:{identity}"
 
 
+# --- webhook intake (issue 12): a delivery's raw body, passed to the task by reference --------------------
+def webhook_body(provider: str, merchant: str, message_id: str) -> str:
+    """Hash with TTL: an accepted webhook's raw body and event name, until its task has run."""
+    return f"{PREFIX}:webhook-body:{provider}:{merchant}:{message_id}"
+
+
+def heartbeats() -> str:
+    """Sorted set: worker → when it last consumed a heartbeat (read by /metrics without a SCAN)."""
+    return f"{PREFIX}:heartbeats"
+
+
 def console_replay(job_id: str) -> str:
     """Set with TTL: the dead-letter entries (``merchant/platform/id``) one console replay sent,
     for its progress page."""

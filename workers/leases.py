@@ -5,7 +5,7 @@ Celery keeps every message a worker has taken, prefetched or running, in
 (``task_received``) and a thread renews the lease of every batch held, every
 ``RENEW_EVERY_S``; the holder is the message's task id, so a second copy of the batch (a
 release after a missed renewal, a broker redelivery) is turned away while this one holds it. When the process dies, nothing renews them: they come due again within
-``RUN_LEASE_S`` and ``release_due`` hands them to a live worker (pipeline/state/due.py).
+``RUN_LEASE_S`` and a live worker's dispatcher hands them out again (workers/dispatch.py).
 """
 
 from __future__ import annotations

@@ -37,8 +37,10 @@ from pipeline.state.locks import RedisLocks
 from pipeline.state.sequences import RedisSequenceStore
 from pipeline.state.snapshots import RedisSnapshotStore
 from pipeline.state.subscribers import RedisSubscriberCache
+from pipeline.state.contributions import RedisContributions
 from pipeline.state.trail import RedisTrail
 from pipeline.transform.mapper import Mapper
+from pipeline.transform.okendo_stats import OkendoMapper
 from pipeline.webhooks.intake import WebhookIntake
 from pipeline.webhooks.receiver import Endpoint
 from workers.resilience import until_redis_answers
@@ -86,7 +88,8 @@ class Runtime:
 
     @cached_property
     def mapper(self) -> Mapper:
-        return Mapper()
+        """The catalog mapper; Okendo records first update their customer's aggregates in Redis."""
+        return OkendoMapper(RedisContributions(self.redis), self.clock)
 
     def _client(self, role: str, merchant: str, kind: str, base_url: str, headers: dict[str, str],
                 rate_per_s: float | None, *, max_wait_s: float | None = None, rate_scale: float = 1.0) -> httpx.Client:

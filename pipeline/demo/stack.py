@@ -52,6 +52,13 @@ class DemoOptions:
     #: None: unlimited.
     klaviyo_limits: Mapping[str, tuple[int, int] | None] | None = field(default_factory=lambda: dict(KLAVIYO_LIMITS),
                                                                         hash=False)
+    #: Start the stack's own worker (False: the caller runs workers elsewhere, e.g. other hosts).
+    worker: bool = True
+
+    #: Beat processes: one leads, the others stand by (workers/beat.py); 0: none (the workers alone).
+    beats: int = 1
+    #: Platforms every merchant also delivers to (besides its own), e.g. ("attentive", "klaviyo").
+    fanout: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.smile_platforms or set(self.smile_platforms) - set(SmileTenant.PLATFORMS):
@@ -123,8 +130,10 @@ class Stack:
 
 def _start_web(env: dict[str, str], logs: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    process = _spawn(["gunicorn", "--workers", "1", "--threads", "8", "--bind", f"127.0.0.1:{port}",
-                      "workers.web:application"], env, logs / "web.log")
+    # the deployed configuration (gevent worker, public and operational listeners), on loopback
+    web_env = {**env, "WEB_HOST": "127.0.0.1", "PORT": str(port), "OPS_PORT": str(free_port())}
+    process = _spawn(["gunicorn", "-c", "python:workers.gunicorn_conf", "workers.web:application"], web_env,
+                     logs / "web.log")
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and process.poll() is None:
@@ -174,6 +183,10 @@ def demo_stack(opts: DemoOptions, *, say: Callable[[str], None] = print) -> Iter
                                         members=opts.members, activities=opts.activities, seed=opts.seed,
                                         sync_interval_s=opts.sync_interval_s))
             tenants[-1].connect("klaviyo", sims["klaviyo"])
+        for t in tenants:
+            for kind in opts.fanout:
+                if kind not in {f.kind for f in t.fanout}:
+                    t.connect(kind, sims[kind])
         env = {**os.environ, "REDIS_URL": local.url, "CONNECTIONS_FILE": str(logs / "connections.toml"),
                "LOG_LEVEL": opts.log_level}
         env.pop("BROKER_URL", None)
@@ -184,11 +197,14 @@ def demo_stack(opts: DemoOptions, *, say: Callable[[str], None] = print) -> Iter
         say(f"simulators: {', '.join(f'{k} {v.base_url}' for k, v in sims.items())}, postscript "
             f"{postscript.base_url}; merchants: {', '.join(t.provider for t in tenants)}; fan-out: "
             + ", ".join(f"{t.provider}→{f.kind}" for t in tenants for f in t.fanout))
-        processes["worker"] = _spawn(["celery", "-A", "workers.app", "worker", "-Q", QUEUES, "--pool", "threads",
-                                      "-c", str(opts.worker_concurrency), "-n", f"demo-{run}@%h", "--without-gossip",
-                                      "--without-mingle", "--loglevel", opts.log_level], env, logs / "worker.log")
-        processes["beat"] = _spawn(["celery", "-A", "workers.app", "beat", "-s", str(logs / "beat-schedule"),
-                                    "--loglevel", opts.log_level], env, logs / "beat.log")
+        if opts.worker:
+            processes["worker"] = _spawn(["celery", "-A", "workers.app", "worker", "-Q", QUEUES, "--pool", "threads",
+                                          "-c", str(opts.worker_concurrency), "-n", f"demo-{run}@%h", "--without-gossip",
+                                          "--without-mingle", "--loglevel", opts.log_level], env, logs / "worker.log")
+        for n in range(opts.beats):
+            name = "beat" if n == 0 else f"beat-{n + 1}"
+            processes[name] = _spawn(["celery", "-A", "workers.app", "beat", "-s", str(logs / f"{name}-schedule"),
+                                      "--loglevel", opts.log_level], env, logs / f"{name}.log")
         processes["web"], web_url = _start_web(env, logs)
         say(f"web {web_url}, worker and beat started; pushing webhooks and waiting for the first full sync ...")
         for t in tenants:

@@ -21,8 +21,10 @@ from pipeline.sim.webhooks import OMNEO_TRIGGER_OF, OkendoWebhookSender, OmneoWe
 from pipeline.state.counters import MemoryCounters
 from pipeline.state.journal import MemoryJournal
 from pipeline.state.sequences import MemorySequenceStore
+from pipeline.state.contributions import MemoryContributions
 from pipeline.state.snapshots import MemorySnapshotStore
 from pipeline.transform.mapper import Mapper
+from pipeline.transform.okendo_stats import OkendoMapper
 from pipeline.types import Event, Item, Record, goes_to
 from pipeline.webhooks.intake import WebhookIntake
 
@@ -279,7 +281,8 @@ class OmneoTenant(Tenant):
 
 
 class OkendoTenant(Tenant):
-    """Webhooks only (Svix-signed), delivered once the web process is up."""
+    """Webhooks only (Svix-signed, in Okendo's documented shapes), delivered once the web process
+    is up. Seed 001: events reach Postscript only for existing subscribers (80% of members)."""
 
     provider = "okendo"
     pulls = False
@@ -319,7 +322,13 @@ class OkendoTenant(Tenant):
             ok = (0 < got[name] <= want[name]) if name in self.DERIVED else got[name] == want[name]
             if not ok:
                 out.append(f"{self.merchant}: {name}: {got[name]} at Postscript, expected {want[name]}")
+        strangers = {(e.get("email") or "").lower() for e in self.shop.events} - self._subscribers()
+        if strangers:
+            out.append(f"{self.merchant}: {len(strangers)} non-subscribers got events at Postscript (seed 001)")
         return out + self.fanout_problems(lenient=("Enrolled in Okendo Loyalty", "Okendo Loyalty Tier Changed"))
+
+    def _subscribers(self) -> set[str]:
+        return {str(s["email"]).lower() for s in self.shop.subscribers.values() if s.get("email")}
 
     def items(self) -> list[Item]:
         """Replays the deliveries through an in-memory intake, in order, as the worker does."""
@@ -331,10 +340,12 @@ class OkendoTenant(Tenant):
         sequence: Counter[str] = Counter()
         for kind, topic, resource in self.deliveries:
             sequence[kind] += 1
-            intake.process(json.dumps({"resource": resource, "resourceType": kind, "sequenceNumber": sequence[kind],
-                                       "topic": topic, "version": "2025-02-01"}))
-        mapper = Mapper()
+            intake.process(json.dumps({"resource": resource, "resourceType": kind,
+                                       "sequenceNumber": str(sequence[kind]), "topic": topic, "version": "2025-02-01"}))
+        mapper = OkendoMapper(MemoryContributions(), clock)
         return [i for r in records for i in mapper.map(r)]
 
     def expected(self) -> Counter[str]:
-        return expected_types(self.items())
+        """Seed 001: only existing Postscript subscribers get Okendo's events."""
+        subscribers = self._subscribers()
+        return expected_types(i for i in self.items() if (i.customer.email or "").lower() in subscribers)

@@ -8,6 +8,9 @@
   ``phone_number__eq=``), cache the ``s_`` id, then ``PATCH /api/v2/subscribers/{id}``.
   A customer who is not a subscriber is skipped with a reason (policy ``skip``), or, with
   policy ``create`` and a phone number, created with ``POST /api/v2/subscribers``.
+* ``EXISTING_SUBSCRIBERS_ONLY``: providers whose Postscript integration touches only existing
+  subscribers, events included, whatever the policy (seed 001: "Okendo only syncs profile
+  properties and events data for existing Postscript subscribers").
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ __all__ = ["PostscriptDestination"]
 
 SUBSCRIBER_TTL_S = 24 * 3600
 ABSENT_TTL_S = 15 * 60
+#: Providers whose events and properties go to existing Postscript subscribers only (seed 001).
+EXISTING_SUBSCRIBERS_ONLY = frozenset({"okendo"})
 
 class PostscriptDestination:
     """One merchant's Postscript shop. The client carries auth and the shared rate limit."""
@@ -62,6 +67,9 @@ class PostscriptDestination:
     def _send_event(self, event: Event, delivery_id: str) -> SendResult:
         if not identifiers(event.customer):
             return SendResult("skipped", reason="customer has neither email nor phone")
+        if event.provider in EXISTING_SUBSCRIBERS_ONLY and self._subscriber_id(event.customer) is None:
+            return SendResult("skipped", reason=f"not a Postscript subscriber ({event.provider} events go to "
+                                                "existing subscribers only)")
         response = self._request("POST", "/api/v2/events", what="POST /api/v2/events",
                                  json=encode_event(event, delivery_id=delivery_id))
         return SendResult("delivered", status=response.status_code)
@@ -84,6 +92,9 @@ class PostscriptDestination:
         return SendResult("delivered", status=response.status_code)
 
     def _unknown_subscriber(self, update: ProfileUpdate, properties: dict[str, Any]) -> SendResult:
+        if update.provider in EXISTING_SUBSCRIBERS_ONLY:
+            return SendResult("skipped", reason=f"not a Postscript subscriber ({update.provider} updates existing "
+                                                "subscribers only)")
         if self._account.unknown_subscriber != "create":
             return SendResult("skipped", reason="not a Postscript subscriber (policy: skip)")
         if not update.customer.phone:

@@ -10,6 +10,10 @@ callers, the limiter hooks and the error policy do not change.
 
 A connection is reused only if the server has not closed it (the socket is not readable while
 idle, as httpcore checks), so a request is never written to a connection the server dropped.
+
+With ``proxy`` (an ``http://[user:password@]host:port`` URL; ``build_client`` mounts one per
+proxy variable, pipeline/http/proxy.py), plain-http requests go to the proxy in absolute form
+and https requests through a CONNECT tunnel (TLS end to end with the origin), as httpx does.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import select
 import socket
 import ssl
 import threading
+from base64 import b64encode
+from urllib.parse import unquote
 
 import httpx
 
@@ -37,7 +43,16 @@ def _idle_and_open(conn: http.client.HTTPConnection) -> bool:
 
 
 class KeepAliveTransport(httpx.BaseTransport):
-    def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, *, ssl_context: ssl.SSLContext | None = None, proxy: str | None = None) -> None:
+        self._proxy: httpx.URL | None = None
+        self._proxy_headers: dict[str, str] = {}
+        if proxy is not None:
+            self._proxy = httpx.URL(proxy)
+            if self._proxy.scheme != "http":
+                raise ValueError(f"only http:// proxies are supported, got {self._proxy.scheme}://")
+            if self._proxy.username or self._proxy.password:
+                token = f"{unquote(self._proxy.username)}:{unquote(self._proxy.password or '')}".encode()
+                self._proxy_headers["Proxy-Authorization"] = "Basic " + b64encode(token).decode()
         self._local = threading.local()
         self._ssl = ssl_context  # made on first https use (loading the CA store costs ~10 ms)
         self._all: list[http.client.HTTPConnection] = []
@@ -51,12 +66,17 @@ class KeepAliveTransport(httpx.BaseTransport):
         if conn is not None and conn.sock is not None and not _idle_and_open(conn):
             conn.close()  # the server closed it: the same object connects again on the next request
         if conn is None:
+            host, host_port = url.host, port
+            if self._proxy is not None:  # connect to the proxy; https tunnels through it to the origin
+                host, host_port = self._proxy.host, self._proxy.port or 80
             if url.scheme == "https":
                 if self._ssl is None:
                     self._ssl = ssl.create_default_context()
-                conn = http.client.HTTPSConnection(url.host, port, timeout=timeout_s, context=self._ssl)
+                conn = http.client.HTTPSConnection(host, host_port, timeout=timeout_s, context=self._ssl)
+                if self._proxy is not None:
+                    conn.set_tunnel(url.host, port, headers=self._proxy_headers or None)
             else:
-                conn = http.client.HTTPConnection(url.host, port, timeout=timeout_s)
+                conn = http.client.HTTPConnection(host, host_port, timeout=timeout_s)
             pool[key] = conn
             with self._lock:
                 self._all.append(conn)
@@ -73,6 +93,11 @@ class KeepAliveTransport(httpx.BaseTransport):
         body = request.read()
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers.raw}
         headers.pop("Host", None)
+        if self._proxy is not None and request.url.scheme == "http":  # absolute form, to the proxy
+            origin = f"http://{request.url.netloc.decode('ascii')}"
+            target = origin + target
+            headers["Host"] = request.url.netloc.decode("ascii")
+            headers.update(self._proxy_headers)
         headers["Accept-Encoding"] = "identity"  # http.client does not decompress
         try:
             conn.request(request.method, target, body=body or None, headers=headers)

@@ -48,7 +48,11 @@ def heartbeat_key(worker: str) -> str:
 
 def beat_heartbeat(client: redis.Redis, worker: str, now_s: float, *, ttl_s: int = HEARTBEAT_TTL_S) -> None:
     """Record that ``worker`` consumed a heartbeat task at ``now_s``."""
-    client.set(heartbeat_key(worker), repr(float(now_s)), ex=ttl_s)
+    pipe = client.pipeline(transaction=False)
+    pipe.set(heartbeat_key(worker), repr(float(now_s)), ex=ttl_s)
+    pipe.zadd(keys.heartbeats(), {worker: float(now_s)})  # read by /metrics without a SCAN
+    pipe.zremrangebyscore(keys.heartbeats(), "-inf", float(now_s) - ttl_s)
+    pipe.execute()
 
 
 def last_heartbeat(client: redis.Redis, worker: str) -> float | None:
@@ -68,8 +72,14 @@ def is_alive(client: redis.Redis, worker: str, now_s: float, max_age_s: float) -
 
 
 def heartbeat_ages(client: redis.Redis, now_s: float | None = None, *, max_keys: int = 1_000) -> dict[str, float]:
-    """Seconds since each known worker's last heartbeat (SCAN, at most ``max_keys`` workers)."""
+    """Seconds since each known worker's last heartbeat, from the ``keys.heartbeats()`` index (one
+    ZRANGE, no SCAN; at most ``max_keys`` workers, the most recent). Workers that heartbeat only
+    through an older release (no index entry) are found by a SCAN, once, while the index is empty."""
     now_s = time.time() if now_s is None else now_s
+    indexed = client.zrange(keys.heartbeats(), -max_keys, -1, withscores=True)
+    if indexed:
+        return {(name.decode() if isinstance(name, bytes) else name): max(0.0, now_s - float(score))
+                for name, score in sorted(indexed)}
     prefix = heartbeat_key("")
     names: list[str] = []
     for key in client.scan_iter(match=heartbeat_key("*"), count=1_000, _type="string"):

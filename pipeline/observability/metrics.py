@@ -18,8 +18,11 @@ phone number, free text) is reported as ``invalid``.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -118,7 +121,9 @@ class RedisStateCollector(Collector):
 
     def __init__(self, state: redis.Redis, *, broker: redis.Redis | None = None, queues: Sequence[str] = (),
                  platforms: Sequence[str] = tuple(PLATFORM_DEFAULTS), max_keys: int = 10_000,
-                 scan_count: int = 1_000, now: Callable[[], float] | None = None) -> None:
+                 scan_count: int = 1_000, now: Callable[[], float] | None = None,
+                 known_keys: Callable[[], Iterable[str]] | None = None) -> None:
+        self._known_keys = known_keys  # the keys the configuration implies: listed instead of a SCAN
         self._state = state
         self._broker = broker
         self._queues = tuple(queues)
@@ -131,6 +136,8 @@ class RedisStateCollector(Collector):
         return []  # nothing to check at registration; never touch Redis then
 
     def _scan(self, pattern: str, type_: str) -> list[str]:
+        if self._known_keys is not None:  # no keyspace walk: SCAN reads every key, whatever the MATCH
+            return sorted(k for k in self._known_keys() if fnmatch.fnmatchcase(k, pattern))
         found: list[str] = []
         for key in self._state.scan_iter(match=pattern, count=self._scan_count, _type=type_):
             found.append(_text(key))
@@ -246,6 +253,45 @@ def metrics_app(*collectors: Collector, registry: Any = REGISTRY) -> Callable[..
         return [body]
 
     return app
+
+
+# --- webhook intake and the cached collector (issue 12) ------------------------------------------------
+#: ``lp_webhook_intake_total`` outcomes: the answer given (accepted 202, duplicate 200, unauthorized 401,
+#: too_large 413, unreadable 400, not_found 404, unavailable and pending 503) and, counted by the worker,
+#: quarantined (accepted, then unparseable).
+WEBHOOK_OUTCOMES = ("accepted", "duplicate", "unauthorized", "too_large", "unreadable", "not_found", "unavailable",
+                    "pending", "quarantined")
+WEBHOOK_INTAKE = Counter("lp_webhook_intake", "Webhook deliveries by provider and outcome (the answer given, or "
+                         "quarantined by the worker).", ["provider", "outcome"])
+
+
+def record_webhook_intake(provider: str, outcome: str) -> None:
+    WEBHOOK_INTAKE.labels(provider=_label(provider), outcome=outcome if outcome in WEBHOOK_OUTCOMES else "other").inc()
+
+
+class CachedCollector(Collector):
+    """``inner``'s metrics, collected at most once per ``ttl_s``: scrapes in between (several
+    Prometheus servers, a curl loop) are answered from the last collection, never from Redis."""
+
+    def __init__(self, inner: Collector, *, ttl_s: float = 10.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._inner = inner
+        self._ttl_s = ttl_s
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._families: list[Any] = []
+        self._at: float | None = None
+
+    def describe(self) -> Iterable[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        with self._lock:  # one collection at a time; the others wait for it and reuse it
+            now = self._monotonic()
+            if self._at is None or now - self._at >= self._ttl_s:
+                self._families = list(self._inner.collect())
+                self._at = now
+            families = self._families
+        yield from families
 
 
 # --- operator console and alerting (issue 16) --------------------------------------------------------

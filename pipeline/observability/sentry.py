@@ -11,6 +11,9 @@ and every frame's local variables and source lines. In that walk
 * every other string goes through ``pipeline.observability.logs.scrub_text`` (Bearer /
   Basic / Klaviyo-API-Key credentials, ``sk_``/``pk_`` keys, ``whsec_`` secrets, URL
   passwords and query strings, emails, phone numbers);
+* every string is cut to ``MAX_VALUE_LENGTH`` first (also the SDK's ``max_value_length``), and
+  the local variables of the webhook modules, and any key naming a body, are dropped: a webhook
+  body never reaches an event;
 * the SDK's structural fields (ids, timestamps, release, SDK and module versions) are left as
   they are, so the event still parses.
 """
@@ -67,9 +70,45 @@ def _scrub(value: Any, key: str = "", user_data: bool = False) -> Any:
     return value
 
 
+#: Longest string sent (``max_value_length``); longer ones are cut before they are scrubbed, so the
+#: cost of scrubbing an event is bounded whatever it holds (issue 12: a 1 MiB body in a local).
+MAX_VALUE_LENGTH = 1024
+#: Modules whose frames hold webhook bodies in their locals: their variables never leave.
+_BODY_MODULES = ("pipeline.webhooks", "workers.web", "workers.tasks.webhooks")
+#: Local or extra names that hold a raw body, wherever they appear.
+_BODY_KEY = re.compile(r"^(?:raw_?)?body$|^payload$|^parts?$|^stored$")
+
+
+def _frames(event: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for section in ("exception", "threads"):
+        values = (event.get(section) or {}).get("values") if isinstance(event.get(section), dict) else None
+        for value in values or []:
+            frames = ((value or {}).get("stacktrace") or {}).get("frames") if isinstance(value, dict) else None
+            found.extend(f for f in frames or [] if isinstance(f, dict))
+    return found
+
+
+def _cut(value: Any) -> Any:
+    """Strings cut to ``MAX_VALUE_LENGTH``, body-named keys dropped, in one bounded-depth walk."""
+    if isinstance(value, str):
+        return value[:MAX_VALUE_LENGTH]
+    if isinstance(value, bytes | bytearray):
+        return FILTERED
+    if isinstance(value, Mapping):
+        return {k: FILTERED if isinstance(k, str) and _BODY_KEY.match(k) and v not in (None, "", [], {})
+                else _cut(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_cut(v) for v in value]
+    return value
+
+
 def scrub_event(event: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``event`` without credentials or personal data (see the module docstring)."""
-    scrubbed: dict[str, Any] = _scrub(event)
+    for frame in _frames(event):
+        if str(frame.get("module") or "").startswith(_BODY_MODULES) and frame.get("vars"):
+            frame["vars"] = {name: FILTERED for name in frame["vars"]}
+    scrubbed: dict[str, Any] = _scrub(_cut(event))
     request = scrubbed.get("request")
     if isinstance(request, dict):
         if isinstance(url := request.get("url"), str):
@@ -90,7 +129,7 @@ def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
 
 def before_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
     """Sentry's ``before_breadcrumb`` hook (breadcrumbs are scrubbed again with the event)."""
-    return _scrub(crumb)
+    return _scrub(_cut(crumb))
 
 
 def init_sentry(dsn: str | None, *, environment: str | None = None, integrations: Iterable[Any] = (),
@@ -103,7 +142,7 @@ def init_sentry(dsn: str | None, *, environment: str | None = None, integrations
     if not dsn:
         return False
     for fixed in ("send_default_pii", "data_collection", "max_request_body_size", "event_scrubber", "before_send",
-                  "before_breadcrumb"):
+                  "before_breadcrumb", "max_value_length"):
         options.pop(fixed, None)
     with warnings.catch_warnings():
         # recent sentry-sdk 2.x releases deprecate send_default_pii for data_collection; False still maps to
@@ -124,6 +163,7 @@ def _init(dsn: str, environment: str | None, release: str | None, integrations: 
         **options,
         send_default_pii=False,
         max_request_body_size="never",
+        max_value_length=MAX_VALUE_LENGTH,
         event_scrubber=EventScrubber(denylist=[*DEFAULT_DENYLIST, *_EXTRA_DENYLIST], recursive=True),
         before_send=before_send,
         before_breadcrumb=before_breadcrumb,

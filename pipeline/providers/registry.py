@@ -17,7 +17,7 @@ PROVIDERS: Mapping[str, type[HttpProvider]] = {
 }
 
 #: provider kind → signature scheme of its webhook deliveries (pipeline.webhooks.signatures)
-WEBHOOK_SCHEMES: Mapping[str, str] = {"okendo": "svix", "rediem": "hmac", "omneo": "hmac"}
+WEBHOOK_SCHEMES: Mapping[str, str] = {"okendo": "svix", "rediem": "hmac", "omneo": "omneo"}
 
 #: provider kind → the header naming a delivery's event, where the body does not (Omneo's own
 #: app starter routes on ``x-omneo-event``: shared/specs/omneo/README.md §5.4)

@@ -73,16 +73,20 @@ RESOURCES: tuple[Resource, ...] = (
              updated_path="updated_at", customer_id_path="customer_id"),
     Resource(provider="smile", name="reward_fulfillments", schema=smile.RewardFulfillmentSchema(), id_paths=("id",),
              updated_path="updated_at", customer_id_path="customer_id"),
-    _okendo("review", email="reviewer.email", customer=None, snapshot=("reviewer.email", "rating")),
+    # Dated by receipt: an update keeps dateCreated, yet must count (a changed rating); a loyalty
+    # customer carries no date at all. Redeliveries are stale by sequenceNumber (snapshot resources).
+    _okendo("review", "_received_at", email="reviewer.email", customer=None, snapshot=("reviewer.email", "rating")),
     _okendo("quiz_response"),
-    _okendo("survey_response", snapshot=("customer.email",)),
-    _okendo("referral", snapshot=("customer.email",)),
-    # no date is published on a loyalty customer: it is dated by its receipt
+    _okendo("survey_response", "_received_at", snapshot=("customer.email",)),
+    _okendo("referral", "_received_at", snapshot=("customer.email", "referrer.email", "activityType")),
     _okendo("loyalty_customer", "_received_at",
             snapshot=("status", "vipTierName", "vipTierRank", "customer.email", "customer.customerId")),
     _okendo("loyalty_earning_transaction", "date"),
     _okendo("loyalty_redemption_transaction", "date"),
     _okendo("loyalty_adjustment_transaction", "date"),
+    Resource(provider="okendo", name="customers", schema=okendo.RESOURCE_SCHEMAS["customers"],
+             id_paths=("customerId",), updated_path="_received_at", customer_id_path="customerId",
+             email_path="email", snapshot=("_received_at",)),
     Resource(provider="rediem", name="activities", schema=rediem.ActivitySchema(), id_paths=("id",),
              updated_path="updated_at", customer_id_path="customer.id", email_path="customer.email",
              phone_path="customer.phone"),
@@ -135,6 +139,8 @@ def decode(provider: str, name: str, raw: Any, *, merchant: str, previous: Mappi
         raise InvalidRecord(message, provider=provider, field=f"{name}.{field}") from None
     data["previous"] = dict(previous) if previous is not None else None
     data.update(extra or {})
+    if isinstance(data.get("_received_at"), str):  # a quarantined delivery keeps it as text
+        data["_received_at"] = datetime.fromisoformat(data["_received_at"])
     updated = lookup(data, res.updated_path)
     if updated is None and res.updated_fallback:
         updated = lookup(data, res.updated_fallback)

@@ -218,10 +218,10 @@ def seed_rediem(
 def seed_okendo(
     store: OkendoStore, *, members: int, seed: int = 0, start: datetime | None = None,
 ) -> list[OkendoDelivery]:
-    """Loyalty members and their shopping life over ``[start - 1 day, start)``: enrolment, points
-    earned/redeemed/adjusted, tier changes and nudges, reviews and requests, quizzes, surveys,
-    referrals and a closing customer profile. The first member does everything, so any
-    ``members >= 1`` yields every resource type. Returns the deliveries made, in order.
+    """Loyalty members and their shopping life over ``[start - 1 day, start)``, in Okendo's
+    documented shapes: enrolment, points earned/redeemed/adjusted, tier changes, reviews (some
+    deleted again), quizzes, surveys and referrals. The first member does everything, so any
+    ``members >= 1`` yields every resource type and a delete. Returns the deliveries made, in order.
     """
     rng = random.Random(seed)
     t, end = _window(store.sim.now(), start)
@@ -230,7 +230,7 @@ def seed_okendo(
 
     def tick() -> datetime:
         nonlocal t
-        t += step * rng.uniform(0.5, 1.0)
+        t = min(t + step * rng.uniform(0.5, 1.0), end)
         return t
 
     for i in range(members):
@@ -244,24 +244,22 @@ def seed_okendo(
         if store.members[lid]["balance"] >= 500 and (every or rng.random() < 0.5):
             store.redeem(lid, 500, at=tick())
         if every or rng.random() < 0.2:
-            store.adjust(lid, rng.choice((25, 50, 100)), at=tick())
+            adjustment = store.adjust(lid, rng.choice((25, 50, 100)), at=tick())
+            if every:
+                store.delete_transaction("loyalty_adjustment_transaction", adjustment)
         if every or rng.random() < 0.25:
             store.set_tier(lid, store.vip_tiers[1], at=tick())
-        if every or rng.random() < 0.2:
-            store.nudge(lid, eligibility_period=rng.choice(("lifetime", "window")), at=tick())
-        if every or rng.random() < 0.5:
-            store.add_review(email, rng.choice((3, 4, 5, 5)), media_types=("image",) if rng.random() < 0.4 else (),
-                             reward_points=50 if rng.random() < 0.5 else None, at=tick())
-        if every or rng.random() < 0.4:
-            request = store.add_review_request(email, at=tick())
-            if every or rng.random() < 0.25:
-                store.cancel_review_request(request, at=tick())
+        for _ in range(2 if every else (1 if rng.random() < 0.5 else 0)):
+            review = store.add_review(email, rng.choice((3, 4, 5, 5)),
+                                      media_types=("image",) if rng.random() < 0.4 else (), at=tick())
+        if every:
+            store.delete_review(review["reviewId"])
         if every or rng.random() < 0.2:
             store.add_quiz_response(email, at=tick())
         if every or rng.random() < 0.3:
-            store.add_survey_response(email, reward_type=rng.choice((None, "coupon", "loyalty")), at=tick())
+            store.add_survey_response(email, reward_type=rng.choice((None, "coupon", "loyalty")),
+                                      nps=rng.randint(0, 10), at=tick())
         if every or rng.random() < 0.3:
-            kind = rng.choice(sorted(REFERRAL_KINDS))
+            kind = "coupon_redeemed" if every else rng.choice(sorted(REFERRAL_KINDS))
             store.add_referral(kind, email, f"friend{i + 1}.{seed}@example.test", at=tick())
-        store.customer_profile(email, at=min(tick(), end))
     return store.deliveries[first:]

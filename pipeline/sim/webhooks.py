@@ -1,13 +1,14 @@
 """Signed webhook deliveries from the provider simulators: POST, record, replay, age, forge.
 
 Standard library only (``urllib``, no proxies). Signing is ``pipeline.webhooks.signatures``'
-``svix_sign`` (Okendo) or ``hmac_sign`` (Omneo, Rediem); this module only drives it.
+``svix_sign`` (Okendo), ``omneo_sign`` (Omneo) or ``hmac_sign`` (Rediem); this module only drives it.
 ``OkendoWebhookSender``, ``OmneoWebhookSender`` and ``RediemWebhookSender`` are also exported
 by their provider modules.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import urllib.error
@@ -17,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from pipeline.webhooks.signatures import hmac_sign, svix_sign
+from pipeline.webhooks.signatures import OMNEO_EVENT_HEADER, hmac_sign, omneo_sign, svix_sign
 
 __all__ = [
     "OKENDO_API_VERSION", "OMNEO_RESOURCES", "OMNEO_TRIGGER_OF", "OkendoDelivery", "OkendoWebhookSender", "OmneoWebhookSender",
@@ -117,17 +118,23 @@ class OkendoWebhookSender(WebhookSender):
     ``sequence`` holds the last sequenceNumber used per resource type (numbers start at 1).
     """
 
-    def __init__(self, url: str, secret: str, *, version: str = OKENDO_API_VERSION, **kwargs: Any) -> None:
+    def __init__(self, url: str, secret: str, *, version: str = OKENDO_API_VERSION, header_prefix: str = "svix",
+                 **kwargs: Any) -> None:
+        """``header_prefix="webhook"`` sends the Standard Webhooks names (``webhook-id`` ...)."""
         forged = "whsec_" + base64.b64encode(b"not-the-real-okendo-secret-00000").decode()
-        super().__init__(url, secret, svix_sign, forged_secret=forged, **kwargs)
+
+        def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+            return svix_sign(secret, msg_id, timestamp, body, prefix=header_prefix)
+
+        super().__init__(url, secret, sign, forged_secret=forged, **kwargs)
         self.version = version
         self.sequence: dict[str, int] = {}
 
     def envelope(self, resource_type: str, topic: str, resource: dict[str, Any]) -> dict[str, Any]:
         """Wrap ``resource``, taking the next sequenceNumber of its type."""
         self.sequence[resource_type] = seq = self.sequence.get(resource_type, 0) + 1
-        return {"resource": resource, "resourceType": resource_type, "sequenceNumber": seq, "topic": topic,
-                "version": self.version}
+        return {"resource": resource, "resourceType": resource_type, "sequenceNumber": str(seq), "topic": topic,
+                "version": self.version}  # a string of digits, as Okendo documents it (webhooks.md §4)
 
     def deliver(self, resource_type: str, topic: str, resource: dict[str, Any]) -> int:
         """POST one delivery (new svix-id, current timestamp); returns the HTTP status."""
@@ -154,10 +161,24 @@ class OkendoWebhookSender(WebhookSender):
 class OmneoWebhookSender(WebhookSender):
     """Omneo pushes: the body is the trigger's event context (the object itself, here with its
     ``profile`` embedded), the trigger goes in the ``x-omneo-event`` header
-    (shared/specs/omneo/README.md §5.3-5.4). Signed with ``hmac_sign``."""
+    (shared/specs/omneo/README.md §5.3-5.4). Signed as Omneo signs them (§5.4): ``X-Omneo-Hmac-SHA256``,
+    the lowercase hex HMAC-SHA256 of the raw body; no id and no timestamp header, so ``age_s`` changes
+    nothing. ``msg_id`` of a sent delivery is the id the receiver derives (``verify``)."""
 
     def __init__(self, url: str, secret: str, **kwargs: Any) -> None:
-        super().__init__(url, secret, hmac_sign, forged_secret=secret + "-forged", **kwargs)
+        super().__init__(url, secret, self._sign, forged_secret=secret + "-forged", **kwargs)
+        self._event = ""
+
+    def _sign(self, secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+        return omneo_sign(secret, self._event, body)
+
+    def post(self, obj: Any, *, age_s: float = 0, forged: bool = False, msg_id: str | None = None,
+             body: bytes | None = None, extra_headers: dict[str, str] | None = None) -> int:
+        raw = body if body is not None else json.dumps(obj, separators=(",", ":")).encode()
+        self._event = next((v for k, v in (extra_headers or {}).items() if k.lower() == OMNEO_EVENT_HEADER), "")
+        derived = "sha256-" + hashlib.sha256(self._event.encode() + b"\n" + raw).hexdigest()[:32]
+        return super().post(None, age_s=age_s, forged=forged, msg_id=msg_id or derived, body=raw,
+                            extra_headers=extra_headers)
 
     @staticmethod
     def headers(trigger: str) -> dict[str, str]:
@@ -169,10 +190,6 @@ class OmneoWebhookSender(WebhookSender):
     def send(self, trigger: str, data: dict[str, Any]) -> int:
         """POST one event (new message id, current timestamp); returns the HTTP status."""
         return self.post(data, extra_headers=self.headers(trigger))
-
-    def send_stale(self, trigger: str, data: dict[str, Any], age_s: float) -> int:
-        """POST one event whose signed timestamp is ``age_s`` seconds old."""
-        return self.post(data, age_s=age_s, extra_headers=self.headers(trigger))
 
     def send_forged(self, trigger: str, data: dict[str, Any]) -> int:
         """POST one event signed with the wrong secret."""

@@ -3,13 +3,16 @@
 Aggregate profile properties (number of reviews, average rating, latest NPS...) are computed
 from the whole set, never by incrementing counters: setting an id twice (a redelivered
 webhook, a REST backfill of a review already seen) or removing it twice changes nothing, so
-a delivery can never count twice.
+a delivery can never count twice. ``apply`` also answers *when* (Redis server time, read in the
+same transaction), so of two concurrent changes the later one always carries the later time and
+wins the diff sync's last-write-wins, whichever worker sends first.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
 import redis
@@ -21,9 +24,9 @@ __all__ = ["Contributions", "MemoryContributions", "RedisContributions"]
 
 class Contributions(Protocol):
     def apply(self, merchant: str, provider: str, kind: str, identity: str, member: str,
-              value: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
-        """Set ``member`` to ``value`` (remove it when None) and return every member, atomically.
-        ``identity`` is an ``keys.identity_hash``, never an email."""
+              value: Mapping[str, Any] | None) -> tuple[dict[str, dict[str, Any]], datetime]:
+        """Set ``member`` to ``value`` (remove it when None); return every member and the time of
+        the change, atomically. ``identity`` is a ``keys.identity_hash``, never an email."""
         ...
 
 
@@ -32,7 +35,7 @@ class RedisContributions:
         self._redis = client
 
     def apply(self, merchant: str, provider: str, kind: str, identity: str, member: str,
-              value: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+              value: Mapping[str, Any] | None) -> tuple[dict[str, dict[str, Any]], datetime]:
         key = keys.contributions(merchant, provider, kind, identity)
         pipe = self._redis.pipeline(transaction=True)
         if value is None:
@@ -40,19 +43,25 @@ class RedisContributions:
         else:
             pipe.hset(key, member, json.dumps(value, default=str, sort_keys=True))
         pipe.hgetall(key)
-        rows = pipe.execute()[-1]
-        return {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in rows.items()}
+        pipe.time()
+        *_, rows, (seconds, micros) = pipe.execute()
+        at = datetime.fromtimestamp(seconds, timezone.utc) + timedelta(microseconds=micros)
+        return {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in rows.items()}, at
 
 
 class MemoryContributions:
+    """In-process; times are wall-clock, strictly increasing."""
+
     def __init__(self) -> None:
         self._data: dict[tuple[str, str, str, str], dict[str, dict[str, Any]]] = {}
+        self._last = datetime.min.replace(tzinfo=timezone.utc)
 
     def apply(self, merchant: str, provider: str, kind: str, identity: str, member: str,
-              value: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+              value: Mapping[str, Any] | None) -> tuple[dict[str, dict[str, Any]], datetime]:
         members = self._data.setdefault((merchant, provider, kind, identity), {})
         if value is None:
             members.pop(member, None)
         else:
             members[member] = json.loads(json.dumps(value, default=str))
-        return {k: dict(v) for k, v in members.items()}
+        self._last = max(datetime.now(timezone.utc), self._last + timedelta(microseconds=1))
+        return {k: dict(v) for k, v in members.items()}, self._last

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Protocol
 
 import redis
@@ -64,9 +64,29 @@ def plan(properties: Mapping[str, Value], as_of: datetime, stored: Mapping[str, 
     return ProfilePlan(send, stale, unchanged, entries)
 
 
+def _utc(at: str) -> str:
+    """A source time in one fixed UTC form, so that text order is time order (compared in Lua)."""
+    return datetime.fromisoformat(at).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+#: per property (ARGV: ttl, then name, UTC time, entry JSON [time, hash, UTC time]): write
+#: unless the stored entry is later
+_PUT_NEWER = """
+for i = 2, #ARGV, 3 do
+  local stored = redis.call('HGET', KEYS[1], ARGV[i])
+  if not stored or (cjson.decode(stored)[3] or '') <= ARGV[i + 1] then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+
 class RedisProfileStates:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
+        self._put_newer = client.register_script(_PUT_NEWER)
 
     def get(self, merchant: str, platform: str, identity: str) -> dict[str, Entry]:
         return self.get_many(merchant, platform, [identity])[0]
@@ -78,17 +98,21 @@ class RedisProfileStates:
         pipe = self._redis.pipeline(transaction=False)
         for identity in identities:
             pipe.hgetall(keys.profile_state(merchant, platform, keys.identity_hash(identity)))
-        return [{k.decode(): tuple(json.loads(v)) for k, v in raw.items()}  # type: ignore[misc]
+        return [{k.decode(): tuple(json.loads(v)[:2]) for k, v in raw.items()}  # type: ignore[misc]
                 for raw in (pipe.execute() if identities else [])]
 
     def put_many(self, merchant: str, platform: str, updates: Sequence[tuple[str, Mapping[str, Entry]]], *,
                  ttl_s: int) -> None:
+        """Keeps, per property, the entry with the later source time: two workers that sent
+        updates of one customer concurrently can record them in either order."""
         pipe = self._redis.pipeline(transaction=False)
         for identity, entries in updates:
             if entries:
                 key = keys.profile_state(merchant, platform, keys.identity_hash(identity))
-                pipe.hset(key, mapping={k: json.dumps(list(v)) for k, v in entries.items()})
-                pipe.expire(key, ttl_s)
+                args: list[str] = [str(ttl_s)]
+                for name, (at, digest) in entries.items():
+                    args += [name, _utc(at), json.dumps([at, digest, _utc(at)])]
+                self._put_newer(keys=[key], args=args, client=pipe)
         if len(pipe):
             pipe.execute()
 
@@ -101,7 +125,10 @@ class MemoryProfileStates:
         return dict(self._data.get((merchant, platform, keys.identity_hash(identity)), {}))
 
     def put(self, merchant: str, platform: str, identity: str, entries: Mapping[str, Entry], *, ttl_s: int) -> None:
-        self._data.setdefault((merchant, platform, keys.identity_hash(identity)), {}).update(entries)
+        stored = self._data.setdefault((merchant, platform, keys.identity_hash(identity)), {})
+        for name, entry in entries.items():
+            if name not in stored or _utc(stored[name][0]) <= _utc(entry[0]):
+                stored[name] = entry
 
     def get_many(self, merchant: str, platform: str, identities: Sequence[str]) -> list[dict[str, Entry]]:
         return [self.get(merchant, platform, i) for i in identities]

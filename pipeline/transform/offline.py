@@ -90,7 +90,9 @@ def transform_lines(lines: Iterable[str], *, provider: str, resource: str | None
             yield LineResult(number, error=f"not JSON: {raw.msg} at column {raw.colno}")
             continue
         try:
-            name, obj, extra = (resource, raw, {}) if resource else unwrap(provider, raw, event=event)
+            # a bare Okendo resource (e.g. a REST Review object) is read as a new one: topic create
+            bare = {"_topic": "create"} if provider == "okendo" else {}
+            name, obj, extra = (resource, raw, bare) if resource else unwrap(provider, raw, event=event)
             extra = {**extra, "_received_at": clock.now()}  # dates a resource that carries no date
             items = mapper.map(decode(provider, name, obj, merchant=merchant, extra=extra))
             if platform is None:

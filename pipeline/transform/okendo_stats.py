@@ -11,8 +11,10 @@ or referral record gets its customer's aggregate under ``_stats`` (for the Revie
 event's "Okendo ... " properties), and one more record of stream ``review_stats``,
 ``survey_stats`` or ``referral_stats`` is mapped for the customer whose aggregate changed;
 the catalog's profile rules turn it into a profile update (diff-synced like any other),
-dated by the clock, since it reflects every contribution applied so far. A loyalty customer
-gets ``_nextBirthday`` from its ``birthday{day, month}``.
+dated by the change (``Contributions.apply``), since it reflects every contribution applied so
+far: of two concurrent changes, the later one wins. A loyalty customer
+gets ``_nextBirthday`` from its ``birthday{day, month}``, and ``_tierUpgrade`` when both
+versions carry a tier rank (Okendo publishes none, so it is usually unknown, never guessed).
 
 Choices where Okendo publishes no definition: the average sentiment is the mean of
 positive = 1, neutral/mixed = 0, negative = -1, rounded back to a label; an NPS category
@@ -73,6 +75,10 @@ def _entry(kind: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
             "revenue": lookup(data, "order.totalPrice") if successful else None, "link": data.get("shareableLink")}
 
 
+def _when(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
 def _nps_category(score: Any) -> str | None:
     if not isinstance(score, int | float) or isinstance(score, bool):
         return None
@@ -99,11 +105,11 @@ def summarise(kind: str, members: Mapping[str, Mapping[str, Any]]) -> dict[str, 
                 "hasSubmittedMedia": any(e.get("media") for e in entries)}
     if kind == "surveys":
         latest = _latest(entries, having="nps") or {}
-        return {"count": len(entries), "latestNps": latest.get("nps"), "latestNpsDate": latest.get("date"),
+        return {"count": len(entries), "latestNps": latest.get("nps"), "latestNpsDate": _when(latest.get("date")),
                 "latestNpsCategory": latest.get("npsCategory") or _nps_category(latest.get("nps"))}
     won = [e for e in entries if e.get("successful")]
     revenue = [e["revenue"] for e in won if isinstance(e.get("revenue"), int | float)]
-    return {"successfulCount": len(won), "latestSuccessfulDate": (_latest(won) or {}).get("date"),
+    return {"successfulCount": len(won), "latestSuccessfulDate": _when((_latest(won) or {}).get("date")),
             "totalRevenue": round(sum(revenue), 2) if won else None,
             "shareableLink": (_latest(entries, having="link") or {}).get("link")}
 
@@ -114,8 +120,9 @@ def _owner(kind: str, record: Record) -> str | None:
     if kind == "reviews":
         return lookup(data, "reviewer.email") or lookup(previous, "reviewer.email")
     if kind == "referrals":
-        if data.get("activityType") == "coupon_redeemed" and lookup(data, "referrer.email"):
-            return lookup(data, "referrer.email")  # a redeemed coupon is the referrer's success
+        source = data if data.get("activityType") else previous
+        if source.get("activityType") == "coupon_redeemed" and lookup(source, "referrer.email"):
+            return lookup(source, "referrer.email")  # a redeemed coupon is the referrer's success
     return lookup(data, "customer.email") or lookup(previous, "customer.email")
 
 
@@ -133,17 +140,20 @@ class OkendoMapper(Mapper):
         if record.stream == "loyalty_customer":
             born = record.data.get("birthday") or {}
             upcoming = next_birthday(born.get("day"), born.get("month"), record.updated_at)
-            return super().map(replace(record, data={**record.data, "_nextBirthday": upcoming}))
+            rank, before = record.data.get("vipTierRank"), lookup(record.data, "previous.vipTierRank")
+            upgrade = rank > before if isinstance(rank, int) and isinstance(before, int) else None
+            return super().map(replace(record, data={**record.data, "_nextBirthday": upcoming,
+                                                     "_tierUpgrade": upgrade}))
         kind = _SOURCE_KIND.get(record.stream)
         owner = _owner(kind, record) if kind else None
         if kind is None or not owner:
             return super().map(record)
         value = None if record.data.get("_topic") == "delete" else _entry(kind, record.data)
-        members = self._contributions.apply(record.merchant, "okendo", kind, keys.identity_hash(owner),
-                                            record.record_id, value)
+        members, at = self._contributions.apply(record.merchant, "okendo", kind, keys.identity_hash(owner),
+                                                record.record_id, value)
         stats = summarise(kind, members)
         items = super().map(replace(record, data={**record.data, "_stats": stats}))
         derived = Record(merchant=record.merchant, provider="okendo", stream=STATS_STREAMS[kind],
-                         record_id=keys.identity_hash(owner), updated_at=self._clock.now(),
+                         record_id=keys.identity_hash(owner), updated_at=at,
                          customer=Customer(provider_id="", email=owner), data={**stats, "previous": None})
         return items + super().map(derived)

@@ -10,7 +10,6 @@ decoded is quarantined with its reason, never dropped.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -24,6 +23,7 @@ from pipeline.state.locks import Locks, MemoryLocks
 from pipeline.state.sequences import SequenceStore
 from pipeline.state.snapshots import SnapshotStore
 from pipeline.types import Record
+from pipeline.webhooks import body as bodies
 
 __all__ = ["Outcome", "WebhookIntake"]
 
@@ -51,14 +51,18 @@ class WebhookIntake:
         self._counters.add(self._merchant, {"quarantined": 1})
         return "quarantined"
 
-    def process(self, body: str, *, event: str | None = None) -> Outcome:
-        """Decode and hand over one accepted delivery. ``event`` is the provider's event-name
+    def missing_body(self, message_id: str) -> Outcome:
+        """The task ran but the accepted body is gone (expired, or Redis lost it): quarantine that fact."""
+        return self._reject("webhook", {"message_id": message_id}, InvalidRecord(
+            "accepted body not found in Redis (expired before its task ran, or lost)", provider=self._provider))
+
+    def process(self, body: bytes | str, *, event: str | None = None) -> Outcome:
+        """Decode and hand over one accepted delivery (its raw bytes: not UTF-8, not JSON or
+        nested too deep is quarantined with the reason). ``event`` is the provider's event-name
         header where the body does not carry it (Omneo's ``x-omneo-event``)."""
-        try:
-            raw = json.loads(body)
-        except json.JSONDecodeError as exc:
-            return self._reject("webhook", body[:10_000], InvalidRecord(f"body is not JSON: {exc.msg}",
-                                                                        provider=self._provider))
+        raw, problem = bodies.parse(body)
+        if problem is not None:
+            return self._reject("webhook", bodies.excerpt(body), InvalidRecord(problem, provider=self._provider))
         try:
             name, obj, extra = unwrap(self._provider, raw, event=event)
             res = resource(self._provider, name)

@@ -198,6 +198,7 @@ class Kills:
     kills: int = 0
     at_kill: list[int] = field(default_factory=list)  # progress() at each kill
     restored: list[int] = field(default_factory=list)  # messages given back to their queues after each kill
+    at_s: list[float] = field(default_factory=list)  # wall time of each kill (epoch seconds)
 
 
 def kill_worker_repeatedly(stack: Stack, opts: DemoOptions, *, done: Callable[[], bool], progress: Callable[[], int],
@@ -219,6 +220,7 @@ def kill_worker_repeatedly(stack: Stack, opts: DemoOptions, *, done: Callable[[]
             break
         sigkill(worker)
         out.kills += 1
+        out.at_s.append(time.time())
         out.at_kill.append(progress())
         if redelivery == "redelivered":
             out.restored.append(redeliver_unacked(stack.redis.url))

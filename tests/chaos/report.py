@@ -52,3 +52,13 @@ def write_json(rows: list[ChaosRow], path: Path | None = None) -> Path:
     target = path or Path(os.environ.get("CHAOS_RESULTS", "chaos-results.json"))
     target.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
     return target
+
+
+def read_json(path: Path) -> list[ChaosRow]:
+    return [ChaosRow(**row) for row in json.loads(path.read_text())]
+
+
+if __name__ == "__main__":  # python -m tests.chaos.report [chaos-results.json]: the table for docs/reliability.md
+    import sys
+
+    print(table(read_json(Path(sys.argv[1] if len(sys.argv) > 1 else "chaos-results.json"))))

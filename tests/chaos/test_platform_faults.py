@@ -31,6 +31,7 @@ from pipeline.localredis import LocalRedis
 from pipeline.sim import PostscriptSimulator
 from pipeline.sim.server import HttpError, Request, Response
 from tests.chaos.conftest import broker_state, keep_logs, received, smile_expected, stack_env, wait_until
+from tests.chaos.traffic import receive_times, record_row
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e, pytest.mark.redis]
 
@@ -136,6 +137,7 @@ def test_flaky_platform_every_event_delivered_or_dead_lettered_then_replayed_exa
 
         # the platform recovers; the operator replays the dead letters
         sim.faulty = False
+        replay_started_s = time.time()
         replay = subprocess.run([sys.executable, "-c", "from workers.cli import main; main()", "dlq", "replay",
                                  "--share", "1"], env=stack_env(stack, opts), capture_output=True, text=True,
                                 timeout=60)
@@ -155,6 +157,11 @@ def test_flaky_platform_every_event_delivered_or_dead_lettered_then_replayed_exa
                   f"counters {stack.counters()[merchant]}")
         phase2 += f"; logs: {keep_logs(stack, tmp_path / 'logs')}"
         print(phase2)
+        with sim.lock:
+            times = receive_times(list(tenant.shop.events))
+        record_row("Postscript 30% 503 + 429 bursts, then DLQ replay", expected=expected_events,
+                   distinct=got.external_ids, duplicates=got.duplicates, resent=0, times=times,
+                   disturbed_until_s=replay_started_s)
 
     assert left == [], phase2
     assert got.duplicates == 0, phase2

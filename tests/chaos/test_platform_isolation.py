@@ -18,6 +18,7 @@ import pytest
 from pipeline.demo import DemoOptions, demo_stack
 from pipeline.localredis import start_redis_server
 from tests.chaos.conftest import keep_logs, received, wait_until
+from tests.chaos.traffic import receive_times, record_row
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e, pytest.mark.redis]
 
@@ -49,6 +50,11 @@ def _run(*, klaviyo_down: bool, logs: Path) -> dict[str, object]:
                 klaviyo = {"503": sum(1 for r in fan.sim.requests if r.status == 503),
                            "2xx": sum(1 for r in fan.sim.requests if 200 <= r.status < 300)}
             keep_logs(stack, logs)
+            with tenant.shop.sim.lock:
+                times = receive_times(list(tenant.shop.events))
+            if klaviyo_down:  # the row: what the healthy platform got while the other was down
+                record_row("Klaviyo down (503), Postscript unaffected", expected=expected, distinct=got.external_ids,
+                           duplicates=got.duplicates, resent=0, times=times, disturbed_until_s=time.time())
             return {"done": done, "elapsed_s": round(elapsed, 2), "expected": expected, "events": got.events,
                     "distinct": got.external_ids, "duplicates": got.duplicates, "problems": tenant.problems(),
                     "klaviyo_events": len(fan.account.events), "klaviyo": klaviyo,

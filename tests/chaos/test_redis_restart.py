@@ -18,6 +18,7 @@ import redis
 from pipeline.demo import DemoOptions, demo_stack
 from tests.chaos.conftest import (AofRedis, broker_state, keep_logs, received, smile_expected, wait_done_or_stuck,
                                   wait_until)
+from tests.chaos.traffic import receive_times, record_row
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e, pytest.mark.redis]
 
@@ -47,6 +48,7 @@ def test_redis_restart_with_aof_mid_delivery_loses_and_duplicates_nothing(tmp_pa
             server.stop()
             time.sleep(DOWN_S)
             server.start()
+            restarted_s = time.time()
             client = redis.Redis.from_url(server.url)
             keys_after = int(client.dbsize())
             client.close()
@@ -70,6 +72,10 @@ def test_redis_restart_with_aof_mid_delivery_loses_and_duplicates_nothing(tmp_pa
                         f"redis: {state}; counters: {stack.counters()}")
             evidence += f"; logs: {keep_logs(stack, tmp_path / 'logs')}"
             print(evidence)
+            with tenant.shop.sim.lock:
+                times = receive_times(list(tenant.shop.events))
+            record_row("redis restart (AOF) mid-delivery", expected=expected_events, distinct=got.external_ids,
+                       duplicates=got.duplicates, resent=0, times=times, disturbed_until_s=restarted_s)
     finally:
         server.stop()
 

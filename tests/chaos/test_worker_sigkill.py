@@ -31,6 +31,7 @@ from pipeline.demo import DemoOptions, demo_stack
 from pipeline.localredis import LocalRedis
 from tests.chaos.conftest import (broker_state, keep_logs, kill_worker_repeatedly, received, smile_expected,
                                   stale_claims, wait_done_or_stuck)
+from tests.chaos.traffic import receive_times, record_row
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e, pytest.mark.redis]
 
@@ -78,6 +79,12 @@ def test_sigkill_worker_every_few_seconds_loses_and_duplicates_nothing(fresh_red
                     f"redis: {state}; in-flight claims left (TTL {INFLIGHT_TTL_S} s): {claims}")
         evidence += f"; logs: {keep_logs(stack, tmp_path / 'logs')}"
         print(evidence)
+        with tenant.shop.sim.lock:
+            times = receive_times(list(tenant.shop.events))
+        record_row(f"worker SIGKILL every 3 s, Postscript ({redelivery})", expected=expected_events,
+                   distinct=got.external_ids, duplicates=got.duplicates,
+                   resent=counters.get("resent_after_interruption", 0), times=times,
+                   disturbed_until_s=run.at_s[-1] if run.at_s else time.time())
 
     if kills < 2:  # the scenario itself (pytest.fail: the xfail only covers AssertionError)
         pytest.fail(f"the delivery finished before the worker could be killed repeatedly: {evidence}")

@@ -22,7 +22,7 @@ from pipeline import keys
 from pipeline.config import parse_connections
 from pipeline.observability import web_routes
 from pipeline.observability.health import beat_heartbeat
-from pipeline.observability.metrics import record_response
+from pipeline.observability.metrics import record_response, record_webhook_intake
 from pipeline.state.journal import RedisJournal
 from pipeline.state.pauses import RedisPauses
 from tests.support.wsgi import serve
@@ -31,8 +31,6 @@ pytestmark = [pytest.mark.redis]
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
-#: Named by a rule, recorded on another branch (issue 12's webhook intake): must exist once merged.
-ELSEWHERE = {"lp_webhook_intake_total"}
 CONNECTIONS = {"merchants": {
     "acme": {"provider": {"kind": "smile", "base_url": "http://127.0.0.1:9/v1", "credential_env": "A",
                           "sync_interval_s": 300},
@@ -78,6 +76,7 @@ def broken_state(client: redis.Redis, dead_letters: int) -> None:
     beat_heartbeat(client, "celery@host", now.timestamp())
     record_response("postscript", 429)
     record_response("postscript", 202)
+    record_webhook_intake("okendo", "accepted")
 
 
 def test_promtool_accepts_the_rules_and_the_configuration() -> None:
@@ -96,20 +95,12 @@ def test_every_metric_the_rules_name_exists_in_a_real_scrape(real_redis: redis.R
     named = {m for r in rules for m in re.findall(r"\blp_[a-z_]+\b", r["expr"])}
     assert {"lp_dlq_depth", "lp_sync_lag_seconds", "lp_connection_paused", "lp_worker_heartbeat_age_seconds",
             "lp_http_responses_total", "lp_due_overdue_seconds"} <= named
-    missing = {m for m in named - set(samples) if not (m in ELSEWHERE and _pending(m))}
-    assert missing == set()
+    assert named - set(samples) == set()
     assert "lp_build_info" in samples
     assert ({"merchant": "acme", "platform": "postscript", "until": "operator"}, 1.0) in samples["lp_connection_paused"]
     assert ({"merchant": "beta", "platform": "postscript", "until": "recheck"}, 0.0) in samples["lp_connection_paused"]
     lag = {labels["merchant"]: v for labels, v in samples["lp_sync_lag_seconds"]}
     assert lag["acme"] > 7000 and lag["beta"] < 60
-
-
-def _pending(name: str) -> bool:
-    """True while the metric is not defined in this tree (it lands with another branch)."""
-    import pipeline.observability.metrics as metrics
-
-    return not any(getattr(v, "_name", None) == name.removesuffix("_total") for v in vars(metrics).values())
 
 
 def _series(samples: dict[str, list[tuple[dict[str, str], float]]], name: str, values: str,
@@ -186,7 +177,7 @@ def test_the_grafana_dashboard_queries_only_metrics_that_exist(real_redis: redis
     known = {re.sub(r"_(bucket|count|sum|created)$", "", s) for s in samples} | {
         "lp_deliveries_total", "lp_records_pulled_total", "lp_items_transformed_total",  # recorded by workers
         "lp_delivery_latency_seconds", "lp_limiter_wait_seconds"}
-    assert {m for m in named - known if not (m in ELSEWHERE and _pending(m))} == set()
+    assert named - known == set()
     assert {"lp_sync_lag_seconds", "lp_connection_paused", "lp_http_responses_total", "lp_build_info"} <= named
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids)) and dashboard["uid"] == "loyalty-pipeline"

@@ -1,4 +1,4 @@
-"""``GET /metrics`` and ``GET /readyz`` of the web app, built as ``workers/web.py`` builds it, served
+"""``GET /metrics`` and ``GET /readyz`` of the web process's operational listener, built as ``workers/web.py`` builds it, served
 over loopback HTTP against the real Redis."""
 
 from __future__ import annotations
@@ -16,15 +16,13 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from pipeline import keys
-from pipeline.clock import SystemClock
 from pipeline.delivery import BatchResult
 from pipeline.observability import web_routes
 from pipeline.observability.health import beat_heartbeat
 from pipeline.observability.metrics import record_batch, record_pulled
 from pipeline.state.counters import RedisCounters
 from pipeline.state.journal import RedisJournal
-from pipeline.state.ledger import RedisLedger
-from pipeline.webhooks.receiver import make_app
+from pipeline.webhooks.receiver import ops_app
 from tests.support.wsgi import serve
 from workers.config import queue_names
 
@@ -34,11 +32,8 @@ MERCHANT = "obs-metrics-merchant"
 
 
 def _app(state: redis.Redis, broker: redis.Redis | None) -> Any:
-    def accept(provider: str, merchant: str, body: str) -> None:
-        raise AssertionError("no webhook in these tests")
-
-    return make_app(resolve=lambda provider, merchant: None, accept=accept, replays=RedisLedger(state),
-                    clock=SystemClock(), extra_routes=web_routes(state=state, broker=broker, queues=queue_names()))
+    """The operational listener's app, as workers/web.py builds it (without its cache: every scrape reads)."""
+    return ops_app(web_routes(state=state, broker=broker, queues=queue_names()))
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from typing import Any
 
 from pipeline.providers.resources import decode, snapshot_of
 from pipeline.sim import OkendoSimulator, OmneoSimulator, RediemSimulator, SmileSimulator
+from pipeline.sim import okendo_resources
 from pipeline.state.snapshots import MemorySnapshotStore
 from tests.providers.contract import ProviderContract
 
@@ -82,9 +83,7 @@ class TestOkendo(ProviderContract):
     def prepare(self, sim: Any, snapshots: MemorySnapshotStore) -> None:
         """The webhooks that made these members known left their snapshots."""
         for member_id in self.member_ids:
-            m = self.store.members[member_id]
-            record = decode("okendo", "loyalty_customer", {
-                "loyaltyCustomerId": member_id, "customerId": m["customerId"], "email": m["email"],
-                "status": m["status"], "vipTierName": m["vipTierName"], "vipTierRank": m["vipTierRank"],
-                "dateUpdated": m["enrolledDate"]}, merchant="m")
+            resource = okendo_resources.loyalty_customer(member=self.store.members[member_id])
+            record = decode("okendo", "loyalty_customer", resource, merchant="m",
+                            extra={"_received_at": datetime.fromisoformat("2026-01-01T00:00:00+00:00")})
             snapshots.put_many("m", "okendo", "loyalty_customer", {member_id: snapshot_of(record)})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from datetime import timedelta
@@ -225,25 +227,25 @@ def test_webhook_sender(receiver: Any, tenant: OmneoTenant) -> None:
     sender = OmneoWebhookSender(receiver.url, secret)
     p = tenant.add_profile("kim@park.com", "Kim", "Park", "+61400000009")
     reward = tenant.with_profile(tenant.issue_reward(p["id"], 10))
-    assert sender.send("rewards", reward) == 204
-    assert sender.send("balances", tenant.balance_record(p["id"])) == 204
+    assert sender.send("reward.issued", reward) == 204
+    assert sender.send("balance.updated", tenant.balance_record(p["id"])) == 204
     first, second = receiver.got
     now = time.time()
-    ids = [verify("hmac", secret, g.headers, g.body, now_s=now) for g in receiver.got]
+    ids = [verify("omneo", secret, g.headers, g.body, now_s=now) for g in receiver.got]
     assert ids[0] != ids[1] and ids[0] == sender.deliveries[0].msg_id
-    name, raw, extra = unwrap("omneo", json.loads(first.body))
-    assert name == "rewards" and extra == {}
+    assert first.headers["x-omneo-event"] == "reward.issued"
+    # Omneo's signature: the lowercase hex HMAC-SHA256 of the raw body (specs/omneo/README.md §5.4)
+    assert first.headers["x-omneo-hmac-sha256"] == hmac.new(secret.encode(), first.body, hashlib.sha256).hexdigest()
+    name, raw, extra = unwrap("omneo", json.loads(first.body), event=first.headers["x-omneo-event"])
+    assert name == "rewards" and extra == {"_event": "reward.issued"}
     assert decode("omneo", name, raw, merchant="m").customer.email == "kim@park.com"
     assert sender.replay_last() == 204
     replay = receiver.got[-1]
-    assert replay.body == second.body and verify("hmac", secret, replay.headers, replay.body, now_s=now) == ids[1]
-    sender.send_stale("rewards", reward, age_s=900)
-    with pytest.raises(SignatureError, match="away from now"):
-        verify("hmac", secret, receiver.got[-1].headers, receiver.got[-1].body, now_s=time.time())
-    sender.send_forged("rewards", reward)
-    with pytest.raises(SignatureError, match="no signature"):
-        verify("hmac", secret, receiver.got[-1].headers, receiver.got[-1].body, now_s=time.time())
+    assert replay.body == second.body and verify("omneo", secret, replay.headers, replay.body, now_s=now) == ids[1]
+    sender.send_forged("reward.issued", reward)
+    with pytest.raises(SignatureError, match="does not match"):
+        verify("omneo", secret, receiver.got[-1].headers, receiver.got[-1].body, now_s=time.time())
     receiver.status = 500
-    assert sender.send("rewards", reward) == 500 and sender.last.status == 500
+    assert sender.send("reward.issued", reward) == 500 and sender.last.status == 500
     with pytest.raises(ValueError):
-        sender.send("reward", reward)
+        sender.send("rewards", reward)  # a resource name is not a trigger

@@ -120,3 +120,16 @@ def test_profile_states_many(backend: str, request: pytest.FixtureRequest) -> No
         {"Points": ("2026-01-01T00:00:00+00:00", "h1")}, {}]
     assert states.get_many("m", "klaviyo", []) == []
     assert states.get("m", "klaviyo", "a@x.io") == {"Points": ("2026-01-01T00:00:00+00:00", "h1")}
+
+
+def test_profile_states_keep_the_later_entry_whatever_the_order_of_writes(
+        backend: str, request: pytest.FixtureRequest) -> None:
+    """Two workers that sent updates of one customer concurrently may record them in either order."""
+    from pipeline.state.profiles import MemoryProfileStates, RedisProfileStates
+
+    states = make(backend, request, MemoryProfileStates, RedisProfileStates)
+    later, earlier = ("2026-01-01T10:00:00+02:00", "h2"), ("2026-01-01T07:59:59.5+00:00", "h1")  # 08:00Z vs 07:59:59.5Z
+    states.put("m", "postscript", "a@x.io", {"Reviews": later, "Name": ("2026-01-01T00:00:00+00:00", "n")}, ttl_s=60)
+    states.put("m", "postscript", "a@x.io", {"Reviews": earlier, "Name": ("2026-01-02T00:00:00+00:00", "n2")},
+               ttl_s=60)
+    assert states.get("m", "postscript", "a@x.io") == {"Reviews": later, "Name": ("2026-01-02T00:00:00+00:00", "n2")}

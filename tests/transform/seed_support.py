@@ -1,7 +1,7 @@
 """Helpers for the seed tests: load a raw fixture, decode it as the pipeline would, map it.
 
-Fixtures live in ``tests/fixtures/<provider>/<name>.json``: Okendo ones are whole webhook
-delivery bodies (envelope included), Omneo ones are push bodies (the event context; the
+Fixtures live in ``tests/fixtures/<provider>/<name>.json`` (Okendo's documented shapes are built
+by ``tests/contracts/okendo.py`` instead): Omneo ones are push bodies (the event context; the
 trigger, sent in the ``x-omneo-event`` header, is ``OMNEO_TRIGGERS[name]``), Rediem ones are
 single activities, Smile ones are single API list elements.
 """
@@ -40,7 +40,7 @@ def raw(provider: str, name: str) -> Any:
 
 def record(provider: str, name: str, *, resource: str | None = None,
            previous: Mapping[str, Any] | None = None) -> Record:
-    """Decode a fixture. Webhook bodies (Okendo, Omneo, Rediem) are opened with ``unwrap``;
+    """Decode a fixture. Webhook bodies (Omneo, Rediem) are opened with ``unwrap``;
     Smile list elements need ``resource``."""
     event = OMNEO_TRIGGERS.get(name) if provider == "omneo" else None
     return record_of(provider, raw(provider, name), resource=resource, previous=previous, event=event)

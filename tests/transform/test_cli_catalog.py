@@ -54,10 +54,10 @@ def test_transform_prints_catalog_names_and_reports_bad_lines_with_numbers() -> 
 
 
 def test_transform_with_platform_prints_the_wire_payload() -> None:
-    body = {"resourceType": "loyalty_customer", "topic": "update", "sequenceNumber": 9, "version": "2025-02-01",
-            "resource": {"loyaltyCustomerId": "lc1", "dateUpdated": "2026-03-01T12:00:00Z", "status": "enrolled",
-                         "email": "jane@example.test", "points": {"balance": 740}, "vipTierName": "Gold",
-                         "enrolledDate": "2025-01-02T00:00:00Z"}}
+    body = {"resource": {"loyaltyCustomerId": "lc1", "customer": {"customerId": "c1", "email": "jane@example.test"},
+                         "status": "enrolled", "points": {"balance": 740}, "vipTierName": "Gold",
+                         "enrolledDate": "2025-01-02T00:00:00Z"},
+            "resourceType": "loyalty_customer", "sequenceNumber": "9", "topic": "update", "version": "2025-02-01"}
     result = CliRunner().invoke(main, ["transform", "--provider", "okendo", "--platform", "attentive"],
                                 input=json.dumps(body))
     assert result.exit_code == 0, result.output

@@ -112,7 +112,7 @@ def test_a_catalog_rule_carries_each_seed_001_table(event: str, nth: int) -> Non
     base = S001.table(event, nth)
     allowed = base | {n for (e, _), names in S001.SEED_CONDITIONAL_TABLES.items() if e == event for n in names}
     if event == "Review Created":
-        allowed |= {"[Review Attribute]"}
+        allowed |= {"[Review Attribute]", "[Rated Attribute]"}
     if event == "Submitted Okendo Survey":
         allowed |= {"[Survey Question]"}
     rules = [r for r in EVENT_RULES if r.provider == "okendo" and r.event == event]

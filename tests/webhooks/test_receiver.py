@@ -13,7 +13,7 @@ import redis
 
 from pipeline.clock import SystemClock
 from pipeline.config import Secret
-from pipeline.state.ledger import RedisLedger
+from pipeline.webhooks.replay import RedisReplayGuard
 from pipeline.webhooks.receiver import Endpoint, make_app
 from pipeline.webhooks.signatures import hmac_sign, svix_sign
 from tests.support.wsgi import serve
@@ -40,15 +40,18 @@ class Harness:
 def harness(real_redis: redis.Redis) -> Iterator[Harness]:
     accepted: list[tuple[str, str, str]] = []
     failing = {"on": False}
+    guard = RedisReplayGuard(real_redis)
 
-    def accept(provider: str, merchant: str, body: str, event: str | None = None) -> None:
+    def accept(provider: str, merchant: str, message_id: str) -> None:
         if failing["on"]:
             raise ConnectionError("broker down")
-        accepted.append((provider, merchant, body))
+        stored = guard.load(provider, merchant, message_id)
+        assert stored is not None  # the body is in Redis before the task is queued
+        accepted.append((provider, merchant, stored.body.decode()))
 
     endpoints = {("okendo", "acme"): Endpoint("okendo", "acme", "svix", Secret(SVIX_SECRET)),
                  ("rediem", "beta"): Endpoint("rediem", "beta", "hmac", Secret(HMAC_SECRET))}
-    app = make_app(resolve=lambda p, m: endpoints.get((p, m)), accept=accept, replays=RedisLedger(real_redis),
+    app = make_app(resolve=lambda p, m: endpoints.get((p, m)), accept=accept, replays=guard,
                    clock=SystemClock(), max_body_bytes=4096)
     with serve(app) as url:
         h = Harness(url, accepted)
@@ -93,7 +96,7 @@ def test_forged_deliveries_are_refused(harness: Harness, forgery: str) -> None:
 def test_stale_delivery_is_refused(harness: Harness) -> None:
     headers = svix_sign(SVIX_SECRET, "msg_4", int(time.time()) - 3600, BODY)
     response = harness.post("/webhooks/okendo/acme", BODY, headers)
-    assert response.status_code == 401 and "away from now" in response.json()["error"]
+    assert response.status_code == 401 and "svix-timestamp is more than" in response.json()["error"]
     assert harness.accepted == []
 
 
@@ -122,3 +125,27 @@ def test_queue_failure_answers_503_and_lets_the_sender_retry(harness: Harness) -
     harness.failing["on"] = False  # type: ignore[attr-defined]
     assert harness.post("/webhooks/okendo/acme", BODY, headers).status_code == 202
     assert len(harness.accepted) == 1
+
+
+def test_redis_down_is_503_with_retry_after_and_loses_nothing(real_redis: redis.Redis) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]  # nothing listens there once closed
+    dead = redis.Redis(port=dead_port, socket_connect_timeout=0.5, socket_timeout=0.5)
+    accepted: list[str] = []
+    endpoints = {("okendo", "acme"): Endpoint("okendo", "acme", "svix", Secret(SVIX_SECRET))}
+
+    def app_for(client: redis.Redis) -> object:
+        return make_app(resolve=lambda p, m: endpoints.get((p, m)), clock=SystemClock(),
+                        accept=lambda p, m, message_id: accepted.append(message_id), replays=RedisReplayGuard(client))
+
+    headers = svix_sign(SVIX_SECRET, "msg_down", int(time.time()), BODY)
+    with serve(app_for(dead)) as url:
+        response = httpx.post(f"{url}/webhooks/okendo/acme", content=BODY, headers=headers, timeout=5)
+    assert response.status_code == 503 and int(response.headers["retry-after"]) > 0
+    assert accepted == []
+    with serve(app_for(real_redis)) as url:  # Redis is back: the sender's retry is taken
+        assert httpx.post(f"{url}/webhooks/okendo/acme", content=BODY, headers=headers, timeout=5).status_code == 202
+    assert accepted == ["msg_down"]

@@ -3,14 +3,14 @@
 Every batch lives in the due set (pipeline/state/due.py) from ``publish`` until the task that
 sends it calls ``finish``; the Celery message only says "this batch, now". The worker leases
 the batch while it holds the message (workers/leases.py renews the lease), so a batch whose
-worker was SIGKILLed is handed out again by ``release_due`` within seconds, not when the
+worker was SIGKILLed is handed out again by the workers' dispatcher within seconds, not when the
 broker's visibility timeout ends; a late copy of a finished batch's message does nothing.
 
 Platform failures are handled per delivery inside the batch (retry, skip, dead-letter).
 Deliveries to retry or deferred by the rate limiter become follow-up batches in the due set,
-in the same transaction that finishes this one (never a Celery countdown); ``release_due``
-(beat, every second, and after every batch) puts them back on the platform's queue when their
-time comes. If Redis is unreachable, the task waits for it (``until_redis_answers``) with its
+in the same transaction that finishes this one (never a Celery countdown); ``release`` (every
+worker's dispatcher, every second: workers/dispatch.py; and after every batch) puts them back on
+the platform's queue when their time comes. If Redis is unreachable, the task waits for it (``until_redis_answers``) with its
 message unacknowledged; acknowledged deliveries are recognised by the ledger and not sent again.
 """
 
@@ -36,7 +36,7 @@ RELEASE_LIMIT = 200
 
 def publish(merchant: str, platform: str, deliveries: Sequence[Delivery], *, queue: str | None = None) -> None:
     """Hand ``deliveries`` to a worker: into the due set, onto the queue, then leased while queued.
-    If this process dies before the publish, the short first lease ends and ``release_due`` sends it."""
+    If this process dies before the publish, the short first lease ends and a dispatcher sends it."""
     if not deliveries:
         return
     queue = queue or delivery_queue(platform)
@@ -91,4 +91,5 @@ def release(platform: str) -> int:
 
 @app.task(name="lp.release_due", autoretry_for=INFRA_ERRORS, max_retries=3)
 def release_due() -> int:
+    """Kept for messages sent by an older beat; the workers' dispatcher does this now."""
     return sum(release(platform) for platform in PLATFORM_DEFAULTS)

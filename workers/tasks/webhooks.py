@@ -1,11 +1,18 @@
-"""Accepted webhook deliveries, processed off the request path."""
+"""Accepted webhook deliveries, processed off the request path.
+
+The broker message names the delivery (``ref``: its message id); the body waits in the state
+Redis (``pipeline.webhooks.replay``), so no personal data travels through the broker or shows
+in Flower. Messages queued by an older web process carry the body itself (``body``, ``event``).
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from pipeline.observability.metrics import record_webhook_intake
 from pipeline.types import Delivery
+from pipeline.webhooks.replay import RedisReplayGuard
 from workers.app import app, runtime
 from workers.config import INFRA_ERRORS, WEBHOOK_QUEUE
 from workers.tasks.deliver import publish
@@ -16,10 +23,28 @@ log = logging.getLogger(__name__)
 
 @app.task(name="lp.handle_webhook", bind=True, queue=WEBHOOK_QUEUE, autoretry_for=INFRA_ERRORS, retry_backoff=2,
           retry_backoff_max=60, retry_jitter=True, max_retries=50)
-def handle_webhook(self: Any, provider: str, merchant: str, body: str, event: str | None = None) -> str:
+def handle_webhook(self: Any, provider: str, merchant: str, body: str | None = None, event: str | None = None, *,
+                   ref: str | None = None) -> str:
     def enqueue(platform: str, batch: list[Delivery]) -> None:
         publish(merchant, platform, batch)
 
-    outcome = until_redis_answers(lambda: runtime.webhook_intake(merchant, enqueue).process(body, event=event))
+    def run() -> str:
+        intake = runtime.webhook_intake(merchant, enqueue)
+        if ref is None:
+            return intake.process(body or "", event=event)
+        guard = RedisReplayGuard(runtime.redis)
+        stored = guard.load(provider, merchant, ref)
+        if stored is None:
+            if guard.is_done(provider, merchant, ref):
+                return "already_processed"  # a redelivered message, after its body was released
+            return intake.missing_body(ref)
+        guard.confirm(provider, merchant, ref)  # durably queued: later attempts are duplicates
+        outcome = intake.process(stored.body, event=stored.event)
+        guard.finish(provider, merchant, ref)
+        return outcome
+
+    outcome = until_redis_answers(run)
+    if outcome == "quarantined":
+        record_webhook_intake(provider, "quarantined")
     log.info("webhook %s", outcome, extra={"merchant": merchant, "provider": provider})
     return outcome

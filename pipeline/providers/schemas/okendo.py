@@ -47,6 +47,10 @@ SHAPES: dict[str, str] = {
     "survey_response": "inferred",
     "quiz_response": "inferred",
     "referral": "inferred",
+    "customers": "documented",  # REST GET /customers/{customerId} (not a webhook)
+    "review_stats": "documented",  # computed from review fields (pipeline.transform.okendo_stats)
+    "survey_stats": "inferred",  # computed from survey responses
+    "referral_stats": "inferred",  # computed from referrals
 }
 
 
@@ -341,6 +345,20 @@ class ReferralSchema(Lenient):
     rejection = _nested(_Rejection)
 
 
+class _CustomerLocation(Lenient):
+    country, zoneCode = opt_str(), opt_str()  # here ``country`` is a name, not {code, name}
+
+
+class CustomerSchema(Lenient):
+    """REST ``GET /customers/{customerId}`` (rest-api.md §2.2): every field optional. The
+    response does not repeat the id; the connector adds ``customerId`` from the request."""
+
+    customerId = Id(required=True)
+    dateFirstActive, dateLastActive = opt_date(), opt_date()
+    email, givenName, familyName, avatarUrl = opt_str(), opt_str(), opt_str(), opt_str()
+    location = _nested(_CustomerLocation)
+
+
 ENVELOPE = EnvelopeSchema()
 RESOURCE_SCHEMAS = {
     "review": ReviewSchema(),
@@ -351,6 +369,7 @@ RESOURCE_SCHEMAS = {
     "loyalty_earning_transaction": EarningTransactionSchema(),
     "loyalty_redemption_transaction": RedemptionTransactionSchema(),
     "loyalty_adjustment_transaction": AdjustmentTransactionSchema(),
+    "customers": CustomerSchema(),  # REST only: ``unwrap`` refuses it as a webhook resourceType
 }
 #: On a ``delete`` topic, the only fields required: the resource's ids (webhooks.md §7).
 DELETE_KEEPS: dict[str, tuple[str, ...]] = {

@@ -28,7 +28,7 @@ never fire:
 
 from __future__ import annotations
 
-from pipeline.transform.rules import Abs, Cond, Count, Each, EventRule, Field, ProfileRule, Test, YesNo
+from pipeline.transform.rules import Abs, Cond, Count, Each, EventRule, Field, ProfileRule, YesNo
 
 __all__ = ["EVENTS", "NO_PUBLIC_SOURCE", "PROFILES", "UNPUBLISHED"]
 
@@ -64,6 +64,7 @@ UNPUBLISHED: dict[str, frozenset[str]] = {
                                  "Loyalty Provider", "Next-Day Delivery", "Product URL", "Source", "SKU"}),
     "Enrolled in Okendo Loyalty": frozenset({"ActivityID", "Description", "Action"}),
     "Okendo Loyalty Tier Changed": frozenset({"ActivityID", "Is Tier Upgrade"}),
+    "Submitted Okendo Survey": frozenset({"First Name", "Last Name"}),  # customer{} carries email and id only
 }
 
 _REVIEW = {
@@ -180,7 +181,7 @@ EVENTS: tuple[EventRule, ...] = (
     _event("loyalty_customer", "Okendo Loyalty Tier Changed", {
         "ActivityID": Field("activityId"), "Date": Field("_received_at"), "Old Tier": Field("previous.vipTierName"),
         "New Tier": Field("vipTierName"), "Earning Period End": Field("vipTierExpiryDate"),
-        "Is Tier Upgrade": Test(Cond("vipTierRank", "gt_field", "previous.vipTierRank"))},
+        "Is Tier Upgrade": Field("_tierUpgrade")},
         when=_LIVE + (Cond("previous", "not_null"), Cond("vipTierName", "not_null"), Cond("vipTierName", "changed")),
         occurred_at="_received_at", platforms=None, per_version=True, source="001, 004",
         doc="A known member whose VIP tier changed. Is Tier Upgrade needs a tier rank, which Okendo does not publish."),

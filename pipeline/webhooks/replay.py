@@ -1,0 +1,174 @@
+"""Replay protection in two phases, and the accepted body kept for its task.
+
+A delivery's message id goes through three states:
+
+* absent: never seen (or its marker expired);
+* ``pending`` (``PENDING_TTL_S``): an attempt is being enqueued right now. Its body is stored
+  with it, in the same atomic step, under ``keys.webhook_body``;
+* ``done`` (``REPLAY_TTL_S``): the task is durably queued (confirmed by the web process after
+  the enqueue, and again by the task when it starts).
+
+A retry that finds ``pending`` is answered 503 (try again later), never "duplicate": if the
+enqueue failed and the marker could not be removed (Redis frozen), the marker expires in
+``PENDING_TTL_S`` and the next retry is taken. Only ``done`` makes a retry a duplicate, so a
+marker never outlives a failed enqueue as a "seen" id. The broker message carries only the
+message id: the body (personal data) stays in the state Redis, and ``finish`` shortens its
+life once the task has processed it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+import redis
+
+from pipeline import keys
+from pipeline.clock import Clock
+
+__all__ = ["Begin", "MemoryReplayGuard", "PENDING_TTL_S", "REPLAY_TTL_S", "RedisReplayGuard", "ReplayGuard", "Stored"]
+
+#: Accepted ids are remembered this long: far beyond the timestamp tolerance and Svix's retry schedule (~28 h).
+REPLAY_TTL_S = 7 * 24 * 3600
+#: An attempt in flight blocks retries this long at most (an enqueue takes milliseconds; a retry sooner gets 503).
+PENDING_TTL_S = 30
+#: An accepted body waits this long for its task (queues are drained in minutes; a week covers an outage).
+BODY_TTL_S = 7 * 24 * 3600
+#: Once processed, the body is kept this long more, for a redelivered task message (visibility timeout).
+PROCESSED_BODY_TTL_S = 3600
+
+
+class Begin(enum.Enum):
+    NEW = "new"          # this attempt holds the pending marker; its body is stored: enqueue it
+    PENDING = "pending"  # another attempt is being enqueued (or failed and its marker has not expired): 503
+    DONE = "done"        # already durably queued: a duplicate
+
+
+@dataclass(frozen=True)
+class Stored:
+    body: bytes
+    event: str | None
+
+
+class ReplayGuard(Protocol):
+    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None) -> Begin:
+        """Take the pending marker and store the body, atomically, unless the id is pending or done."""
+        ...
+
+    def confirm(self, provider: str, merchant: str, message_id: str) -> None:
+        """The task is queued: later attempts are duplicates."""
+        ...
+
+    def abandon(self, provider: str, merchant: str, message_id: str) -> None:
+        """The enqueue failed: forget the pending marker and the body, so a retry is taken."""
+        ...
+
+    def load(self, provider: str, merchant: str, message_id: str) -> Stored | None:
+        """The stored body (None if it expired or was never stored)."""
+        ...
+
+    def is_done(self, provider: str, merchant: str, message_id: str) -> bool:
+        ...
+
+    def finish(self, provider: str, merchant: str, message_id: str) -> None:
+        """The task processed the body: keep it only ``PROCESSED_BODY_TTL_S`` more."""
+        ...
+
+
+_BEGIN = """
+local state = redis.call('GET', KEYS[1])
+if state == 'done' then return 2 end
+if state then return 1 end
+redis.call('SET', KEYS[1], 'pending', 'EX', tonumber(ARGV[1]))
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'body', ARGV[3], 'event', ARGV[4])
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
+return 0
+"""
+_ABANDON = """
+if redis.call('GET', KEYS[1]) == 'pending' then
+  redis.call('DEL', KEYS[1], KEYS[2])
+end
+return 0
+"""
+_BEGINS = {0: Begin.NEW, 1: Begin.PENDING, 2: Begin.DONE}
+
+
+class RedisReplayGuard:
+    def __init__(self, client: redis.Redis, *, pending_ttl_s: int = PENDING_TTL_S,
+                 replay_ttl_s: int = REPLAY_TTL_S, body_ttl_s: int = BODY_TTL_S) -> None:
+        self._redis = client
+        self._begin = client.register_script(_BEGIN)
+        self._abandon = client.register_script(_ABANDON)
+        self._pending_ttl_s, self._replay_ttl_s, self._body_ttl_s = pending_ttl_s, replay_ttl_s, body_ttl_s
+
+    @staticmethod
+    def _keys(provider: str, merchant: str, message_id: str) -> list[str]:
+        return [keys.webhook_seen(provider, merchant, message_id), keys.webhook_body(provider, merchant, message_id)]
+
+    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None) -> Begin:
+        state = self._begin(keys=self._keys(provider, merchant, message_id),
+                            args=[self._pending_ttl_s, self._body_ttl_s, body, event or ""])
+        return _BEGINS[int(state)]
+
+    def confirm(self, provider: str, merchant: str, message_id: str) -> None:
+        self._redis.set(keys.webhook_seen(provider, merchant, message_id), b"done", ex=self._replay_ttl_s)
+
+    def abandon(self, provider: str, merchant: str, message_id: str) -> None:
+        self._abandon(keys=self._keys(provider, merchant, message_id), args=[])
+
+    def load(self, provider: str, merchant: str, message_id: str) -> Stored | None:
+        body, event = self._redis.hmget(keys.webhook_body(provider, merchant, message_id), ["body", "event"])
+        if body is None:
+            return None
+        text = event.decode() if isinstance(event, bytes) else event
+        return Stored(body if isinstance(body, bytes) else body.encode(), text or None)
+
+    def is_done(self, provider: str, merchant: str, message_id: str) -> bool:
+        state = self._redis.get(keys.webhook_seen(provider, merchant, message_id))
+        return state in (b"done", "done")
+
+    def finish(self, provider: str, merchant: str, message_id: str) -> None:
+        self._redis.expire(keys.webhook_body(provider, merchant, message_id), PROCESSED_BODY_TTL_S)
+
+
+class MemoryReplayGuard:
+    """In-memory ``ReplayGuard`` for unit tests (TTL on the injected clock)."""
+
+    def __init__(self, clock: Clock, *, pending_ttl_s: int = PENDING_TTL_S) -> None:
+        self._clock = clock
+        self._pending_ttl_s = pending_ttl_s
+        self._state: dict[tuple[str, str, str], tuple[str, float]] = {}
+        self.bodies: dict[tuple[str, str, str], Stored] = {}
+
+    def _get(self, key: tuple[str, str, str]) -> str | None:
+        state, until = self._state.get(key, ("", 0.0))
+        return state if until > self._clock.monotonic() else None
+
+    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None) -> Begin:
+        key = (provider, merchant, message_id)
+        state = self._get(key)
+        if state is not None:
+            return Begin.DONE if state == "done" else Begin.PENDING
+        self._state[key] = ("pending", self._clock.monotonic() + self._pending_ttl_s)
+        self.bodies[key] = Stored(body, event)
+        return Begin.NEW
+
+    def confirm(self, provider: str, merchant: str, message_id: str) -> None:
+        self._state[(provider, merchant, message_id)] = ("done", self._clock.monotonic() + REPLAY_TTL_S)
+
+    def abandon(self, provider: str, merchant: str, message_id: str) -> None:
+        key = (provider, merchant, message_id)
+        if self._get(key) == "pending":
+            self._state.pop(key, None)
+            self.bodies.pop(key, None)
+
+    def load(self, provider: str, merchant: str, message_id: str) -> Stored | None:
+        return self.bodies.get((provider, merchant, message_id))
+
+    def is_done(self, provider: str, merchant: str, message_id: str) -> bool:
+        return self._get((provider, merchant, message_id)) == "done"
+
+    def finish(self, provider: str, merchant: str, message_id: str) -> None:
+        pass
