@@ -4,7 +4,9 @@ A delivery's message id goes through three states:
 
 * absent: never seen (or its marker expired);
 * ``pending`` (``PENDING_TTL_S``): an attempt is being enqueued right now. Its body is stored
-  with it, in the same atomic step, under ``keys.webhook_body``;
+  with it, in the same atomic step, under ``keys.webhook_body``. The marker names the attempt
+  (``attempt``, a token per request), so an attempt that gives up removes only its own claim,
+  never a later attempt's that took over after its marker expired;
 * ``done`` (``REPLAY_TTL_S``): the task is durably queued (confirmed by the web process after
   the enqueue, and again by the task when it starts).
 
@@ -52,16 +54,19 @@ class Stored:
 
 
 class ReplayGuard(Protocol):
-    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None) -> Begin:
-        """Take the pending marker and store the body, atomically, unless the id is pending or done."""
+    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None, *,
+              attempt: str) -> Begin:
+        """Take the pending marker for ``attempt`` (a token unique to this request) and store the
+        body, atomically, unless the id is pending or done."""
         ...
 
     def confirm(self, provider: str, merchant: str, message_id: str) -> None:
         """The task is queued: later attempts are duplicates."""
         ...
 
-    def abandon(self, provider: str, merchant: str, message_id: str) -> None:
-        """The enqueue failed: forget the pending marker and the body, so a retry is taken."""
+    def abandon(self, provider: str, merchant: str, message_id: str, *, attempt: str) -> None:
+        """The enqueue failed: forget the pending marker and the body, so a retry is taken; only
+        while the marker is still ``attempt``'s (a later attempt's claim and body are left alone)."""
         ...
 
     def load(self, provider: str, merchant: str, message_id: str) -> Stored | None:
@@ -80,14 +85,14 @@ _BEGIN = """
 local state = redis.call('GET', KEYS[1])
 if state == 'done' then return 2 end
 if state then return 1 end
-redis.call('SET', KEYS[1], 'pending', 'EX', tonumber(ARGV[1]))
+redis.call('SET', KEYS[1], 'pending:' .. ARGV[5], 'EX', tonumber(ARGV[1]))
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'body', ARGV[3], 'event', ARGV[4])
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
 return 0
 """
 _ABANDON = """
-if redis.call('GET', KEYS[1]) == 'pending' then
+if redis.call('GET', KEYS[1]) == 'pending:' .. ARGV[1] then
   redis.call('DEL', KEYS[1], KEYS[2])
 end
 return 0
@@ -107,16 +112,17 @@ class RedisReplayGuard:
     def _keys(provider: str, merchant: str, message_id: str) -> list[str]:
         return [keys.webhook_seen(provider, merchant, message_id), keys.webhook_body(provider, merchant, message_id)]
 
-    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None) -> Begin:
+    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None, *,
+              attempt: str) -> Begin:
         state = self._begin(keys=self._keys(provider, merchant, message_id),
-                            args=[self._pending_ttl_s, self._body_ttl_s, body, event or ""])
+                            args=[self._pending_ttl_s, self._body_ttl_s, body, event or "", attempt])
         return _BEGINS[int(state)]
 
     def confirm(self, provider: str, merchant: str, message_id: str) -> None:
         self._redis.set(keys.webhook_seen(provider, merchant, message_id), b"done", ex=self._replay_ttl_s)
 
-    def abandon(self, provider: str, merchant: str, message_id: str) -> None:
-        self._abandon(keys=self._keys(provider, merchant, message_id), args=[])
+    def abandon(self, provider: str, merchant: str, message_id: str, *, attempt: str) -> None:
+        self._abandon(keys=self._keys(provider, merchant, message_id), args=[attempt])
 
     def load(self, provider: str, merchant: str, message_id: str) -> Stored | None:
         body, event = self._redis.hmget(keys.webhook_body(provider, merchant, message_id), ["body", "event"])
@@ -146,21 +152,22 @@ class MemoryReplayGuard:
         state, until = self._state.get(key, ("", 0.0))
         return state if until > self._clock.monotonic() else None
 
-    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None) -> Begin:
+    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None, *,
+              attempt: str) -> Begin:
         key = (provider, merchant, message_id)
         state = self._get(key)
         if state is not None:
             return Begin.DONE if state == "done" else Begin.PENDING
-        self._state[key] = ("pending", self._clock.monotonic() + self._pending_ttl_s)
+        self._state[key] = (f"pending:{attempt}", self._clock.monotonic() + self._pending_ttl_s)
         self.bodies[key] = Stored(body, event)
         return Begin.NEW
 
     def confirm(self, provider: str, merchant: str, message_id: str) -> None:
         self._state[(provider, merchant, message_id)] = ("done", self._clock.monotonic() + REPLAY_TTL_S)
 
-    def abandon(self, provider: str, merchant: str, message_id: str) -> None:
+    def abandon(self, provider: str, merchant: str, message_id: str, *, attempt: str) -> None:
         key = (provider, merchant, message_id)
-        if self._get(key) == "pending":
+        if self._get(key) == f"pending:{attempt}":
             self._state.pop(key, None)
             self.bodies.pop(key, None)
 
