@@ -14,8 +14,9 @@ A retry that finds ``pending`` is answered 503 (try again later), never "duplica
 enqueue failed and the marker could not be removed (Redis frozen), the marker expires in
 ``PENDING_TTL_S`` and the next retry is taken. Only ``done`` makes a retry a duplicate, so a
 marker never outlives a failed enqueue as a "seen" id. The broker message carries only the
-message id: the body (personal data) stays in the state Redis, and ``finish`` shortens its
-life once the task has processed it.
+message id: the body (personal data) stays in the state Redis until the task has processed it;
+``finish`` then deletes it. A redelivered or second task message for that id finds no body and
+a ``done`` marker: it was processed, so it does nothing (no second hand-over).
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ REPLAY_TTL_S = 7 * 24 * 3600
 PENDING_TTL_S = 30
 #: An accepted body waits this long for its task (queues are drained in minutes; a week covers an outage).
 BODY_TTL_S = 7 * 24 * 3600
-#: Once processed, the body is kept this long more, for a redelivered task message (visibility timeout).
-PROCESSED_BODY_TTL_S = 3600
 
 
 class Begin(enum.Enum):
@@ -77,7 +76,7 @@ class ReplayGuard(Protocol):
         ...
 
     def finish(self, provider: str, merchant: str, message_id: str) -> None:
-        """The task processed the body: keep it only ``PROCESSED_BODY_TTL_S`` more."""
+        """The task processed the body: delete it (a later message for this id is already processed)."""
         ...
 
 
@@ -136,7 +135,7 @@ class RedisReplayGuard:
         return state in (b"done", "done")
 
     def finish(self, provider: str, merchant: str, message_id: str) -> None:
-        self._redis.expire(keys.webhook_body(provider, merchant, message_id), PROCESSED_BODY_TTL_S)
+        self._redis.delete(keys.webhook_body(provider, merchant, message_id))
 
 
 class MemoryReplayGuard:
@@ -178,4 +177,4 @@ class MemoryReplayGuard:
         return self._get((provider, merchant, message_id)) == "done"
 
     def finish(self, provider: str, merchant: str, message_id: str) -> None:
-        pass
+        self.bodies.pop((provider, merchant, message_id), None)

@@ -57,3 +57,21 @@ def test_abandon_by_the_holder_frees_the_id_on_redis(real_redis: redis.Redis) ->
     guard.abandon(*ID, attempt="a")
     assert guard.load(*ID) is None
     assert guard.begin(*ID, BODY, None, attempt="b") is Begin.NEW
+
+
+@pytest.mark.redis
+def test_a_processed_body_is_deleted_and_the_id_stays_done_on_redis(real_redis: redis.Redis) -> None:
+    _processed_body_is_deleted(_redis_guard(real_redis)[0])
+
+
+def test_a_processed_body_is_deleted_and_the_id_stays_done_in_memory() -> None:
+    _processed_body_is_deleted(_memory_guard()[0])
+
+
+def _processed_body_is_deleted(guard: RedisReplayGuard | MemoryReplayGuard) -> None:
+    assert guard.begin(*ID, BODY, None, attempt="a") is Begin.NEW
+    guard.confirm(*ID)
+    guard.finish(*ID)
+    # a redelivered task message finds no body and a done id: already processed, nothing to redo
+    assert guard.load(*ID) is None and guard.is_done(*ID)
+    assert guard.begin(*ID, BODY, None, attempt="b") is Begin.DONE

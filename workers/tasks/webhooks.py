@@ -36,7 +36,7 @@ def handle_webhook(self: Any, provider: str, merchant: str, body: str | None = N
         stored = guard.load(provider, merchant, ref)
         if stored is None:
             if guard.is_done(provider, merchant, ref):
-                return "already_processed"  # a redelivered message, after its body was released
+                return "already_processed"  # a redelivered (or second) message: processed, its body deleted
             return intake.missing_body(ref)
         guard.confirm(provider, merchant, ref)  # durably queued: later attempts are duplicates
         outcome = intake.process(stored.body, event=stored.event)
