@@ -128,8 +128,13 @@ class Connection:
         raise KeyError(f"{self.merchant} has no {kind} platform")
 
 
-def load_connections(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> dict[str, Connection]:
-    """Read and validate a connections file; credentials are resolved from ``env``."""
+def load_connections(path: str | os.PathLike[str], env: Mapping[str, str] | None = None, *,
+                     require_secrets: bool = True) -> dict[str, Connection]:
+    """Read and validate a connections file; credentials are resolved from ``env``.
+
+    ``require_secrets=False`` is for operator commands that send nothing (the console, ``dlq``,
+    ``status``, ``connection resume``): a credential variable that is not set reads as an
+    empty ``Secret`` instead of stopping the command."""
     source = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -141,12 +146,14 @@ def load_connections(path: str | os.PathLike[str], env: Mapping[str, str] | None
         document = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", source=source) from None
-    return parse_connections(document, source=source, env=os.environ if env is None else env)
+    return parse_connections(document, source=source, env=os.environ if env is None else env,
+                             require_secrets=require_secrets)
 
 
-def parse_connections(document: Mapping[str, Any], *, source: str, env: Mapping[str, str]) -> dict[str, Connection]:
+def parse_connections(document: Mapping[str, Any], *, source: str, env: Mapping[str, str],
+                      require_secrets: bool = True) -> dict[str, Connection]:
     """Validate an already-parsed connections document."""
-    reader = _Reader(source, env)
+    reader = _Reader(source, env, require_secrets=require_secrets)
     unknown = set(document) - {"merchants"}
     if unknown:
         raise ConfigError(f"unknown top-level key(s): {', '.join(sorted(unknown))}", source=source)
@@ -177,9 +184,10 @@ def parse_connections(document: Mapping[str, Any], *, source: str, env: Mapping[
 class _Reader:
     """Typed access to the parsed document, raising ConfigError with file and key."""
 
-    def __init__(self, source: str, env: Mapping[str, str]) -> None:
+    def __init__(self, source: str, env: Mapping[str, str], *, require_secrets: bool = True) -> None:
         self.source = source
         self.env = env
+        self.require_secrets = require_secrets
 
     def fail(self, key: str, message: str) -> ConfigError:
         return ConfigError(message, source=self.source, key=key)
@@ -237,7 +245,7 @@ class _Reader:
         if not isinstance(env_name, str) or not _ENV_NAME.match(env_name):
             raise self.fail(f"{where}.{name}", "must name an environment variable (the secret itself never goes in this file)")
         secret = self.env.get(env_name, "")
-        if not secret.strip():
+        if not secret.strip() and self.require_secrets:
             raise self.fail(f"{where}.{name}", f"environment variable {env_name} is not set or empty")
         return Secret(secret.strip())
 
