@@ -50,6 +50,10 @@ PLATFORM_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "klaviyo": {"base_url": "https://a.klaviyo.com", "rate_per_s": None, "unknown_subscriber": "create"},
 }
 UNKNOWN_SUBSCRIBER_POLICIES = ("skip", "create")
+#: (provider, platform) → the unknown-subscriber policy its integration guide states, where it
+#: differs from the platform's default. Seed 000 (Rediem → Postscript): "All customer records
+#: will be added to Postscript as part of this sync."
+SEED_UNKNOWN_SUBSCRIBER: Mapping[tuple[str, str], str] = {("rediem", "postscript"): "create"}
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -124,8 +128,13 @@ class Connection:
         raise KeyError(f"{self.merchant} has no {kind} platform")
 
 
-def load_connections(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> dict[str, Connection]:
-    """Read and validate a connections file; credentials are resolved from ``env``."""
+def load_connections(path: str | os.PathLike[str], env: Mapping[str, str] | None = None, *,
+                     require_secrets: bool = True) -> dict[str, Connection]:
+    """Read and validate a connections file; credentials are resolved from ``env``.
+
+    ``require_secrets=False`` is for operator commands that send nothing (the console, ``dlq``,
+    ``status``, ``connection resume``): a credential variable that is not set reads as an
+    empty ``Secret`` instead of stopping the command."""
     source = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -137,12 +146,14 @@ def load_connections(path: str | os.PathLike[str], env: Mapping[str, str] | None
         document = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", source=source) from None
-    return parse_connections(document, source=source, env=os.environ if env is None else env)
+    return parse_connections(document, source=source, env=os.environ if env is None else env,
+                             require_secrets=require_secrets)
 
 
-def parse_connections(document: Mapping[str, Any], *, source: str, env: Mapping[str, str]) -> dict[str, Connection]:
+def parse_connections(document: Mapping[str, Any], *, source: str, env: Mapping[str, str],
+                      require_secrets: bool = True) -> dict[str, Connection]:
     """Validate an already-parsed connections document."""
-    reader = _Reader(source, env)
+    reader = _Reader(source, env, require_secrets=require_secrets)
     unknown = set(document) - {"merchants"}
     if unknown:
         raise ConfigError(f"unknown top-level key(s): {', '.join(sorted(unknown))}", source=source)
@@ -161,7 +172,8 @@ def parse_connections(document: Mapping[str, Any], *, source: str, env: Mapping[
         platform_list = body.get("platforms")
         if not isinstance(platform_list, list) or not platform_list:
             raise ConfigError("needs at least one [[...platforms]] entry", source=source, key=f"{where}.platforms")
-        platforms = tuple(reader.platform(p, f"{where}.platforms[{i}]") for i, p in enumerate(platform_list))
+        platforms = tuple(reader.platform(p, f"{where}.platforms[{i}]", provider=provider.kind)
+                          for i, p in enumerate(platform_list))
         kinds = [p.kind for p in platforms]
         if len(set(kinds)) != len(kinds):
             raise ConfigError("a platform kind is connected twice", source=source, key=f"{where}.platforms")
@@ -172,9 +184,10 @@ def parse_connections(document: Mapping[str, Any], *, source: str, env: Mapping[
 class _Reader:
     """Typed access to the parsed document, raising ConfigError with file and key."""
 
-    def __init__(self, source: str, env: Mapping[str, str]) -> None:
+    def __init__(self, source: str, env: Mapping[str, str], *, require_secrets: bool = True) -> None:
         self.source = source
         self.env = env
+        self.require_secrets = require_secrets
 
     def fail(self, key: str, message: str) -> ConfigError:
         return ConfigError(message, source=self.source, key=key)
@@ -232,7 +245,7 @@ class _Reader:
         if not isinstance(env_name, str) or not _ENV_NAME.match(env_name):
             raise self.fail(f"{where}.{name}", "must name an environment variable (the secret itself never goes in this file)")
         secret = self.env.get(env_name, "")
-        if not secret.strip():
+        if not secret.strip() and self.require_secrets:
             raise self.fail(f"{where}.{name}", f"environment variable {env_name} is not set or empty")
         return Secret(secret.strip())
 
@@ -258,9 +271,11 @@ class _Reader:
             webhook_secret=webhook_secret,
         )
 
-    def platform(self, body: Any, where: str) -> PlatformAccount:
+    def platform(self, body: Any, where: str, *, provider: str = "") -> PlatformAccount:
         fields = self.common(body, where, PLATFORM_DEFAULTS, {"unknown_subscriber"})
-        policy = body.get("unknown_subscriber", PLATFORM_DEFAULTS[fields["kind"]]["unknown_subscriber"])
+        default = SEED_UNKNOWN_SUBSCRIBER.get((provider, fields["kind"]),
+                                              PLATFORM_DEFAULTS[fields["kind"]]["unknown_subscriber"])
+        policy = body.get("unknown_subscriber", default)
         if policy not in UNKNOWN_SUBSCRIBER_POLICIES:
             raise self.fail(f"{where}.unknown_subscriber", f"must be one of {', '.join(UNKNOWN_SUBSCRIBER_POLICIES)}, got {policy!r}")
         if fields["kind"] == "attentive" and policy == "skip":

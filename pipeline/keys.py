@@ -185,3 +185,9 @@ def webhook_body(provider: str, merchant: str, message_id: str) -> str:
 def heartbeats() -> str:
     """Sorted set: worker → when it last consumed a heartbeat (read by /metrics without a SCAN)."""
     return f"{PREFIX}:heartbeats"
+
+
+def console_replay(job_id: str) -> str:
+    """Set with TTL: the dead-letter entries (``merchant/platform/id``) one console replay sent,
+    for its progress page."""
+    return f"{PREFIX}:console:replay:{job_id}"

@@ -2,7 +2,14 @@
 workers' wiring (the connections file, Redis, the Celery queues).
 
 ``workers.app`` is imported inside each command, so ``demo``, ``catalog`` and friends work
-without any configuration.
+without any configuration. Operator commands that send nothing (``status``, ``dlq``,
+``connection``, ``customer``, ``console``) read the connections file without requiring every
+merchant's credential variable (``_runtime(secrets=False)``).
+
+Conventions (docs/operations.md): every listing's ``--json`` prints JSON lines, one object per
+line (``dlq list``, ``quarantine list``, ``connection list``, ``customer``); reports print one
+JSON document (``status --json``, ``dlq show``). An unknown merchant or platform exits 2 with
+a message; Redis not answering prints one line and exits 1.
 """
 
 from __future__ import annotations
@@ -12,19 +19,52 @@ import sys
 from typing import Any
 
 import click
+import redis
 
-from pipeline.cli import main
+from pipeline.cli import main as cli
 from pipeline.redact import mask
 
 __all__ = ["main"]
 
 PROVIDERS = ("smile", "okendo", "rediem", "omneo")
+PLATFORMS = ("postscript", "attentive", "klaviyo")
+main = cli  # the group the commands below attach to; ``main()`` at the end wraps it
 
 
-def _runtime() -> Any:
-    from workers.app import runtime
+def _runtime(*, secrets: bool = True) -> Any:
+    """The wiring. ``secrets=False``: for commands that send nothing, without importing the
+    Celery app and without requiring every merchant's credential variable."""
+    if secrets:
+        from workers.app import runtime
 
-    return runtime
+        return runtime
+    from pipeline.config import load_connections
+    from pipeline.errors import ConfigError
+    from pipeline.settings import Settings
+    from workers.wiring import Runtime
+
+    try:
+        settings = Settings.from_env()
+        return Runtime(settings, load_connections(settings.connections_file, require_secrets=False))
+    except ConfigError as exc:
+        click.echo(f"loyalty-pipeline: configuration error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _known(rt: Any, merchant: str | None = None, platform: str | None = None) -> None:
+    """Exit 2 with a message for a merchant not in the connections file, or a platform it does
+    not connect (or no merchant connects)."""
+    if merchant is not None and merchant not in rt.connections:
+        click.echo(f"unknown merchant {merchant!r}: not in {rt.settings.connections_file} "
+                   f"(known: {', '.join(sorted(rt.connections)) or 'none'})", err=True)
+        sys.exit(2)
+    if platform is not None:
+        connected = {p.kind for c in rt.connections.values() for p in c.platforms} if merchant is None else \
+            {p.kind for p in rt.connections[merchant].platforms}
+        if platform not in connected:
+            where = f"{merchant} connects" if merchant else "connected platforms are"
+            click.echo(f"unknown platform {platform!r}: {where} {', '.join(sorted(connected)) or 'none'}", err=True)
+            sys.exit(2)
 
 
 @main.group()
@@ -41,7 +81,7 @@ def quarantine_list(provider: str | None, limit: int, as_json: bool) -> None:
     from pipeline.quarantine import entries
     from pipeline.state.journal import RedisJournal
 
-    journal = RedisJournal(_runtime().redis)
+    journal = RedisJournal(_runtime(secrets=False).redis)
     rows = [e for p in ([provider] if provider else PROVIDERS) for e in entries(journal, p, count=limit)]
     if as_json:
         for e in rows:
@@ -105,7 +145,7 @@ def _dlq_filter(merchant: str | None, platform: str | None, error_class: str | N
 
 def _dlq_filters(f: Any) -> Any:
     for option in reversed([
-        click.option("--merchant"), click.option("--platform", type=click.Choice(["postscript", "attentive", "klaviyo"])),
+        click.option("--merchant"), click.option("--platform", type=click.Choice(PLATFORMS)),
         click.option("--error-class", help="e.g. FatalError, RetriableError, AuthError"),
         click.option("--status", type=int, help="HTTP status of the last attempt"),
         click.option("--event", help='event name, e.g. "Smile Points Earned"'),
@@ -121,7 +161,8 @@ def _selected(merchant: str | None, platform: str | None, error_class: str | Non
     from pipeline.dlq import entries
     from pipeline.state.journal import RedisJournal
 
-    rt = _runtime()
+    rt = _runtime(secrets=False)
+    _known(rt, merchant, platform)
     pairs = [(m, p.kind) for m, c in sorted(rt.connections.items()) for p in c.platforms]
     return list(entries(RedisJournal(rt.redis), pairs,
                         _dlq_filter(merchant, platform, error_class, status, event, since, until, ids)))
@@ -183,7 +224,7 @@ def dlq_replay(ids: tuple[str, ...], share: float, dry_run: bool, **filters: Any
     """Deliver the matching entries again; each leaves the queue once its replay succeeded."""
     from pipeline.dlq import replay
 
-    rt = _runtime()
+    rt = _runtime(secrets=False)
     selected = _selected(**filters, ids=ids)
     rates = {(m, p.kind): p.rate_per_s for m, c in rt.connections.items() for p in c.platforms}
     report = replay(selected, due=rt.due, clock=rt.clock, share=share, rates=rates, dry_run=dry_run)
@@ -210,7 +251,7 @@ def dlq_purge(ids: tuple[str, ...], dry_run: bool, yes: bool, **filters: Any) ->
         return
     if not dry_run and not yes:
         click.confirm(f"purge {len(selected)} dead-letter entries for good?", abort=True)
-    n = purge(RedisJournal(_runtime().redis), selected, dry_run=dry_run)
+    n = purge(RedisJournal(_runtime(secrets=False).redis), selected, dry_run=dry_run)
     click.echo(f"{'would purge' if dry_run else 'purged'} {n} entr{'y' if n == 1 else 'ies'}")
 
 
@@ -226,7 +267,9 @@ def connection_resume(merchant: str, platform: str) -> None:
     """Resume a paused platform connection; its waiting deliveries go out again."""
     from pipeline.state.pauses import RedisPauses
 
-    pauses = RedisPauses(_runtime().redis)
+    rt = _runtime(secrets=False)
+    _known(rt, merchant, platform)
+    pauses = RedisPauses(rt.redis)
     was = pauses.get(merchant, platform)
     pauses.resume(merchant, platform)
     click.echo(f"resumed {merchant}/{platform}" + (f" (was paused: {mask(was.reason)})" if was else " (was not paused)"))
@@ -241,7 +284,7 @@ def status(as_json: bool) -> None:
 
     from pipeline.bulk import RedisBulkProgress
 
-    rt = _runtime()
+    rt = _runtime(secrets=False)
     bulk = {m: p for m in rt.connections if (p := RedisBulkProgress(rt.redis).get(m))}
     data = collect(rt.redis, rt.connections, queue_names(), rt.clock.now(), bulk=bulk)
     click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else render(data), nl=not as_json)
@@ -289,3 +332,22 @@ def sync_initial(merchant: str, full: bool) -> None:
     bar.close()
     click.echo(f"{'resumed and ' if report.resumed else ''}handed over {report.customers} customers "
                f"({report.deliveries} profile updates) to the bulk queue; `loyalty-pipeline status` shows delivery")
+
+
+import workers.cli_console  # noqa: E402,F401  (console, customer, connection list)
+
+
+def main(args: list[str] | None = None, **kwargs: Any) -> Any:  # type: ignore[no-redef]
+    """The ``loyalty-pipeline`` entry point: the click group, with Redis errors said in one line."""
+    try:
+        return cli.main(args, **kwargs)
+    except redis.RedisError as exc:
+        from pipeline.settings import Settings
+
+        try:
+            where = Settings.from_env().redis_url.rsplit("@", 1)[-1]
+        except Exception:  # noqa: BLE001 - the settings are not what is wrong here
+            where = "REDIS_URL"
+        click.echo(f"loyalty-pipeline: Redis at {where} did not answer ({type(exc).__name__}: "
+                   f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})", err=True)
+        sys.exit(1)

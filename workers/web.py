@@ -85,5 +85,5 @@ _guard_redis = connect(runtime.settings.redis_url, socket_timeout=REDIS_TIMEOUT_
 _public = make_app(resolve=runtime.webhook_endpoint, accept=_accept, replays=RedisReplayGuard(_guard_redis),
                    clock=runtime.clock, observe=record_webhook_intake, read_deadline=_read_deadline)
 _ops = ops_app(web_routes(state=runtime.redis, broker=_broker_redis(), queues=queue_names(), known_keys=_known_keys,
-                          cache_s=METRICS_CACHE_S))
+                          cache_s=METRICS_CACHE_S, connections=runtime.connections))
 application = by_listener(_public, _ops, listeners().ops_port)

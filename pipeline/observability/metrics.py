@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import redis
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, Info, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -292,3 +292,33 @@ class CachedCollector(Collector):
                 self._at = now
             families = self._families
         yield from families
+
+
+# --- operator console and alerting (issue 16) --------------------------------------------------------
+#: ``lp_http_responses_total{kind,status}``: every answer a provider or platform gave (``status``:
+#: the code for 429, else its class, 2xx..5xx), recorded by the throttle's response hook; the
+#: 429 share of each kind is ``rate(...{status="429"}) / rate(...)``.
+HTTP_RESPONSES = Counter("lp_http_responses", "Answers from providers and platforms, by kind and status "
+                         "(429 on its own, else the class).", ["kind", "status"])
+BUILD_INFO = Info("lp_build", "The running code: package version and source commit (SOURCE_COMMIT).")
+
+
+def record_response(kind: str, status_code: int) -> None:
+    status = "429" if status_code == 429 else f"{status_code // 100}xx" if 100 <= status_code < 600 else "other"
+    HTTP_RESPONSES.labels(kind=_label(kind), status=status).inc()
+
+
+def _build_info() -> None:
+    import os
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        package = version("loyalty-pipeline")
+    except PackageNotFoundError:
+        package = "unknown"
+    BUILD_INFO.info({"version": package, "commit": (os.environ.get("SOURCE_COMMIT") or "unknown")[:40],
+                     "python": platform.python_version()})
+
+
+_build_info()

@@ -6,7 +6,7 @@ import httpx
 
 from pipeline.clock import Clock
 from pipeline.http.policy import retry_after_s
-from pipeline.observability.metrics import observe_limiter_wait
+from pipeline.observability.metrics import observe_limiter_wait, record_response
 from pipeline.ratelimit.limiter import RateLimiter, wait
 from pipeline.ratelimit.limits import endpoint_class, windows_for
 
@@ -46,6 +46,7 @@ class Throttle:
             observe_limiter_wait(self._kind, waited)
 
     def after(self, response: httpx.Response) -> None:
+        record_response(self._kind, response.status_code)
         if response.status_code != 429:
             return
         scope, _ = self._scope_of(response.request)
