@@ -27,8 +27,10 @@ def main() -> None:
 @click.option("--postscript-rate", "postscript_rate", default=15.0, show_default=True,
               help="Requests/s the simulated Postscript allows per shop (the real limit is 15).")
 @click.option("--no-fake-redis", is_flag=True, help="Fail instead of falling back to the embedded fakeredis server.")
+@click.option("--customer-read-merchants", "read_only", default=1, show_default=True,
+              help="How many of the Smile merchants have a key with only customer:read (seed 002).")
 def demo(merchants: int, customers: int, transactions: int, providers: str, members: int, timeout_s: float,
-         postscript_rate: float, no_fake_redis: bool) -> None:
+         postscript_rate: float, no_fake_redis: bool, read_only: int) -> None:
     """Run the pipeline end to end on simulators; exit 0 only if every event arrived exactly once."""
     from pipeline.demo import DemoOptions, run_demo
 
@@ -38,7 +40,8 @@ def demo(merchants: int, customers: int, transactions: int, providers: str, memb
         raise click.BadParameter(f"unknown provider(s): {', '.join(sorted(unknown))}", param_hint="--providers")
     opts = DemoOptions(merchants=merchants, customers=customers, transactions=transactions, providers=chosen,
                        members=members, timeout_s=timeout_s, postscript_rate_per_s=postscript_rate,
-                       redis_url=os.environ.get("REDIS_URL") or None, allow_fake_redis=not no_fake_redis)
+                       redis_url=os.environ.get("REDIS_URL") or None, allow_fake_redis=not no_fake_redis,
+                       smile_customer_read_only=read_only)
     try:
         result = run_demo(opts, say=lambda line: click.echo(line, err=True))
     except KeyboardInterrupt:

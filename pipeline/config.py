@@ -50,6 +50,10 @@ PLATFORM_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "klaviyo": {"base_url": "https://a.klaviyo.com", "rate_per_s": None, "unknown_subscriber": "create"},
 }
 UNKNOWN_SUBSCRIBER_POLICIES = ("skip", "create")
+#: (provider, platform) → the unknown-subscriber policy its integration guide states, where it
+#: differs from the platform's default. Seed 000 (Rediem → Postscript): "All customer records
+#: will be added to Postscript as part of this sync."
+SEED_UNKNOWN_SUBSCRIBER: Mapping[tuple[str, str], str] = {("rediem", "postscript"): "create"}
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -168,7 +172,8 @@ def parse_connections(document: Mapping[str, Any], *, source: str, env: Mapping[
         platform_list = body.get("platforms")
         if not isinstance(platform_list, list) or not platform_list:
             raise ConfigError("needs at least one [[...platforms]] entry", source=source, key=f"{where}.platforms")
-        platforms = tuple(reader.platform(p, f"{where}.platforms[{i}]") for i, p in enumerate(platform_list))
+        platforms = tuple(reader.platform(p, f"{where}.platforms[{i}]", provider=provider.kind)
+                          for i, p in enumerate(platform_list))
         kinds = [p.kind for p in platforms]
         if len(set(kinds)) != len(kinds):
             raise ConfigError("a platform kind is connected twice", source=source, key=f"{where}.platforms")
@@ -266,9 +271,11 @@ class _Reader:
             webhook_secret=webhook_secret,
         )
 
-    def platform(self, body: Any, where: str) -> PlatformAccount:
+    def platform(self, body: Any, where: str, *, provider: str = "") -> PlatformAccount:
         fields = self.common(body, where, PLATFORM_DEFAULTS, {"unknown_subscriber"})
-        policy = body.get("unknown_subscriber", PLATFORM_DEFAULTS[fields["kind"]]["unknown_subscriber"])
+        default = SEED_UNKNOWN_SUBSCRIBER.get((provider, fields["kind"]),
+                                              PLATFORM_DEFAULTS[fields["kind"]]["unknown_subscriber"])
+        policy = body.get("unknown_subscriber", default)
         if policy not in UNKNOWN_SUBSCRIBER_POLICIES:
             raise self.fail(f"{where}.unknown_subscriber", f"must be one of {', '.join(UNKNOWN_SUBSCRIBER_POLICIES)}, got {policy!r}")
         if fields["kind"] == "attentive" and policy == "skip":

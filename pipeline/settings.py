@@ -69,6 +69,10 @@ class Settings:
                 kwargs[field] = cast(raw)
             except ValueError:
                 raise ConfigError(f"expected {cast.__name__}, got {raw!r}", key=var) from None
+        # the proxy variables are read per HTTP client (as httpx does); a bad one stops the process here
+        from pipeline.http.proxy import environment_proxies
+
+        environment_proxies(env)
         return cls(**kwargs)  # type: ignore[arg-type]
 
 

@@ -199,7 +199,8 @@ def _known_variables() -> set[str]:
     names = {var for _, var, _ in _ENV_FIELDS}
     for path in [*(ROOT / "pipeline").rglob("*.py"), *(ROOT / "workers").rglob("*.py")]:
         names |= set(re.findall(r"""(?:env|environ)(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]+)["']""", path.read_text()))
-    return names | {"PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"}
+    proxies = {f"{scheme}_PROXY" for scheme in ("HTTP", "HTTPS", "ALL", "NO")}  # pipeline/http/proxy.py
+    return names | proxies | {"PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"}
 
 
 def _template_envs() -> dict[str, dict[str, str]]:

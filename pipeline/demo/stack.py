@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from pipeline.demo.tenants import OkendoTenant, OmneoTenant, RediemTenant, SmileTenant, Tenant
+from pipeline.demo.tenants import SEED_002_SCOPES, OkendoTenant, OmneoTenant, RediemTenant, SmileTenant, Tenant
 from pipeline.localredis import LocalRedis, ensure_redis, free_port
 from pipeline.sim import (AttentiveSimulator, KlaviyoSimulator, OkendoSimulator, OmneoSimulator, PostscriptSimulator,
                           RediemSimulator, SmileSimulator)
@@ -48,6 +48,9 @@ class DemoOptions:
     log_level: str = "WARNING"
     #: Where the Smile merchants deliver: "postscript" and/or "klaviyo" (pipeline/demo/tenants.py).
     smile_platforms: tuple[str, ...] = ("postscript",)
+    #: How many Smile merchants (the last ones, always leaving one) have a key with only
+    #: customer:read (seed 002): they deliver the two seed-002 properties, no points or reward events.
+    smile_customer_read_only: int = 0
     #: The Klaviyo simulator's limits, (burst/s, steady/min) per endpoint class (pipeline/sim/klaviyo.py);
     #: None: unlimited.
     klaviyo_limits: Mapping[str, tuple[int, int] | None] | None = field(default_factory=lambda: dict(KLAVIYO_LIMITS),
@@ -164,12 +167,14 @@ def demo_stack(opts: DemoOptions, *, say: Callable[[str], None] = print) -> Iter
         run = f"{os.getpid() % 10000:04d}{int(time.time()) % 1000:03d}"
         tenants: list[Tenant] = []
         if "smile" in opts.providers:
+            read_only = min(opts.smile_customer_read_only, opts.merchants - 1)  # at least one full key
             for i in range(opts.merchants):
                 share = lambda total: total // opts.merchants + (1 if i < total % opts.merchants else 0)  # noqa: E731
                 tenants.append(SmileTenant(f"demo{run}-smile{i + 1}", f"sk_demo{run}_{i}", postscript, sims["smile"],
                                            customers=share(opts.customers), transactions=share(opts.transactions),
                                            seed=opts.seed + i, sync_interval_s=opts.sync_interval_s,
-                                           platforms=opts.smile_platforms, sims=sims))
+                                           platforms=opts.smile_platforms, sims=sims,
+                                           scopes=SEED_002_SCOPES if i >= opts.merchants - read_only else None))
         if "okendo" in opts.providers:
             tenants.append(OkendoTenant(f"demo{run}-okendo", f"sk_demo{run}_ok", postscript, sims["okendo"],
                                         members=opts.members, seed=opts.seed))

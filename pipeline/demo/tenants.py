@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -136,21 +137,28 @@ class Tenant:
         return out
 
 
+#: seed 002: the scopes Postscript's own Smile integration asks for
+SEED_002_SCOPES = ("customer:read",)
+
+
 class SmileTenant(Tenant):
     """``platforms``: where this merchant delivers, "postscript" and/or "klaviyo" (a simulator for
-    each in ``sims``). The Postscript shop is seeded (its subscribers) either way."""
+    each in ``sims``). The Postscript shop is seeded (its subscribers) either way. ``scopes``:
+    the key's Smile scopes (None: every read scope); with ``SEED_002_SCOPES`` the merchant gets the
+    seed-002 properties and none of the points or reward events."""
 
     provider = "smile"
     PLATFORMS: ClassVar[tuple[str, ...]] = ("postscript", "klaviyo")
 
     def __init__(self, merchant: str, shop_key: str, postscript: PostscriptSimulator, smile: SmileSimulator, *,
                  customers: int, transactions: int, seed: int, sync_interval_s: float,
-                 platforms: Sequence[str] = ("postscript",), sims: Mapping[str, Any] | None = None) -> None:
+                 platforms: Sequence[str] = ("postscript",), sims: Mapping[str, Any] | None = None,
+                 scopes: tuple[str, ...] | None = None) -> None:
         super().__init__(merchant, shop_key, postscript)
         if not platforms or set(platforms) - set(self.PLATFORMS) or len(set(platforms)) != len(platforms):
             raise ValueError(f"Smile platforms must be distinct, among {self.PLATFORMS}; got {tuple(platforms)}")
         key = f"smile_demo_{merchant}"
-        self.account = smile.add_account(key)
+        self.account = smile.add_account(key, scopes)
         self.summary = seed_demo(self.account, self.shop, customers=customers, transactions=transactions, seed=seed)
         self.url, self.interval = f"{smile.base_url}/v1", sync_interval_s
         self.env[f"{_env_prefix(merchant)}_SMILE_API_KEY"] = key
@@ -170,9 +178,10 @@ class SmileTenant(Tenant):
             if txn.get("internal_note"):
                 return "Smile Points Adjusted"
             return "Smile Points Earned" if txn["points_change"] > 0 else "Smile Points Redeemed"
-        issued = [f for f in self.account.reward_fulfillments.values() if f["fulfillment_status"] == "issued"]
-        return Counter(name(t) for t in self.account.points_transactions.values()) + Counter(
-            {"Smile Reward Fulfilled": len(issued)} if issued else {})
+        issued = [f for f in self.account.reward_fulfillments.values() if f["fulfillment_status"] == "issued"
+                  and self.account.has_scope("reward_fulfillment:read")]
+        txns = self.account.points_transactions.values() if self.account.has_scope("points_transaction:read") else ()
+        return Counter(name(t) for t in txns) + Counter({"Smile Reward Fulfilled": len(issued)} if issued else {})
 
     def expected(self) -> Counter[str]:
         return self.expected_at("postscript") if self.on_postscript else Counter()
@@ -186,9 +195,12 @@ class SmileTenant(Tenant):
         wrong = 0
         if self.on_postscript:
             subscribers = {s["email"]: s for s in self.shop.subscribers.values() if s.get("email")}
+            read_only = not self.account.has_scope("points_transaction:read")
             for customer in self.account.customers.values():
-                props = (subscribers.get(customer["email"]) or {}).get("properties")
-                if props is not None and not self._profile_matches(props, customer):
+                sub = subscribers.get(customer["email"])
+                props = (sub or {}).get("properties")
+                # a customer:read-only merchant gets nothing but profiles: every subscriber must have them
+                if (props is not None or (read_only and sub)) and not self._profile_matches(props or {}, customer):
                     wrong += 1
             if wrong:
                 out.append(f"{self.merchant}: {wrong} subscriber profiles do not match Smile")
@@ -234,7 +246,14 @@ class RediemTenant(Tenant):
         return expected_types(self.items())
 
     def problems(self) -> list[str]:
-        return super().problems() + self.fanout_problems()
+        """Seed 000: every member is added to Postscript; one without a phone cannot be (it is
+        recorded as skipped, with the reason, by the pipeline)."""
+        phones = {re.sub(r"\D", "", s["phone_number"] or "") for s in self.shop.subscribers.values()}
+        emails = {(s["email"] or "").lower() for s in self.shop.subscribers.values()}
+        absent = [m for m in self.program.members.values()
+                  if m["phone"] and re.sub(r"\D", "", m["phone"]) not in phones and m["email"].lower() not in emails]
+        out = [f"{self.merchant}: {len(absent)} Rediem members with a phone were not added to Postscript"] if absent else []
+        return super().problems() + out + self.fanout_problems()
 
 
 class OmneoTenant(Tenant):

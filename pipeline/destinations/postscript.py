@@ -4,8 +4,10 @@
   catalog's display name is encoded by ``event_type`` ("Smile Points Earned" →
   ``Smile_Points_Earned``); ``occurred_at`` is UTC ``%Y-%m-%d %H:%M:%S.%f``;
   ``external_id`` carries our delivery id.
-* Properties: look the subscriber up (``GET /api/v2/subscribers?email__eq=`` or
-  ``phone_number__eq=``), cache the ``s_`` id, then ``PATCH /api/v2/subscribers/{id}``.
+* Properties: look the subscriber up, by phone first when the customer has one
+  (``GET /api/v2/subscribers?phone_number__eq=``: a subscriber *is* a phone number to
+  Postscript, and Postscript matches events the same way), then by email (``email__eq``);
+  cache the ``s_`` id (and a miss, briefly) per identifier, then ``PATCH /api/v2/subscribers/{id}``.
   A customer who is not a subscriber is skipped with a reason (policy ``skip``), or, with
   policy ``create`` and a phone number, created with ``POST /api/v2/subscribers``.
 * ``EXISTING_SUBSCRIBERS_ONLY``: providers whose Postscript integration touches only existing
@@ -98,36 +100,52 @@ class PostscriptDestination:
         if self._account.unknown_subscriber != "create":
             return SendResult("skipped", reason="not a Postscript subscriber (policy: skip)")
         if not update.customer.phone:
-            return SendResult("skipped", reason="not a Postscript subscriber and no phone number to create one")
-        body = {"phone_number": update.customer.phone, "properties": properties, "origin": "loyalty-pipeline",
+            # A Postscript subscriber is a phone number: without one there is nothing to create.
+            # Recorded in the skipped journal with this reason; the customer is added by the
+            # first later update that carries a phone.
+            return SendResult("skipped", reason="not a Postscript subscriber and no phone number to create one "
+                                                "(Postscript subscribers are phone numbers)")
+        # developers.postscript.io/reference/create-subscriber: phone_number, email, properties
+        # (no keyword: subscribed without a keyword reply; Postscript asks the number to opt in)
+        body = {"phone_number": update.customer.phone, "properties": properties,
                 **({"email": update.customer.email} if update.customer.email else {})}
-        response = self._request("POST", "/api/v2/subscribers", what="POST /api/v2/subscribers", json=body)
+        try:
+            response = self._request("POST", "/api/v2/subscribers", what="POST /api/v2/subscribers", json=body)
+        except FatalError as exc:
+            # Created meanwhile (another worker, or a retried create that had landed): update it.
+            self._forget(update.customer)
+            found = self._subscriber_id(update.customer) if exc.status in (400, 409, 422) else None
+            if found is None:
+                raise
+            response = self._request("PATCH", f"/api/v2/subscribers/{found}", what="PATCH /api/v2/subscribers/{id}",
+                                     json={"properties": properties})
+            return SendResult("delivered", status=response.status_code)
+        self._forget(update.customer)  # the cached "not a subscriber" is stale now
         return SendResult("delivered", status=response.status_code)
 
-    def _identity(self, customer: Customer) -> tuple[str, dict[str, str]] | None:
+    @staticmethod
+    def _identities(customer: Customer) -> list[tuple[str, dict[str, str]]]:
+        """(cache key, lookup query) in the order they are tried: phone, then email."""
+        out: list[tuple[str, dict[str, str]]] = []
+        if customer.phone and (digits := re.sub(r"\D", "", customer.phone)):
+            out.append((customer.phone, {"phone_number__eq": digits}))
         if customer.email:
-            return customer.email, {"email__eq": customer.email}
-        if customer.phone:
-            digits = re.sub(r"\D", "", customer.phone)
-            return customer.phone, {"phone_number__eq": digits}
-        return None
+            out.append((customer.email, {"email__eq": customer.email}))
+        return out
 
     def _subscriber_id(self, customer: Customer) -> str | None:
-        identity = self._identity(customer)
-        if identity is None:
-            return None
-        key, params = identity
-        cached = self._subscribers.get(self._merchant, self.kind, key)
-        if cached is not None:
-            return cached or None
-        response = self._request("GET", "/api/v2/subscribers", what="GET /api/v2/subscribers", params=params)
-        found = response.json().get("subscribers") or []
-        subscriber_id = str(found[0]["id"]) if found else ABSENT
-        ttl = SUBSCRIBER_TTL_S if subscriber_id else ABSENT_TTL_S
-        self._subscribers.put(self._merchant, self.kind, key, subscriber_id, ttl_s=ttl)
-        return subscriber_id or None
+        for key, params in self._identities(customer):
+            cached = self._subscribers.get(self._merchant, self.kind, key)
+            if cached is None:
+                response = self._request("GET", "/api/v2/subscribers", what="GET /api/v2/subscribers", params=params)
+                found = response.json().get("subscribers") or []
+                cached = str(found[0]["id"]) if found else ABSENT
+                ttl = SUBSCRIBER_TTL_S if cached else ABSENT_TTL_S
+                self._subscribers.put(self._merchant, self.kind, key, cached, ttl_s=ttl)
+            if cached:
+                return cached
+        return None
 
     def _forget(self, customer: Customer) -> None:
-        identity = self._identity(customer)
-        if identity is not None:
-            self._subscribers.forget(self._merchant, self.kind, identity[0])
+        for key, _ in self._identities(customer):
+            self._subscribers.forget(self._merchant, self.kind, key)

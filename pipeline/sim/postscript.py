@@ -1,8 +1,13 @@
 """Postscript Partner API v2 simulator: custom events and subscribers, per shop key.
 
 Strict where the real API is documented (event ``type`` charset, ``occurred_at`` format,
-flat property values, 50 custom subscriber properties), answers 202 to accepted events and
-records everything so tests can count deliveries and duplicates. Errors use Postscript's
+subscriber property values of the documented types: strings, integers, booleans, string
+arrays, never a float; 50 custom subscriber properties), answers 202 to accepted events and
+records everything so tests can count deliveries and duplicates. ``POST /api/v2/subscribers``
+(developers.postscript.io/reference/create-subscriber; absent from the harvested spec) takes
+``phone_number`` (required), ``email``, ``shopify_customer_id``, ``tags``, ``properties``,
+``keyword``/``keyword_id``; a created subscriber is pending until it opts in (``can_send``
+false), as Postscript documents. Errors use Postscript's
 ``{"error_code", "error_message", "success": false}`` envelope (plus ``field`` on 400s).
 """
 
@@ -26,6 +31,7 @@ OCCURRED_AT_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 MAX_CUSTOM_PROPERTIES = 50
 _EVENT_KEYS = {"type", "subscriber_id", "phone", "email", "occurred_at", "properties", "external_id"}
 _PATCH_KEYS = {"email", "tags", "properties"}
+_CREATE_KEYS = {"phone_number", "email", "shopify_customer_id", "tags", "properties", "keyword", "keyword_id"}
 _LIST_PARAMS = {"email__eq", "phone_number__eq", "page"}
 _ERROR_CODES = {400: 4000, 401: 1001, 404: 4004, 405: 4005, 429: 3002}
 
@@ -51,7 +57,8 @@ class PostscriptShop:
 
     Attributes: ``subscribers`` (id -> live subscriber dict), ``events`` (accepted event bodies
     plus ``event_id`` and ``received_at``), ``events_by_external_id`` (external_id -> events),
-    ``patches`` (``(subscriber_id, body)`` per accepted PATCH).
+    ``patches`` (``(subscriber_id, body)`` per accepted PATCH), ``created`` (ids made by
+    ``POST /api/v2/subscribers``).
     """
 
     def __init__(self, sim: PostscriptSimulator, shop_id: str, api_key: str, name: str) -> None:
@@ -62,6 +69,7 @@ class PostscriptShop:
         self.events: list[dict[str, Any]] = []
         self.events_by_external_id: dict[str, list[dict[str, Any]]] = {}
         self.patches: list[tuple[str, dict[str, Any]]] = []
+        self.created: list[str] = []
         self.sim = sim
 
     def add_subscriber(
@@ -143,6 +151,7 @@ class PostscriptSimulator(SimServer):
         self.route("GET", r"/api/v2/subscribers", self._list_subscribers)
         self.route("GET", r"/api/v2/subscribers/(?P<id>[^/]+)", self._get_subscriber)
         self.route("PATCH", r"/api/v2/subscribers/(?P<id>[^/]+)", self._patch_subscriber)
+        self.route("POST", r"/api/v2/subscribers", self._create_subscriber)
         self.route("GET", r"/api/v2/me", self._me)
 
     def add_shop(self, api_key: str, name: str | None = None) -> PostscriptShop:
@@ -246,6 +255,29 @@ class PostscriptSimulator(SimServer):
                 raise HttpError(404, f"Subscriber {req.params['id']} not found")
             return json_response(200, sub)
 
+    def _create_subscriber(self, req: Request) -> Response:
+        shop = self._shop(req)
+        body = parse_json_body(req)
+        if not isinstance(body, dict):
+            raise _bad("body", "must be a JSON object")
+        for key in sorted(set(body) - _CREATE_KEYS):
+            raise _bad(key, "unknown field")
+        phone = body.get("phone_number")
+        if not isinstance(phone, str) or not re.fullmatch(r"\+[1-9]\d{6,14}", phone):
+            raise _bad("phone_number", "required, E.164")
+        email = body.get("email")
+        if email is not None and not isinstance(email, str):
+            raise _bad("email", "must be a string")
+        _check_properties(body.get("properties"))
+        with self.lock:
+            if any(_digits(s["phone_number"]) == _digits(phone) for s in shop.subscribers.values()):
+                raise _bad("phone_number", "a subscriber with this phone number already exists")
+        sub = shop.add_subscriber(email=email, phone_number=phone, properties=body.get("properties"),
+                                  tags=body.get("tags") or (), can_send=False)
+        with self.lock:
+            shop.created.append(sub["id"])
+        return json_response(201, {"subscriber_id": sub["id"], "is_pending": True})
+
     def _patch_subscriber(self, req: Request) -> Response:
         shop = self._shop(req)
         with self.lock:
@@ -262,12 +294,7 @@ class PostscriptSimulator(SimServer):
             raise _bad("email", "must be a string")
         if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
             raise _bad("tags", "must be an array of strings")
-        if props is not None:
-            if not isinstance(props, dict):
-                raise _bad("properties", "must be an object")
-            for key, value in props.items():
-                if not (_scalar(value) or (isinstance(value, list) and all(isinstance(v, str) for v in value))):
-                    raise _bad(f"properties.{key}", "value must be a string, number, boolean or array of strings")
+        _check_properties(props)
         with self.lock:
             merged = {**sub["properties"], **(props or {})}
             if len(merged) > MAX_CUSTOM_PROPERTIES:
@@ -282,6 +309,20 @@ class PostscriptSimulator(SimServer):
             sub["updated_at"] = _iso_s(self.now())
             shop.patches.append((sub["id"], body))
             return json_response(200, sub)
+
+
+def _check_properties(props: Any) -> None:
+    """Subscriber property values: strings (ISO dates too), integers, booleans, string arrays."""
+    if props is None:
+        return
+    if not isinstance(props, dict):
+        raise _bad("properties", "must be an object")
+    for key, value in props.items():
+        if isinstance(value, float):
+            raise _bad(f"properties.{key}", "a decimal number is not a property type (strings, integers, "
+                                            "string arrays, ISO dates)")
+        if not (_scalar(value) or (isinstance(value, list) and all(isinstance(v, str) for v in value))):
+            raise _bad(f"properties.{key}", "value must be a string, integer, boolean or array of strings")
 
 
 def validate_event(body: Any) -> None:

@@ -16,6 +16,10 @@ Assumed contract (research/providers.md §3, ``pipeline/providers/schemas/rediem
   customer}`` where ``customer`` is the member's loyalty snapshot after the activity. Ids are
   ``act_`` + 10 digits (so string order is creation order). Timestamps are ISO 8601 with ms.
 * Webhook pushes carry one activity as the body, signed with ``hmac_sign``.
+* Points and impact counts are integers; ``spend_to_next_tier`` is money (a number).
+
+Every shape here is ASSUMED (``SHAPES`` in the schema module says so); ``tests/contracts/rediem.py``
+holds this simulator and the schema to the same field table.
 """
 
 from __future__ import annotations
@@ -72,12 +76,12 @@ class RediemProgram:
             self.members[mid] = {
                 "id": mid, "email": email, "phone": phone, "first_name": first_name, "birth_date": birth_date,
                 "current_tier": first_tier, "point_balance": 0, "points_to_next_tier": None,
-                "spend_to_next_tier": None, "points_expiring": 0.0, "points_expiry_date": None,
+                "spend_to_next_tier": None, "points_expiring": 0, "points_expiry_date": None,
                 "last_action_points": None, "last_action_type": None, "last_reward_type": None,
                 "advocate_first_name": None, "redemption_reward_code": None, "has_account": False,
                 "opt_in_date": None, "date_last_action": None, "date_last_reward": None,
-                "impacts": {"Trees Planted": 0.0, "Plastic Bottles Recycled": 0.0},
-                "impacts_yoy": {"Trees Planted": 0.0, "Plastic Bottles Recycled": 0.0},
+                "impacts": {"Trees Planted": 0, "Plastic Bottles Recycled": 0},
+                "impacts_yoy": {"Trees Planted": 0, "Plastic Bottles Recycled": 0},
             }
             self._lifetime[mid] = 0
             self._refresh_tier_progress(mid)
@@ -113,11 +117,11 @@ class RediemProgram:
                 act["reward_code"] = act["reward_code"] or f"RDM-{act['id'][-6:]}"
                 m.update(point_balance=m["point_balance"] - points, last_reward_type=act["reward_type"],
                          redemption_reward_code=act["reward_code"], date_last_reward=stamp)
-                m["points_expiring"] = float(min(m["points_expiring"], m["point_balance"]))
+                m["points_expiring"] = min(m["points_expiring"], m["point_balance"])
             elif type in ("signup", "points_earned", "referral_completed") and points:
                 m["point_balance"] += points
                 self._lifetime[member_id] += points
-                m.update(points_expiring=float(m["point_balance"]),
+                m.update(points_expiring=m["point_balance"],
                          points_expiry_date=iso_ms(when + timedelta(days=365)))
             if type == "signup":
                 m.update(has_account=True, opt_in_date=stamp)
@@ -152,7 +156,7 @@ class RediemProgram:
         m, lifetime = self.members[member_id], self._lifetime[member_id]
         above = [need for name, need in self.tiers.items() if need > lifetime]
         to_next = (min(above) - lifetime) if above else None
-        m.update(points_to_next_tier=float(to_next) if to_next is not None else None,
+        m.update(points_to_next_tier=to_next,
                  spend_to_next_tier=to_next / 10 if to_next is not None else None)
 
 

@@ -39,7 +39,7 @@ HANDOVER_LEASE_S = 10.0
 #: A batch handed to the broker is handed out again after this long if no worker has taken it.
 QUEUED_LEASE_S = 1800.0
 #: A batch a worker holds is handed out again this long after the worker stops renewing it.
-RUN_LEASE_S = 20.0
+RUN_LEASE_S = 12.0
 #: How long a finished batch is remembered (longer than any broker redelivery).
 DONE_TTL_S = 86_400
 

@@ -105,18 +105,26 @@ def test_a_host_cut_off_mid_delivery_loses_nothing_and_the_other_host_finishes(t
             postscript_port = tenant.shop.sim.port
             timeline = Timeline(lambda: received(tenant.shop).external_ids)
             try:
-                def both_busy() -> bool:
-                    return (received(tenant.shop).external_ids >= expected // 3
-                            and all(relay.bytes_from(hosts.address[h], postscript_port) > 0 for h in hosts.names))
-                if not wait_until(both_busy, 90):
-                    pytest.fail(f"both hosts never delivered before the cut: {received(tenant.shop)}, relay {relay.sent}")
                 client = redis.Redis(port=redis_port, password=PASSWORD)
+                log_a = stack.logs / "host-a.log"
+
+                def a_holds() -> set[str]:
+                    """Batches whose lease a task running on host a holds now."""
+                    running = _task_ids(log_a, RECEIVED) - _task_ids(log_a, FINISHED)
+                    held_now = client.hgetall(keys.due_holders("postscript"))
+                    return {b.decode() for b, holder in held_now.items() if holder.decode() in running}
+
+                def both_busy() -> bool:  # and host a holds a batch: the cut strands work
+                    return (received(tenant.shop).external_ids >= expected // 3
+                            and all(relay.bytes_from(hosts.address[h], postscript_port) > 0 for h in hosts.names)
+                            and bool(a_holds()))
+                if not wait_until(both_busy, 90, interval_s=0.1):
+                    pytest.fail(f"both hosts never delivered before the cut: {received(tenant.shop)}, relay {relay.sent}")
                 hosts.cut("a")
                 cut_at, at_cut = time.monotonic(), received(tenant.shop).external_ids
                 held = {k.decode(): v.decode() for k, v in client.hgetall(keys.due_holders("postscript")).items()}
                 a_bytes_at_cut = relay.bytes_from(hosts.address["a"], postscript_port)
                 time.sleep(2)  # the last log lines a wrote before the cut
-                log_a = stack.logs / "host-a.log"
                 stranded = _task_ids(log_a, RECEIVED) - _task_ids(log_a, FINISHED)
                 a_batches = {batch for batch, holder in held.items() if holder in stranded}
 
@@ -156,8 +164,8 @@ def test_a_host_cut_off_mid_delivery_loses_nothing_and_the_other_host_finishes(t
                   longest_stall_s=timeline.longest_stall_s(expected),
                   recover_s=next((t - cut_at for t, n in timeline.samples if n >= expected), 0.0))
 
-    if at_cut >= expected:
-        pytest.fail(f"host a was cut after the delivery had finished: {evidence}")
+    if at_cut >= expected or not a_batches:
+        pytest.fail(f"host a was cut after the delivery had finished, or holding nothing: {evidence}")
     assert a_bytes_after == a_bytes_at_cut, f"host a was not cut off: {evidence}"
     assert not missing, evidence
     assert got.external_ids == expected, evidence

@@ -36,7 +36,9 @@ def test_an_okendo_event_or_property_for_a_stranger_is_skipped_with_the_reason(p
     assert sent.outcome == updated.outcome == "skipped"
     assert "existing subscribers only" in sent.reason and "jane" not in sent.reason
     assert "existing subscribers only" in updated.reason
-    assert [r.method for r in seen] == ["GET"]  # one lookup (cached), never a POST or a PATCH
+    # the event's email lookup, then the profile's phone lookup (phone first; its email answer is
+    # cached): never a POST or a PATCH
+    assert [(r.method, *r.url.params) for r in seen] == [("GET", "email__eq"), ("GET", "phone_number__eq")]
 
 
 def test_other_providers_events_still_go_out_without_a_lookup() -> None:

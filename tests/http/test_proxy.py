@@ -23,6 +23,8 @@ import pytest
 from pipeline.errors import ConfigError
 from pipeline.http.client import build_client
 from pipeline.http.proxy import environment_proxies
+from pipeline.http.transport import KeepAliveTransport
+from pipeline.settings import Settings
 
 
 class Origin(BaseHTTPRequestHandler):
@@ -186,3 +188,11 @@ def test_environment_rules_match_httpx() -> None:
     assert environment_proxies({"http_proxy": ""}) == {}
     with pytest.raises(ConfigError, match="HTTPS_PROXY: only http:// proxies are supported, got socks5://"):
         environment_proxies({"HTTPS_PROXY": "socks5://p:1080"})
+
+
+def test_a_proxy_the_transport_cannot_use_stops_the_process_at_start() -> None:
+    with pytest.raises(ConfigError, match="^ALL_PROXY: only http:// proxies") as err:
+        Settings.from_env({"ALL_PROXY": "https://user:hunter2@proxy:443"})
+    assert "hunter2" not in str(err.value)
+    with pytest.raises(ValueError, match="only http:// proxies"):
+        KeepAliveTransport(proxy="socks5://p:1080")

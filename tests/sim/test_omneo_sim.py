@@ -149,13 +149,16 @@ def test_profile_balances_and_redemptions(client: httpx.Client, tenant: OmneoTen
     soon = tenant.issue_reward(pid, 5, name="Spend Reward", expires_at=clock.t + timedelta(days=10))
     clock.t += timedelta(minutes=5)
     redemption = tenant.redeem(pid, 8)
-    assert soon["value_remaining"] == 0 and late["value_remaining"] == 7  # closest expiry first
-    assert [i["reward_id"] for i in redemption["items"]] == [soon["id"], late["id"]]
+    # closest expiry first; money as numeric strings, as the v3 reference renders it
+    assert soon["value_remaining"] == "0.00" and late["value_remaining"] == "7.00"
+    assert [i["type_attributes"]["id"] for i in redemption["items"]] == [soon["id"], late["id"]]
+    assert redemption["total"] == "8.00" and [i["value"] for i in redemption["items"]] == ["5.00", "3.00"]
     with pytest.raises(ValueError):
         tenant.redeem(pid, 100)
     clock.t += timedelta(minutes=5)
     txn = tenant.add_transaction(pid, 42.5, redemption_id=redemption["id"])
     assert redemption["transaction_id"] == txn["id"] and redemption["updated_at"] == "2026-01-01 12:10:00"
+    assert txn["redemption"]["id"] == redemption["id"] and "redemption_id" not in txn
     body = client.get(f"/api/v3/profiles/{pid}/balances").json()
     assert body == {"data": {"reward_balance": 7.0, "point_balance": 1250.0, "point_balance_dollars": 12.5,
                              "combined_balance_dollars": 19.5, "benefit_balance": 0.0}}

@@ -136,8 +136,18 @@ def _check_klaviyo_bulk_events(body: dict[str, Any]) -> None:
                 seen.add(key)
 
 
+def _check_postscript_properties(body: dict[str, Any]) -> None:
+    """PATCH subscriber ``properties``: the description's types (strings, integers, string arrays, ISO
+    dates; booleans for seed 002's TRUE/FALSE): a JSON number with a fraction or a decimal point
+    (``250.0``) is none of them."""
+    for key, value in (body.get("properties") or {}).items():
+        if isinstance(value, float):
+            raise ValueError(f"properties/{key} is a decimal number ({value!r}); send an integer or a string")
+
+
 BODY_CHECKS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("POST", "/api/v2/events"): _check_event,
+    ("PATCH", "/api/v2/subscribers/{id}"): _check_postscript_properties,
     # Attentive v1 (server_prefix "/v1")
     ("POST", "/events/custom"): _check_attentive_event,
     ("POST", "/attributes/custom"): _check_attentive_attributes,
