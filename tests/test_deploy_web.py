@@ -65,6 +65,18 @@ def test_k8s_exposes_only_the_public_port_through_its_service() -> None:
     assert deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == env["OPS_PORT"]
 
 
+def test_k8s_lets_only_prometheus_reach_the_ops_port() -> None:
+    docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "web.yaml").read_text()))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    policy = next(d for d in docs if d["kind"] == "NetworkPolicy")
+    assert policy["spec"]["podSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    rules = {p["port"]: rule.get("from") for rule in policy["spec"]["ingress"] for p in rule["ports"]}
+    assert set(rules) == {"http", "ops"}
+    assert rules["http"] is None  # webhooks: from anywhere
+    assert rules["ops"] and all("namespaceSelector" in peer or "podSelector" in peer for peer in rules["ops"])
+
+
 def test_systemd_keeps_both_listeners_on_loopback() -> None:
     unit = (DEPLOY / "systemd" / "loyalty-pipeline-web.service").read_text()
     env = dict(kv.split("=", 1) for line in re.findall(r"^Environment=(.+)$", unit, re.MULTILINE)
