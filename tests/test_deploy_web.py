@@ -77,6 +77,15 @@ def test_k8s_lets_only_prometheus_reach_the_ops_port() -> None:
     assert rules["ops"] and all("namespaceSelector" in peer or "podSelector" in peer for peer in rules["ops"])
 
 
+def test_systemd_lets_the_web_process_hold_all_its_connections_open() -> None:
+    conf = (ROOT / "workers" / "gunicorn_conf.py").read_text()  # not imported: it monkey-patches on import
+    connections = int(re.search(r"^worker_connections = (\d+)", conf, re.MULTILINE)[1])
+    unit = (DEPLOY / "systemd" / "loyalty-pipeline-web.service").read_text()
+    limit = re.search(r"^LimitNOFILE=(\d+)$", unit, re.MULTILINE)
+    assert limit is not None, "systemd's soft default of 1024 files is below worker_connections plus Redis sockets"
+    assert int(limit[1]) >= 2 * connections
+
+
 def test_systemd_keeps_both_listeners_on_loopback() -> None:
     unit = (DEPLOY / "systemd" / "loyalty-pipeline-web.service").read_text()
     env = dict(kv.split("=", 1) for line in re.findall(r"^Environment=(.+)$", unit, re.MULTILINE)
