@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 from pipeline import keys
 from pipeline.delivery.result import AUTH_RECHECK_S, INFLIGHT_TTL_S, PAUSE_RECHECK_S, BatchResult, identity
-from pipeline.errors import AuthError, FatalError, PipelineError, RetriableError, Throttled
+from pipeline.delivery.outcomes import outcome_for
+from pipeline.errors import PipelineError
+from pipeline.http.policy import Action
 from pipeline.observability.metrics import observe_latency
 from pipeline.state.ledger import Claim
 from pipeline.state.profiles import plan
@@ -106,28 +108,27 @@ class BulkSends:
         started = self._clock.monotonic()
         try:
             send()
-        except Throttled as exc:
-            result.deferred.extend(deliveries)
-            result.defer_s = max(result.defer_s, exc.retry_after_s or 1.0)
-            return False
-        except RetriableError as exc:
-            for d in deliveries:
-                self._retry(d.with_attempt(self._attempt(type(exc).__name__, exc.status, started)), exc, result)
-            return False
-        except AuthError as exc:
-            self._pauses.pause(self._merchant, self._platform, since=self._clock.now(), reason=str(exc),
-                               until=self._clock.now() + timedelta(seconds=AUTH_RECHECK_S))
-            result.deferred.extend(deliveries)
-            result.defer_s = max(result.defer_s, PAUSE_RECHECK_S)
-            return False
-        except (FatalError, PipelineError, ValueError) as exc:
-            if on_refused is not None:
+        except PipelineError as exc:  # anything else is a bug: it propagates (outcomes.py)
+            action = outcome_for(exc)
+            if action is Action.DEFER:
+                result.deferred.extend(deliveries)
+                result.defer_s = max(result.defer_s, getattr(exc, "retry_after_s", None) or 1.0)
+            elif action in (Action.RETRY, Action.RATE_LIMITED):
+                for d in deliveries:
+                    self._retry(d.with_attempt(self._attempt(type(exc).__name__, getattr(exc, "status", None),
+                                                             started)), exc, result)  # type: ignore[arg-type]
+            elif action is Action.AUTH:
+                self._pauses.pause(self._merchant, self._platform, since=self._clock.now(), reason=str(exc),
+                                   until=self._clock.now() + timedelta(seconds=AUTH_RECHECK_S))
+                result.deferred.extend(deliveries)
+                result.defer_s = max(result.defer_s, PAUSE_RECHECK_S)
+            elif on_refused is not None:
                 on_refused()
-                return False
-            for d in deliveries:
-                self._dead_letter(d.with_attempt(self._attempt(type(exc).__name__, getattr(exc, "status", None),
-                                                               started)), exc, reason=str(exc), result=result)
-                result.dead_lettered += 1
+            else:
+                for d in deliveries:
+                    self._dead_letter(d.with_attempt(self._attempt(type(exc).__name__, getattr(exc, "status", None),
+                                                                   started)), exc, reason=str(exc), result=result)
+                    result.dead_lettered += 1
             return False
         observe_latency(self._platform, self._clock.monotonic() - started)
         return True

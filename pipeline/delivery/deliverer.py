@@ -38,7 +38,9 @@ from pipeline.delivery.result import (AUTH_RECHECK_S, BULK_MIN_EVENTS, BULK_MIN_
                                       DLQ_GUARD_STREAK, INFLIGHT_TTL_S, PAUSE_RECHECK_S, REPLAY, BatchResult,
                                       identity)
 from pipeline.destinations.base import Destination, SendResult
-from pipeline.errors import AuthError, FatalError, PipelineError, RateLimited, RetriableError, Throttled
+from pipeline.delivery.outcomes import outcome_for
+from pipeline.errors import PipelineError, RateLimited, RetriableError
+from pipeline.http.policy import Action
 from pipeline.observability.metrics import observe_latency
 from pipeline.state.counters import Counters
 from pipeline.state.journal import Journal
@@ -188,27 +190,24 @@ class Deliverer(BulkSends):
         started = self._clock.monotonic()
         try:
             sent = self._destination.send(item, delivery_id=delivery.id)
-        except Throttled as exc:
-            result.defer_s = max(result.defer_s, exc.retry_after_s or 1.0)
-            return False
-        except AuthError as exc:
-            # this delivery is dead-lettered with the 401/403; the rest wait for the credential
-            # to be fixed instead of flooding the dead-letter queue
-            failed = delivery.with_attempt(self._attempt(type(exc).__name__, exc.status, started))
-            self._dead_letter(failed, exc, reason=str(exc), result=result)
-            result.dead_lettered += 1
-            self._pauses.pause(self._merchant, self._platform, since=self._clock.now(), reason=str(exc),
-                               until=self._clock.now() + timedelta(seconds=AUTH_RECHECK_S))
-            result.defer_s = max(result.defer_s, PAUSE_RECHECK_S)
-            result.deferred_from_next = True
-            return False
-        except RetriableError as exc:
-            self._retry(delivery.with_attempt(self._attempt(type(exc).__name__, exc.status, started)), exc, result)
-            return True
-        except (FatalError, PipelineError, ValueError) as exc:  # rejected, or an item it cannot encode
+        except PipelineError as exc:  # anything else is a bug: it propagates (outcomes.py)
+            action = outcome_for(exc)
+            if action is Action.DEFER:
+                result.defer_s = max(result.defer_s, getattr(exc, "retry_after_s", None) or 1.0)
+                return False
             failed = delivery.with_attempt(self._attempt(type(exc).__name__, getattr(exc, "status", None), started))
+            if action in (Action.RETRY, Action.RATE_LIMITED):
+                self._retry(failed, exc, result)  # type: ignore[arg-type]
+                return True
             self._dead_letter(failed, exc, reason=str(exc), result=result)
             result.dead_lettered += 1
+            if action is Action.AUTH:
+                # the rest wait for the credential to be fixed instead of flooding the dead-letter queue
+                self._pauses.pause(self._merchant, self._platform, since=self._clock.now(), reason=str(exc),
+                                   until=self._clock.now() + timedelta(seconds=AUTH_RECHECK_S))
+                result.defer_s = max(result.defer_s, PAUSE_RECHECK_S)
+                result.deferred_from_next = True
+                return False
             return True
         observe_latency(self._platform, self._clock.monotonic() - started)
         self._record(delivery, sent, result)
