@@ -37,7 +37,7 @@ from pipeline.delivery.bulk import BulkSends
 from pipeline.delivery.result import (AUTH_RECHECK_S, BULK_MIN_EVENTS, BULK_MIN_PROFILES, CONTENDED_RECHECK_S,
                                       DLQ_GUARD_STREAK, INFLIGHT_TTL_S, PAUSE_RECHECK_S, REPLAY, BatchResult,
                                       identity)
-from pipeline.destinations.base import Destination, SendResult
+from pipeline.destinations.base import BulkEventDestination, BulkProfileDestination, Destination, SendResult
 from pipeline.delivery.outcomes import outcome_for
 from pipeline.errors import PipelineError, RateLimited, RetriableError
 from pipeline.http.policy import Action
@@ -106,11 +106,11 @@ class Deliverer(BulkSends):
         else:
             done = self._ledger.which_exist([self._ledger_key(d) for d in batch])
             contended: list[Delivery] = []
-            for kind, minimum, method, bulk_send in (
-                    (ProfileUpdate, BULK_MIN_PROFILES, "send_profiles_bulk", self._deliver_profiles_bulk),
-                    (Event, BULK_MIN_EVENTS, "send_events_bulk", self._deliver_events_bulk)):
+            for kind, minimum, port, bulk_send in (
+                    (ProfileUpdate, BULK_MIN_PROFILES, BulkProfileDestination, self._deliver_profiles_bulk),
+                    (Event, BULK_MIN_EVENTS, BulkEventDestination, self._deliver_events_bulk)):
                 bulk = [d for d, a in zip(batch, done) if not a and isinstance(d.item, kind)]
-                if len(bulk) >= minimum and hasattr(self._destination, method):
+                if len(bulk) >= minimum and isinstance(self._destination, port):
                     contended += bulk_send(bulk, result, owner)
                     taken = {d.id for d in bulk}
                     done = [a for d, a in zip(batch, done) if d.id not in taken]
