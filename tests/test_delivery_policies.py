@@ -36,9 +36,9 @@ class Scripted:
 
 
 class H:
-    def __init__(self, *outcomes: object, max_attempts: int = 3) -> None:
+    def __init__(self, *outcomes: object, max_attempts: int = 3, dest: Scripted | None = None) -> None:
         self.clock = FrozenClock(T0)
-        self.dest = Scripted(*outcomes)
+        self.dest = dest or Scripted(*outcomes)
         self.pauses = MemoryPauses()
         self.profiles = MemoryProfileStates()
         self.journal = MemoryJournal(self.clock)
@@ -125,8 +125,7 @@ class Bulk(Scripted):
 
 
 def test_a_large_batch_of_profile_updates_becomes_one_bulk_job() -> None:
-    h = H()
-    h.d._destination = h.dest = Bulk()  # type: ignore[assignment]
+    h = H(dest=Bulk())
     updates = [Delivery(platform="klaviyo", item=profile(email=f"p{i}@example.test", id=f"p{i}")) for i in range(60)]
     result = h.d.deliver([*updates, *batch("e1")])
     assert result.delivered == 61 and len(h.dest.jobs) == 1 and len(h.dest.jobs[0]) == 60

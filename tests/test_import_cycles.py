@@ -27,7 +27,6 @@ KNOWN: tuple[frozenset[str], ...] = (
     frozenset({"workers.app", "workers.dispatch", "workers.leases", "workers.observability", "workers.tasks",
                "workers.tasks.deliver", "workers.tasks.ingest", "workers.tasks.webhooks"}),
     frozenset({"workers.cli", "workers.cli_console"}),
-    frozenset({"pipeline.delivery.bulk", "pipeline.delivery.deliverer"}),  # the BulkSends mixin: next commit
 )
 
 
