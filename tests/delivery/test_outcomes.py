@@ -6,15 +6,20 @@ from __future__ import annotations
 import pytest
 
 from pipeline import keys
-from pipeline.delivery import BULK_MIN_EVENTS
+from pipeline.delivery import BULK_MIN_EVENTS, BULK_MIN_PROFILES, PAUSE_RECHECK_S, Deliverer
 from pipeline.delivery.outcomes import OUTCOMES, outcome_for
 from pipeline.errors import (AuthError, ConfigError, FatalError, InvalidRecord, PipelineError, RateLimited,
                              RetriableError, ScopeMissing, Throttled)
 from pipeline.http.policy import Action
-from pipeline.state.ledger import MemoryLedger
 from pipeline.clock import FrozenClock
+from pipeline.destinations.memory import MemoryBulkDestination
+from pipeline.state.counters import MemoryCounters
+from pipeline.state.journal import MemoryJournal
+from pipeline.state.ledger import MemoryLedger
+from pipeline.state.pauses import MemoryPauses
+from pipeline.state.profiles import MemoryProfileStates
 from pipeline.types import Delivery
-from tests.factories import event
+from tests.factories import event, profile
 from tests.test_delivery import ScriptedDestination, harness
 from tests.test_delivery_bulk import BulkDestination, events
 
@@ -72,3 +77,46 @@ def test_an_event_postscript_cannot_take_is_its_refusal_not_a_bug() -> None:
     with pytest.raises(FatalError, match="postscript cannot take this event: .*no letter or digit"):
         dest.send(event(id="a", name="!!!"), delivery_id="d1")
     assert seen == []  # refused before anything was sent
+
+
+def _bulk_world(error: Exception) -> tuple[Deliverer, MemoryBulkDestination, MemoryJournal, MemoryPauses]:
+    clock = FrozenClock()
+    journal, pauses = MemoryJournal(clock), MemoryPauses()
+    dest = MemoryBulkDestination(bulk=[error])
+    d = Deliverer(merchant="acme", platform="klaviyo", destination=dest, ledger=MemoryLedger(clock),
+                  dead_letters=journal, skipped=journal, counters=MemoryCounters(), clock=clock, pauses=pauses,
+                  profiles=MemoryProfileStates(), dedup_ttl_s=3600, max_attempts=3, retry_base_s=1, retry_max_s=60,
+                  rand=lambda: 1.0)
+    return d, dest, journal, pauses
+
+
+def _profiles(n: int) -> list[Delivery]:
+    return [Delivery(platform="klaviyo", item=profile(email=f"p{i}@example.test", id=f"p{i}")) for i in range(n)]
+
+
+def test_a_refused_credential_on_a_bulk_job_pauses_and_defers_the_job_without_dead_letters() -> None:
+    d, dest, journal, pauses = _bulk_world(AuthError("klaviyo answered 401", status=401))
+    batch = _profiles(BULK_MIN_PROFILES)
+    result = d.deliver(batch)
+    assert [x.id for x in result.deferred] == [x.id for x in batch] and result.dead_lettered == 0
+    assert list(journal.read(keys.dlq("acme", "klaviyo"))) == [] and result.defer_s == PAUSE_RECHECK_S
+    pause = pauses.get("acme", "klaviyo")
+    assert pause is not None and "401" in pause.reason
+    assert len(dest.bulk_requests("send_profiles_bulk")) == 1 and dest.sent == []
+
+
+def test_a_refused_bulk_job_dead_letters_each_of_its_profile_updates() -> None:
+    d, _, journal, _ = _bulk_world(FatalError("klaviyo answered 400", status=400))
+    batch = _profiles(BULK_MIN_PROFILES)
+    assert d.deliver(batch).dead_lettered == BULK_MIN_PROFILES
+    entries = [e for _, e in journal.read(keys.dlq("acme", "klaviyo"))]
+    assert sorted(e["delivery_id"] for e in entries) == sorted(x.id for x in batch)
+    assert {e["http_status"] for e in entries} == {400}
+
+
+def test_a_429_on_a_bulk_job_retries_each_update_without_using_up_an_attempt() -> None:
+    d, _, journal, _ = _bulk_world(RateLimited("klaviyo answered 429", status=429, retry_after_s=5.0))
+    result = d.deliver(_profiles(BULK_MIN_PROFILES))
+    assert len(result.retry) == BULK_MIN_PROFILES and result.retry_in_s == 5.0
+    assert all(x.attempts[-1].outcome == "RateLimited" for x in result.retry)
+    assert list(journal.read(keys.dlq("acme", "klaviyo"))) == []
