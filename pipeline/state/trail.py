@@ -2,8 +2,8 @@
 customer's event?" (the console's customer lookup).
 
 Each entry is keyed by ``keys.identity_hash`` of the customer's email and of their phone (the
-hash keys already use), so a lookup hashes what the operator typed the same way; no email or
-phone is stored. An entry holds only the merchant, platform, kind, event name, delivery id
+hash keys already use; a phone as ``+`` and its digits, ``identity``), so a lookup hashes what the
+operator typed the same way; no email or phone is stored. An entry holds only the merchant, platform, kind, event name, delivery id
 (the idempotency key the platform received), outcome, time, dead-letter entry id, HTTP status
 and a masked reason.
 
@@ -15,6 +15,7 @@ entries with ``record`` in one pipelined round trip.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -26,7 +27,8 @@ from pipeline import keys
 from pipeline.redact import mask
 from pipeline.types import Customer, Delivery
 
-__all__ = ["MAX_ENTRIES", "MemoryTrail", "RedisTrail", "Trail", "TrailEntry", "entry", "identities"]
+__all__ = ["MAX_ENTRIES", "MemoryTrail", "RedisTrail", "Trail", "TrailEntry", "entry", "identities", "identity",
+           "latest_per_delivery"]
 
 #: Entries kept per identity (the newest).
 MAX_ENTRIES = 500
@@ -51,9 +53,19 @@ class TrailEntry:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
 
+def identity(typed: str) -> str:
+    """The hash an email or a phone is filed under: ``keys.identity_hash`` of the email (trimmed,
+    lower-cased), or of the phone's digits with a leading ``+`` (so ``+1 (555) 555-0123`` and
+    ``+15555550123`` are the same customer)."""
+    text = typed.strip()
+    if "@" not in text and (digits := re.sub(r"\D", "", text)):
+        return keys.identity_hash(f"+{digits}")
+    return keys.identity_hash(text)
+
+
 def identities(customer: Customer) -> list[str]:
     """The identity hashes a customer is found under (email and phone)."""
-    return [keys.identity_hash(v) for v in (customer.email, customer.phone) if v]
+    return [identity(v) for v in (customer.email, customer.phone) if v]
 
 
 def entry(delivery: Delivery, outcome: str, at: datetime, *, via: str = "", http_status: int | None = None,
