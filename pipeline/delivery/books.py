@@ -135,15 +135,12 @@ class Books:
         """Settle ``group``, the deliveries of one send that raised ``exc``, by ``outcome_for(exc)``.
         Returns True when the deliveries after them in the batch must wait too.
 
-        ======================  ==========================================  ==============================
-        action                  single send (``bulk=False``)                 bulk send (``bulk=True``)
-        ======================  ==========================================  ==============================
-        DEFER (our limiter)     deferred, no attempt; the rest wait         deferred, no attempt
-        RETRY, RATE_LIMITED     retried with the attempt (a 429 costs none)  each, likewise
-        AUTH (401/403)          dead-lettered; paused; the rest wait        deferred (nothing was judged); paused
-        FATAL                   dead-lettered                               ``on_refused`` if given, else
-                                                                            each dead-lettered
-        ======================  ==========================================  ==============================
+        - DEFER (our limiter): deferred, no attempt made; after a single send the rest wait.
+        - RETRY, RATE_LIMITED: each retried with the attempt recorded (a 429 uses none up).
+        - AUTH (401/403): the connection is paused; a single send's delivery is dead-lettered
+          and the rest wait; a bulk send's deliveries are deferred (none was judged on its own).
+        - FATAL: each dead-lettered; a bulk send may pass ``on_refused`` instead (send them one
+          by one, so only the bad ones are dead-lettered).
         """
         action = outcome_for(exc)
         if action is Action.DEFER:
