@@ -6,13 +6,22 @@ from __future__ import annotations
 import pytest
 
 from pipeline import keys
+from pipeline.clock import FrozenClock
 from pipeline.delivery import BULK_MIN_EVENTS, BULK_MIN_PROFILES, PAUSE_RECHECK_S, Deliverer
 from pipeline.delivery.outcomes import OUTCOMES, outcome_for
-from pipeline.errors import (AuthError, ConfigError, FatalError, InvalidRecord, PipelineError, RateLimited,
-                             RetriableError, ScopeMissing, Throttled)
-from pipeline.http.policy import Action
-from pipeline.clock import FrozenClock
 from pipeline.destinations.memory import MemoryBulkDestination
+from pipeline.errors import (
+    AuthError,
+    ConfigError,
+    FatalError,
+    InvalidRecord,
+    PipelineError,
+    RateLimited,
+    RetriableError,
+    ScopeMissing,
+    Throttled,
+)
+from pipeline.http.policy import Action
 from pipeline.state.counters import MemoryCounters
 from pipeline.state.journal import MemoryJournal
 from pipeline.state.ledger import MemoryLedger
