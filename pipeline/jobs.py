@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 RECHECK_S = 900
 #: A sync's lease runs out this long after its holder last renewed it (it renews it before every
 #: page and every ``SYNC_LEASE_S / 3`` meanwhile). Short: a killed sync is resumed soon after.
-SYNC_LEASE_S = 12.0
+SYNC_LEASE_S = 6.0
 #: The kinds of lease whose work is resumed when its holder dies (workers/dispatch.py).
 LEASE_KINDS = ("sync", "balances")
 

@@ -6,7 +6,7 @@ syncs always have work and a stalled merchant shows as a gap in its arrivals at 
 (measured from the simulators' receive times: tests/chaos/traffic.py).
 
 - ``worker SIGKILL``: the worker is SIGKILLed ~6 s after each start, for ~72 s. A sync killed
-  holding its lease is resumed by a live worker once the lease runs out (12 s); batches the
+  holding its lease is resumed by a live worker once the lease runs out (6 s); batches the
   killed worker held come back when their lease does (12 s).
 - ``beat SIGKILL``: two beats run; the leader is SIGKILLed mid-run and the standby takes over.
   The workers hand out due batches themselves, so nothing waits for beat.
