@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
+from pipeline.errors import RetriableError
 from pipeline.types import Event, Item, ProfileUpdate
 
 if TYPE_CHECKING:
@@ -91,3 +92,16 @@ class DestinationClass(Protocol):
 
     def __call__(self, *, merchant: str, account: PlatformAccount, client: httpx.Client,
                  subscribers: SubscriberCache) -> Destination: ...
+
+
+def answer_json(response: httpx.Response, what: str) -> dict[str, Any]:
+    """The JSON object a platform answered with. A 2xx whose body is not a JSON object breaks the
+    platform's documented contract, not ours: it is retriable (named by ``what`` and the status),
+    never a bug that fails the batch and never a silent success."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise RetriableError(f"{what}: {response.status_code} answer is not a JSON object")
+    return body

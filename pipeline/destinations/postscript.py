@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import httpx
 
 from pipeline.config import PlatformAccount
-from pipeline.destinations.base import SendResult
+from pipeline.destinations.base import SendResult, answer_json
 from pipeline.errors import FatalError, RetriableError
 from pipeline.http.policy import raise_for_response, raise_for_transport
 from pipeline.state.subscribers import ABSENT, SubscriberCache
@@ -144,7 +144,7 @@ class PostscriptDestination:
             cached = self._subscribers.get(self._merchant, self.kind, key)
             if cached is None:
                 response = self._request("GET", "/api/v2/subscribers", what="GET /api/v2/subscribers", params=params)
-                found = response.json().get("subscribers") or []
+                found = answer_json(response, "GET /api/v2/subscribers").get("subscribers") or []
                 cached = str(found[0]["id"]) if found else ABSENT
                 ttl = SUBSCRIBER_TTL_S if cached else ABSENT_TTL_S
                 self._subscribers.put(self._merchant, self.kind, key, cached, ttl_s=ttl)
