@@ -36,11 +36,10 @@ def console(bind: str, threads: int) -> None:
 def customer(who: str, as_json: bool) -> None:
     """What happened to the deliveries of the customer with this email or phone (hashed for the
     lookup; output masked)."""
-    from pipeline import keys
-    from pipeline.state.trail import RedisTrail, latest_per_delivery
+    from pipeline.state.trail import RedisTrail, identity, latest_per_delivery
 
     rt = _runtime(secrets=False)
-    trail = RedisTrail(rt.redis, ttl_s=rt.settings.dedup_ttl_s).lookup(keys.identity_hash(who))
+    trail = RedisTrail(rt.redis, ttl_s=rt.settings.dedup_ttl_s).lookup(identity(who))
     groups = latest_per_delivery(trail)
     if as_json:
         for latest, history in groups:

@@ -22,6 +22,7 @@ from pipeline.state import activity
 from pipeline.state.due import DueStore
 from pipeline.state.journal import RedisJournal
 from pipeline.state.trail import RedisTrail, latest_per_delivery
+from pipeline.state.trail import identity as trail_identity
 from pipeline.status import collect
 from pipeline.types import Record
 
@@ -135,7 +136,7 @@ def dead_letter(deps: ConsoleDeps, merchant: str, platform: str, entry_id: str) 
 def customer(deps: ConsoleDeps, typed: str) -> dict[str, Any]:
     """What happened to the deliveries of the customer with this email or phone: the latest
     state of each delivery with its history, newest first, per platform."""
-    identity = keys.identity_hash(typed)
+    identity = trail_identity(typed)
     trail = RedisTrail(deps.redis, ttl_s=deps.dedup_ttl_s).lookup(identity)
     deliveries = []
     for latest, history in latest_per_delivery(trail):

@@ -101,8 +101,8 @@ def _markdown(rows: list[Entry]) -> str:
         props = [e for e in rows if e.provider == provider and e.kind == "property"]
         if not events and not props:
             continue
-        lines += ["", f"## {provider}", "", "Resources: " + ", ".join(
-            f"`{name}` {word}" for name, word in sorted(shapes(provider).items())) + ".", "", "### Events", "",
+        labels = ", ".join(f"`{name}` {word}" for name, word in sorted(shapes(provider).items()))
+        lines += ["", f"## {provider}", "", f"Resources: {labels or 'not labelled'}.", "", "### Events", "",
                   "| event | resource | shape | when | platforms (wire name) | properties | seed |",
                   "|---|---|---|---|---|---|---|"]
         for e in events:

@@ -101,3 +101,30 @@ def test_replay_previews_then_schedules_and_purge_asks_first(real_redis: redis.R
         http.post("/dlq/purge", data={"csrf": token, "scope": "matching", "confirm": "yes"})
         assert real_redis.xlen(keys.dlq("acme", "postscript")) == 0
         assert "Done:</b> all 1" in http.get(run.headers["location"]).text
+
+
+def test_quarantine_redrive_is_previewed_then_handed_over_and_missing_scopes_show(real_redis: redis.Redis) -> None:
+    from pipeline.errors import InvalidRecord
+    from pipeline.quarantine import put
+    from pipeline.state.journal import RedisJournal
+    from pipeline.state.scopes import RedisScopeStore
+    from tests.factories import smile_txn
+
+    clock = SystemClock()
+    put(RedisJournal(real_redis), clock, merchant="acme", provider="smile", resource="points_transactions",
+        payload={**smile_txn(7), "note": "call jane.doe@example.test"},
+        error=InvalidRecord("Not a valid integer.", provider="smile", field="points_transactions.points_change"))
+    RedisScopeStore(real_redis).missing("acme", "smile", "points_transactions", scope="points_transaction:read",
+                                        at=clock.now(), reason="403 from smile")
+    handed: list = []
+    with serve(console(real_redis, handed=handed)) as url, httpx.Client(base_url=url) as http:
+        page = http.get("/quarantine", params={"provider": "smile"}).text
+        assert "points_transactions.points_change" in page and "jane.doe" not in page and "j***@example.test" in page
+        token = csrf(page)
+        preview = http.post("/quarantine/redrive", data={"csrf": token, "provider": "smile"}).text
+        assert "<b>1</b> smile record(s) now pass" in preview and handed == []
+        done = http.post("/quarantine/redrive", data={"csrf": token, "provider": "smile", "confirm": "yes"})
+        assert done.status_code == 303 and len(handed) == 1 and handed[0][0].record_id == "7"
+        assert real_redis.xlen(keys.quarantine("smile")) == 0
+        assert "points_transaction:read" in http.get("/connections").text
+        assert http.post("/quarantine/redrive", data={"csrf": token, "provider": "tiktok"}).status_code == 400

@@ -20,7 +20,7 @@ from pipeline.state.journal import RedisJournal
 from pipeline.state.ledger import RedisLedger
 from pipeline.state.pauses import RedisPauses
 from pipeline.state.profiles import RedisProfileStates
-from pipeline.state.trail import RedisTrail, latest_per_delivery
+from pipeline.state.trail import RedisTrail, identity, latest_per_delivery
 from pipeline.types import Customer, Delivery
 from tests.factories import event, profile
 from tests.test_delivery import ScriptedDestination
@@ -57,8 +57,9 @@ def test_every_outcome_is_found_by_email_or_phone_and_no_plaintext_is_stored(rea
     assert (result.delivered, result.skipped, result.dead_lettered, len(result.retry)) == (1, 1, 1, 1)
     assert CountingTrail.calls == 1  # one write for the whole batch
 
-    by_email = trail.lookup(keys.identity_hash(" jane.doe@example.test "))  # typed as an operator would
-    by_phone = trail.lookup(keys.identity_hash("+15555550123"))
+    by_email = trail.lookup(identity(" jane.doe@example.test "))  # typed as an operator would
+    assert identity("jane.doe@example.test") == keys.identity_hash("jane.doe@example.test")  # as keys hash it
+    by_phone = trail.lookup(identity("+1 (555) 555-0123"))
     assert by_email == by_phone
     outcomes = {e.delivery_id: e for e in by_email}
     assert {e.outcome for e in by_email} == {"delivered", "skipped", "dead_lettered", "retrying"}
@@ -75,7 +76,7 @@ def test_every_outcome_is_found_by_email_or_phone_and_no_plaintext_is_stored(rea
     # the 429 retry succeeds later: the delivery's latest state is delivered, its history kept
     clock.advance(30)
     _deliverer(real_redis, clock, ScriptedDestination(), trail).deliver(result.retry)
-    latest = {e.delivery_id: (e, h) for e, h in latest_per_delivery(trail.lookup(keys.identity_hash("+15555550123")))}
+    latest = {e.delivery_id: (e, h) for e, h in latest_per_delivery(trail.lookup(identity("+15555550123")))}
     now, history = latest[batch[3].id]
     assert now.outcome == "delivered" and [h.outcome for h in history] == ["delivered", "retrying"]
 
