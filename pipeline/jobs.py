@@ -23,7 +23,7 @@ from pipeline.state.keeper import Keeper
 from pipeline.state.leases import Acquired, LeaseLost, Leases
 from pipeline.state.ledger import Ledger
 
-__all__ = ["LEASE_KINDS", "RECHECK_S", "SYNC_LEASE_S", "SyncOutcome", "held", "run_sync"]
+__all__ = ["LEASE_KINDS", "RECHECK_S", "SYNC_LEASE_S", "SyncOutcome", "held", "once_per_slot", "run_sync"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,13 @@ class SyncOutcome:
     status: Literal["done", "duplicate_slot", "already_running", "paused", "credential_refused", "lease_lost"]
     report: SyncReport | None = None
     reason: str = ""
+
+
+def once_per_slot(ledger: Ledger, job: str, merchant: str, *, interval_s: float, now_s: float) -> bool:
+    """True for the first run of ``job`` for ``merchant`` in its slot ``floor(now / interval)``;
+    False for any other (a second beat fired it too)."""
+    slot = int(now_s // interval_s)
+    return ledger.claim(keys.job_slot(job, merchant, slot), ttl_s=int(interval_s * 2) + 60)
 
 
 @contextmanager
@@ -79,10 +86,8 @@ def run_sync(*, merchant: str, provider: str, interval_s: float, ingestor: Calla
     ``slot = floor(now / interval)``. ``holder`` names this run (its task id) for the lease.
     """
     now = clock.now()
-    if scheduled:
-        slot = int(now.timestamp() // interval_s)
-        if not ledger.claim(keys.lock(f"slot:sync:{merchant}:{slot}"), ttl_s=int(interval_s * 2) + 60):
-            return SyncOutcome("duplicate_slot")
+    if scheduled and not once_per_slot(ledger, "sync", merchant, interval_s=interval_s, now_s=now.timestamp()):
+        return SyncOutcome("duplicate_slot")
     state = credentials.get(merchant, "provider", provider)
     if state is not None and (now - state.last_attempt).total_seconds() < RECHECK_S:
         return SyncOutcome("paused", reason=state.reason)

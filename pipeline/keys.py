@@ -191,3 +191,10 @@ def console_replay(job_id: str) -> str:
     """Set with TTL: the dead-letter entries (``merchant/platform/id``) one console replay sent,
     for its progress page."""
     return f"{PREFIX}:console:replay:{job_id}"
+
+
+# --- scheduled jobs (issue 13): once per time slot ---------------------------------------------------------
+def job_slot(job: str, merchant: str, slot: int) -> str:
+    """String with TTL: claimed by the first run of ``job`` (``sync``, ``balances``) for ``merchant`` in
+    time slot ``slot``; a second beat's copy finds it taken."""
+    return lock(f"slot:{job}:{merchant}:{slot}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,13 +13,25 @@ from pipeline import keys
 from pipeline.config import Connection
 from pipeline.providers.registry import PROVIDERS
 from pipeline.ratelimit.limits import LIMITS
-from pipeline.state.counters import RedisCounters
-from pipeline.state.credentials import RedisCredentialStore
-from pipeline.state.cursors import RedisCursorStore
-from pipeline.state.pauses import RedisPauses
-from pipeline.state.scopes import RedisScopeStore
+from pipeline.state.counters import Counters
+from pipeline.state.credentials import CredentialStore
+from pipeline.state.cursors import CursorStore
+from pipeline.state.pauses import Pauses
+from pipeline.state.scopes import ScopeStore
 
-__all__ = ["collect", "render"]
+__all__ = ["Stores", "collect", "render"]
+
+
+@dataclass(frozen=True)
+class Stores:
+    """What ``status`` reads, built by the composition root (workers/wiring.py)."""
+
+    redis: redis.Redis  # queue lengths, due sets, streams and limiter hashes, read directly
+    cursors: CursorStore
+    credentials: CredentialStore
+    pauses: Pauses
+    counters: Counters
+    scopes: ScopeStore
 
 
 def _limiter(client: redis.Redis, scope: str) -> dict[str, Any] | None:
@@ -29,12 +42,12 @@ def _limiter(client: redis.Redis, scope: str) -> dict[str, Any] | None:
     return {"factor": round(float(data.get("factor", 1)), 3), "blocked_until_us": int(data.get("blocked_until", 0))}
 
 
-def collect(client: redis.Redis, connections: Mapping[str, Connection], queues: Sequence[str],
+def collect(stores: Stores, connections: Mapping[str, Connection], queues: Sequence[str],
             now: datetime, bulk: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Everything ``status`` shows, as plain data (the ``--json`` output)."""
-    cursors, creds, pauses = RedisCursorStore(client), RedisCredentialStore(client), RedisPauses(client)
-    counters = RedisCounters(client)
-    scopes = RedisScopeStore(client)
+    client = stores.redis
+    cursors, creds, pauses = stores.cursors, stores.credentials, stores.pauses
+    counters, scopes = stores.counters, stores.scopes
     platforms = sorted({p.kind for c in connections.values() for p in c.platforms})
     out: dict[str, Any] = {
         "at": now.isoformat(),

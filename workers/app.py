@@ -34,6 +34,9 @@ app.conf.beat_schedule = build_schedule(_connections)
 runtime = Runtime(_settings, _connections)
 
 import workers.tasks  # noqa: E402,F401  (registers the tasks on ``app``)
+from workers.tasks.deliver import publish as _publish  # noqa: E402
+
+runtime.publish = _publish
 import workers.observability  # noqa: E402,F401  (LOG_FORMAT, SENTRY_DSN, METRICS_PORT; registers lp.heartbeat)
 import workers.leases  # noqa: E402,F401  (leases on the delivery batches a worker holds)
 import workers.dispatch  # noqa: E402,F401  (every worker hands out due batches and resumes dead leases)

@@ -79,9 +79,8 @@ def quarantine() -> None:
 def quarantine_list(provider: str | None, limit: int, as_json: bool) -> None:
     """List quarantined records with the field and reason."""
     from pipeline.quarantine import entries
-    from pipeline.state.journal import RedisJournal
 
-    journal = RedisJournal(_runtime(secrets=False).redis)
+    journal = _runtime(secrets=False).journal
     rows = [e for p in ([provider] if provider else PROVIDERS) for e in entries(journal, p, count=limit)]
     if as_json:
         for e in rows:
@@ -103,19 +102,14 @@ def quarantine_list(provider: str | None, limit: int, as_json: bool) -> None:
 def quarantine_redrive(provider: str, ids: tuple[str, ...], dry_run: bool) -> None:
     """Decode quarantined records again; hand the valid ones to delivery and remove them."""
     from pipeline.quarantine import redrive
-    from pipeline.state.journal import RedisJournal
-    from pipeline.types import Delivery, Record
-    from workers.tasks.deliver import publish
+    from pipeline.types import Record
 
     rt = _runtime()
 
     def handover(merchant: str, records: list[Record]) -> None:
-        def enqueue(platform: str, batch: list[Delivery]) -> None:
-            publish(merchant, platform, batch)
+        rt.ingestor(merchant, rt.enqueue_for(merchant)).hand_over(records)
 
-        rt.ingestor(merchant, enqueue).hand_over(records)
-
-    report = redrive(RedisJournal(rt.redis), provider, handover=handover, ids=ids or None, dry_run=dry_run)
+    report = redrive(rt.journal, provider, handover=handover, ids=ids or None, dry_run=dry_run)
     verb = "would re-drive" if dry_run else "re-drove"
     click.echo(f"{verb} {len(report.redriven)} record(s); {len(report.still_invalid)} still invalid")
     for entry_id, reason in report.still_invalid.items():
@@ -159,12 +153,11 @@ def _dlq_filters(f: Any) -> Any:
 def _selected(merchant: str | None, platform: str | None, error_class: str | None, status: int | None,
               event: str | None, since: str | None, until: str | None, ids: tuple[str, ...] = ()) -> list[Any]:
     from pipeline.dlq import entries
-    from pipeline.state.journal import RedisJournal
 
     rt = _runtime(secrets=False)
     _known(rt, merchant, platform)
     pairs = [(m, p.kind) for m, c in sorted(rt.connections.items()) for p in c.platforms]
-    return list(entries(RedisJournal(rt.redis), pairs,
+    return list(entries(rt.journal, pairs,
                         _dlq_filter(merchant, platform, error_class, status, event, since, until, ids)))
 
 
@@ -243,7 +236,6 @@ def dlq_replay(ids: tuple[str, ...], share: float, dry_run: bool, **filters: Any
 def dlq_purge(ids: tuple[str, ...], dry_run: bool, yes: bool, **filters: Any) -> None:
     """Remove the matching entries for good."""
     from pipeline.dlq import purge
-    from pipeline.state.journal import RedisJournal
 
     selected = _selected(**filters, ids=ids)
     if not selected:
@@ -251,7 +243,7 @@ def dlq_purge(ids: tuple[str, ...], dry_run: bool, yes: bool, **filters: Any) ->
         return
     if not dry_run and not yes:
         click.confirm(f"purge {len(selected)} dead-letter entries for good?", abort=True)
-    n = purge(RedisJournal(_runtime(secrets=False).redis), selected, dry_run=dry_run)
+    n = purge(_runtime(secrets=False).journal, selected, dry_run=dry_run)
     click.echo(f"{'would purge' if dry_run else 'purged'} {n} entr{'y' if n == 1 else 'ies'}")
 
 
@@ -265,11 +257,9 @@ def connection() -> None:
 @click.argument("platform")
 def connection_resume(merchant: str, platform: str) -> None:
     """Resume a paused platform connection; its waiting deliveries go out again."""
-    from pipeline.state.pauses import RedisPauses
-
     rt = _runtime(secrets=False)
     _known(rt, merchant, platform)
-    pauses = RedisPauses(rt.redis)
+    pauses = rt.pauses
     was = pauses.get(merchant, platform)
     pauses.resume(merchant, platform)
     click.echo(f"resumed {merchant}/{platform}" + (f" (was paused: {mask(was.reason)})" if was else " (was not paused)"))
@@ -282,11 +272,9 @@ def status(as_json: bool) -> None:
     from pipeline.status import collect, render
     from workers.config import queue_names
 
-    from pipeline.bulk import RedisBulkProgress
-
     rt = _runtime(secrets=False)
-    bulk = {m: p for m in rt.connections if (p := RedisBulkProgress(rt.redis).get(m))}
-    data = collect(rt.redis, rt.connections, queue_names(), rt.clock.now(), bulk=bulk)
+    bulk = {m: p for m in rt.connections if (p := rt.bulk_progress.get(m))}
+    data = collect(rt.status_stores(), rt.connections, queue_names(), rt.clock.now(), bulk=bulk)
     click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else render(data), nl=not as_json)
 
 
@@ -302,25 +290,15 @@ def sync_initial(merchant: str, full: bool) -> None:
     """Upsert every customer of the provider on every connected platform; resumable after Ctrl-C."""
     from tqdm import tqdm
 
-    from pipeline.bulk import BulkSync, RedisBulkProgress
-    from pipeline.state.cursors import RedisCursorStore
-    from pipeline.types import Delivery
     from workers.config import BULK_QUEUE
-    from workers.tasks.deliver import publish
 
     rt = _runtime()
     try:
         conn = rt.connection(merchant)
     except KeyError as exc:
         raise click.BadParameter(str(exc), param_hint="--connection") from None
-
-    def enqueue(platform: str, batch: list[Delivery]) -> None:
-        publish(merchant, platform, batch, queue=BULK_QUEUE)
-
-    progress = RedisBulkProgress(rt.redis)
-    job = BulkSync(merchant=merchant, provider=rt.provider(merchant), platforms=[p.kind for p in conn.platforms],
-                   enqueue=enqueue, mapper=rt.mapper, cursors=RedisCursorStore(rt.redis), progress=progress,
-                   clock=rt.clock, batch_size=rt.settings.delivery_batch_size, full=full)
+    job = rt.bulk_sync(merchant, BULK_QUEUE, full=full)
+    progress = rt.bulk_progress
     bar = tqdm(desc=f"{merchant} ({conn.provider.kind})", unit=" customers", dynamic_ncols=True)
     try:
         report = job.run(on_page=bar.update)

@@ -36,10 +36,10 @@ def console(bind: str, threads: int) -> None:
 def customer(who: str, as_json: bool) -> None:
     """What happened to the deliveries of the customer with this email or phone (hashed for the
     lookup; output masked)."""
-    from pipeline.state.trail import RedisTrail, identity, latest_per_delivery
+    from pipeline.state.trail import identity, latest_per_delivery
 
     rt = _runtime(secrets=False)
-    trail = RedisTrail(rt.redis, ttl_s=rt.settings.dedup_ttl_s).lookup(identity(who))
+    trail = rt.trail.lookup(identity(who))
     groups = latest_per_delivery(trail)
     if as_json:
         for latest, history in groups:
@@ -60,11 +60,8 @@ def customer(who: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON lines: one platform connection per line.")
 def connection_list(as_json: bool) -> None:
     """Every platform connection: paused or sending (and why), the provider credential's state."""
-    from pipeline.state.credentials import RedisCredentialStore
-    from pipeline.state.pauses import RedisPauses
-
     rt = _runtime(secrets=False)
-    pauses, creds = RedisPauses(rt.redis), RedisCredentialStore(rt.redis)
+    pauses, creds = rt.pauses, rt.credentials
     for merchant, conn in sorted(rt.connections.items()):
         cred = creds.get(merchant, "provider", conn.provider.kind)
         for account in conn.platforms:

@@ -49,7 +49,7 @@ def build(settings: Settings, connections: Mapping[str, Connection], *, token: s
         rt.ingestor(merchant, enqueue).hand_over(records)
 
     deps = ConsoleDeps(redis=rt.redis, connections=connections, clock=rt.clock, due=rt.due, queues=queue_names(),
-                       dedup_ttl_s=settings.dedup_ttl_s, handover=handover)
+                       dedup_ttl_s=settings.dedup_ttl_s, handover=handover, status=rt.status_stores())
     return make_console(deps, ConsoleAuth(token))
 
 

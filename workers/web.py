@@ -17,17 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
-from urllib.parse import urlparse
-
-import redis
 
 from pipeline import keys
 from pipeline.observability import web_routes
 from pipeline.observability.metrics import record_webhook_intake
 from pipeline.providers.registry import WEBHOOK_SCHEMES
-from pipeline.redisurl import connect
 from pipeline.webhooks.receiver import by_listener, make_app, ops_app
-from pipeline.webhooks.replay import RedisReplayGuard
 from workers.app import runtime
 from workers.config import queue_names
 from workers.listeners import listeners
@@ -57,16 +52,6 @@ def _read_deadline() -> AbstractContextManager[Any]:
     return Timeout(READ_TIMEOUT_S, TimeoutError(f"body not received within {READ_TIMEOUT_S:g}s"))
 
 
-def _broker_redis() -> redis.Redis | None:
-    """The broker's Redis, for queue depths (None when the broker is not Redis)."""
-    url = runtime.settings.broker_url
-    if url == runtime.settings.redis_url:
-        return runtime.redis
-    if urlparse(url.split(";")[0]).scheme in ("redis", "rediss", "unix", "sentinel"):
-        return connect(url, socket_timeout=5, socket_connect_timeout=5)
-    return None
-
-
 def _known_keys() -> Iterator[str]:
     """The DLQ, quarantine and stats keys of the configured merchants (listed, not scanned)."""
     for merchant, conn in runtime.connections.items():
@@ -77,12 +62,10 @@ def _known_keys() -> Iterator[str]:
         yield keys.quarantine(provider)
 
 
-#: The replay guard's own client: a frozen Redis costs a request REDIS_TIMEOUT_S, then 503, well inside a
-#: sender's deadline (Okendo: 15 s), instead of holding it until Redis wakes.
-_guard_redis = connect(runtime.settings.redis_url, socket_timeout=REDIS_TIMEOUT_S,
-                       socket_connect_timeout=REDIS_TIMEOUT_S, health_check_interval=30)
-_public = make_app(resolve=runtime.webhook_endpoint, accept=_accept, replays=RedisReplayGuard(_guard_redis),
+#: The replay guard's own client (Runtime.web_replay_guard): REDIS_TIMEOUT_S is well inside a sender's
+#: deadline (Okendo: 15 s).
+_public = make_app(resolve=runtime.webhook_endpoint, accept=_accept, replays=runtime.web_replay_guard(REDIS_TIMEOUT_S),
                    clock=runtime.clock, observe=record_webhook_intake, read_deadline=_read_deadline)
-_ops = ops_app(web_routes(state=runtime.redis, broker=_broker_redis(), queues=queue_names(), known_keys=_known_keys,
-                          cache_s=METRICS_CACHE_S, connections=runtime.connections))
+_ops = ops_app(web_routes(state=runtime.redis, broker=runtime.broker_redis(), queues=queue_names(),
+                          known_keys=_known_keys, cache_s=METRICS_CACHE_S, connections=runtime.connections))
 application = by_listener(_public, _ops, listeners().ops_port)

@@ -23,7 +23,7 @@ from pipeline.state.due import DueStore
 from pipeline.state.journal import RedisJournal
 from pipeline.state.trail import RedisTrail, latest_per_delivery
 from pipeline.state.trail import identity as trail_identity
-from pipeline.status import collect
+from pipeline.status import Stores, collect
 from pipeline.types import Record
 
 __all__ = ["ConsoleDeps", "customer", "dead_letter", "dead_letters", "overview", "quarantine", "row"]
@@ -49,6 +49,8 @@ class ConsoleDeps:
     dedup_ttl_s: int
     #: hands re-driven quarantined records to delivery: (merchant, records) → None
     handover: Callable[[str, list[Record]], None]
+    #: the stores ``status`` reads
+    status: Stores
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
@@ -69,7 +71,7 @@ class ConsoleDeps:
 def overview(deps: ConsoleDeps) -> dict[str, Any]:
     """``status`` plus the flow of the last hour and day per merchant × platform, with rates."""
     now = deps.clock.now()
-    data = collect(deps.redis, deps.connections, deps.queues, now)
+    data = collect(deps.status, deps.connections, deps.queues, now)
     scopes = [*((m, activity.INGEST) for m in sorted(deps.connections)), *deps.pairs]
     windows = activity.windows(deps.redis, scopes, now.timestamp())
     flows = []

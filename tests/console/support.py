@@ -23,6 +23,7 @@ from pipeline.state.profiles import RedisProfileStates
 from pipeline.state.trail import RedisTrail
 from pipeline.types import Customer, Delivery
 from tests.factories import event
+from tests.support.status import status_stores
 
 CONNECTIONS = {"merchants": {
     "acme": {"provider": {"kind": "smile", "base_url": "http://127.0.0.1:9/v1", "credential_env": "ACME_SMILE"},
@@ -66,5 +67,6 @@ def console(client: redis.Redis, *, token: str | None = None, handed: list | Non
     connections = parse_connections(CONNECTIONS, source="test", env={}, require_secrets=False)
     deps = ConsoleDeps(redis=client, connections=connections, clock=SystemClock(), due=RedisDueStore(client),
                        queues=["ingest", "deliver.postscript"], dedup_ttl_s=3600,
-                       handover=lambda merchant, records: (handed if handed is not None else []).append(records))
+                       handover=lambda merchant, records: (handed if handed is not None else []).append(records),
+                       status=status_stores(client))
     return make_console(deps, ConsoleAuth(token))

@@ -27,6 +27,7 @@ from pipeline.state.ledger import RedisLedger
 from pipeline.state.scopes import RedisScopeStore
 from pipeline.state.snapshots import RedisSnapshotStore
 from pipeline.status import collect, render
+from tests.support.status import status_stores
 from pipeline.transform.mapper import Mapper
 from pipeline.types import Delivery
 from tests.contracts.smile import SEED_002_PROPERTIES, SEED_002_SCOPES
@@ -73,7 +74,7 @@ def test_a_customer_read_key_delivers_the_seed_002_properties_and_skips_the_rest
     assert RedisCredentialStore(real_redis).get("acme", "provider", "smile") is None
 
     conn = Connection(merchant="acme", provider=provider_account(), platforms=(platform_account(),))
-    data = collect(real_redis, {"acme": conn}, queues=[], now=SystemClock().now())
+    data = collect(status_stores(real_redis), {"acme": conn}, queues=[], now=SystemClock().now())
     (entry,) = data["connections"]
     assert [(m["stream"], m["scope"]) for m in entry["missing_scopes"]] == [
         ("points_transactions", "points_transaction:read"), ("reward_fulfillments", "reward_fulfillment:read")]

@@ -13,11 +13,8 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from pipeline.observability.metrics import record_webhook_intake
-from pipeline.types import Delivery
-from pipeline.webhooks.replay import RedisReplayGuard
 from workers.app import app, runtime
 from workers.config import INFRA_ERRORS, WEBHOOK_QUEUE
-from workers.tasks.deliver import publish
 from workers.resilience import until_redis_answers
 
 log = logging.getLogger(__name__)
@@ -27,14 +24,11 @@ log = logging.getLogger(__name__)
           retry_backoff_max=60, retry_jitter=True, max_retries=50)
 def handle_webhook(self: Any, provider: str, merchant: str, body: str | None = None, event: str | None = None, *,
                    ref: str | None = None) -> str:
-    def enqueue(platform: str, batch: list[Delivery]) -> None:
-        publish(merchant, platform, batch)
-
     def run() -> str:
-        intake = runtime.webhook_intake(merchant, enqueue)
+        intake = runtime.webhook_intake(merchant, runtime.enqueue_for(merchant))
         if ref is None:
             return intake.process(body or "", event=event)
-        guard = RedisReplayGuard(runtime.redis)
+        guard = runtime.replay_guard
         stored = guard.load(provider, merchant, ref)
         if stored is None:
             if guard.is_done(provider, merchant, ref):
