@@ -29,7 +29,9 @@ class Settings:
     the rest of the batch to the due set instead of holding the worker (default 1);
     ``LOG_LEVEL`` (default INFO);
     ``WEBHOOK_READ_TIMEOUT_S`` seconds a webhook client has to send its body (default 20);
-    ``METRICS_CACHE_S`` the Redis gauges of ``/metrics`` are collected at most this often (default 10).
+    ``METRICS_CACHE_S`` the Redis gauges of ``/metrics`` are collected at most this often (default 10);
+    ``LOG_FORMAT`` ``text`` or ``json`` (default text); ``SENTRY_DSN`` (and ``SENTRY_ENVIRONMENT``) error
+    reports, scrubbed; ``METRICS_PORT`` (and ``METRICS_ADDR``, default 0.0.0.0) a worker's Prometheus port.
     """
 
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -45,6 +47,12 @@ class Settings:
     log_level: str = "INFO"
     webhook_read_timeout_s: float = 20.0
     metrics_cache_s: float = 10.0
+    # observability of the Celery processes (workers/observability.py)
+    log_format: str = "text"
+    sentry_dsn: str = ""
+    sentry_environment: str = ""
+    metrics_port: int | None = None
+    metrics_addr: str = "0.0.0.0"
 
     def __post_init__(self) -> None:
         # Redis URLs (plain or sentinel://) are parsed in one place: pipeline/redisurl.py
@@ -63,6 +71,11 @@ class Settings:
             raise ConfigError("must be positive", key="WEBHOOK_READ_TIMEOUT_S")
         if self.metrics_cache_s < 0:
             raise ConfigError("must be 0 (no cache) or more", key="METRICS_CACHE_S")
+        object.__setattr__(self, "log_format", self.log_format.strip().lower())
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"expected text or json, got {self.log_format!r}", key="LOG_FORMAT")
+        if self.metrics_port is not None and not 0 < self.metrics_port < 65536:
+            raise ConfigError(f"{self.metrics_port} is not a port number", key="METRICS_PORT")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -98,4 +111,9 @@ _ENV_FIELDS: tuple[tuple[str, str, type], ...] = (
     ("log_level", "LOG_LEVEL", str),
     ("webhook_read_timeout_s", "WEBHOOK_READ_TIMEOUT_S", float),
     ("metrics_cache_s", "METRICS_CACHE_S", float),
+    ("log_format", "LOG_FORMAT", str),
+    ("sentry_dsn", "SENTRY_DSN", str),
+    ("sentry_environment", "SENTRY_ENVIRONMENT", str),
+    ("metrics_port", "METRICS_PORT", int),
+    ("metrics_addr", "METRICS_ADDR", str),
 )

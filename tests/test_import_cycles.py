@@ -24,8 +24,6 @@ PACKAGES = ("pipeline", "workers")
 KNOWN: tuple[frozenset[str], ...] = (
     frozenset({"pipeline.sim.klaviyo", "pipeline.sim.klaviyo_events"}),
     frozenset({"pipeline.console.app", "pipeline.console.pages"}),
-    frozenset({"workers.app", "workers.dispatch", "workers.leases", "workers.observability", "workers.tasks",
-               "workers.tasks.deliver", "workers.tasks.ingest", "workers.tasks.webhooks"}),
     frozenset({"workers.cli", "workers.cli_console"}),
 )
 

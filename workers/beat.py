@@ -25,7 +25,7 @@ from celery.beat import PersistentScheduler
 from redis.exceptions import RedisError
 
 from pipeline.state.leases import Acquired
-from workers.app import runtime
+from workers.current import runtime
 from workers.quiet import quiet
 
 __all__ = ["BEAT_LEASE_S", "LeasedScheduler", "MAX_LOOP_S"]
@@ -47,16 +47,16 @@ class LeasedScheduler(PersistentScheduler):
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.leading = False
         self._renewed_at = float("-inf")
-        self._summary_at = runtime.clock.monotonic()
+        self._summary_at = runtime().clock.monotonic()
         super().__init__(*args, **kwargs)
 
     def lead(self) -> bool:
         """Take or keep the lead (at most one Redis call a second); whether this beat leads."""
-        mono = runtime.clock.monotonic()
+        mono = runtime().clock.monotonic()
         if mono - self._renewed_at < 1.0:
             return self.leading
         try:
-            state = runtime.leases.acquire(KIND, NAME, self.holder, now_s=runtime.clock.now().timestamp(),
+            state = runtime().leases.acquire(KIND, NAME, self.holder, now_s=runtime().clock.now().timestamp(),
                                            ttl_s=BEAT_LEASE_S)
         except RedisError as exc:
             log.warning("beat could not renew its lead: %s", type(exc).__name__)
@@ -82,7 +82,7 @@ class LeasedScheduler(PersistentScheduler):
     def close(self) -> None:
         try:
             if self.leading:
-                runtime.leases.release(KIND, NAME, self.holder)
+                runtime().leases.release(KIND, NAME, self.holder)
         except RedisError:
             pass  # the lease runs out by itself
         super().close()

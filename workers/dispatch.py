@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 
 from pipeline.config import PLATFORM_DEFAULTS
 from pipeline.jobs import LEASE_KINDS
-from workers.app import runtime
+from workers.current import runtime
 from workers.config import INGEST_QUEUE
 from workers.quiet import quiet
 
@@ -48,7 +48,7 @@ def resume(kind: str, name: str) -> None:
     """Enqueue again the work of a lease that ran out (its holder died)."""
     from workers.tasks.ingest import balance_sync, sync_connection
 
-    if name not in runtime.connections:
+    if name not in runtime().connections:
         return  # a merchant removed from the connections file
     if kind == "sync":
         sync_connection.apply_async((name,), {"scheduled": False}, queue=INGEST_QUEUE)
@@ -63,9 +63,9 @@ def dispatch_once() -> Counter[str]:
     done: Counter[str] = Counter()
     for platform in PLATFORM_DEFAULTS:
         done["released"] += release(platform)
-    now_s = runtime.clock.now().timestamp()
+    now_s = runtime().clock.now().timestamp()
     for kind in LEASE_KINDS:
-        for name, holder in runtime.leases.expired(kind, now_s=now_s, limit=RESUME_LIMIT):
+        for name, holder in runtime().leases.expired(kind, now_s=now_s, limit=RESUME_LIMIT):
             log.warning("%s of %s resumed: its holder %s stopped renewing its lease", kind, name, holder or "?",
                         extra={"merchant": name})
             resume(kind, name)
@@ -75,7 +75,7 @@ def dispatch_once() -> Counter[str]:
 
 def _loop(stop: threading.Event, rng: random.Random) -> None:
     totals: Counter[str] = Counter()
-    turns, last_summary = 0, runtime.clock.monotonic()
+    turns, last_summary = 0, runtime().clock.monotonic()
     while not stop.wait(DISPATCH_EVERY_S * rng.uniform(0.5, 1.5)):
         try:
             totals += dispatch_once()
@@ -85,7 +85,7 @@ def _loop(stop: threading.Event, rng: random.Random) -> None:
             log.debug("dispatch turn failed: %s", type(exc).__name__)
         except Exception:  # never let the dispatcher die quietly
             log.exception("dispatch turn failed; trying again")
-        now = runtime.clock.monotonic()
+        now = runtime().clock.monotonic()
         if now - last_summary >= SUMMARY_EVERY_S:
             totals.update({f"{task} tasks": n for task, n in quiet.take().items()})
             if totals:

@@ -19,7 +19,7 @@ from celery.signals import task_received, worker_ready
 from redis.exceptions import RedisError
 
 from pipeline.state.due import RUN_LEASE_S
-from workers.app import runtime
+from workers.current import runtime
 
 __all__ = ["RENEW_EVERY_S", "held_batches", "renew"]
 
@@ -44,10 +44,10 @@ def held_batches(requests: Iterable[Any]) -> dict[str, list[tuple[str, str]]]:
 
 def renew(requests: Iterable[Any]) -> int:
     """Lease every batch among ``requests`` for another ``RUN_LEASE_S``; how many."""
-    now_s = runtime.clock.now().timestamp()
+    now_s = runtime().clock.now().timestamp()
     n = 0
     for platform, holds in held_batches(requests).items():
-        runtime.due.hold(platform, holds, now_s=now_s, until_s=now_s + RUN_LEASE_S)
+        runtime().due.hold(platform, holds, now_s=now_s, until_s=now_s + RUN_LEASE_S)
         n += len(holds)
     return n
 

@@ -34,8 +34,8 @@ def test_worker_serves_metrics_logs_json_and_consumes_heartbeats(tmp_path: Path,
            "ACME_SMILE_API_KEY": "k1", "ACME_POSTSCRIPT_API_KEY": "k2", "LOG_FORMAT": "json",
            "METRICS_PORT": str(port), "METRICS_ADDR": "127.0.0.1"}
     env.pop("SENTRY_DSN", None)
-    # -A workers.observability: the app, plus this module (until workers/app.py imports it)
-    proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.observability", "worker", "-Q",
+    # -A workers.app: the app, whose worker imports workers/observability.py at start (include)
+    proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q",
                              "webhooks", "--pool", "threads", "--concurrency", "2", "-n", "obs-test@%h",
                              "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -1,5 +1,5 @@
-"""``lp.handle_webhook``'s function run in a process of its own (``workers.app`` reads its
-configuration at import), against the real Redis: a body is handed over once, even when
+"""``lp.handle_webhook``'s function run in a process of its own, with a stand-in Runtime, against
+the real Redis: a body is handed over once, even when
 releasing it fails after the hand-over."""
 
 from __future__ import annotations
@@ -43,7 +43,10 @@ class Intake:
         return "missing"
 
 intake = Intake()
-webhooks.runtime = SimpleNamespace(redis=ReleaseFails.from_url(sys.argv[1]), webhook_intake=lambda m, enqueue: intake)
+from pipeline.webhooks.replay import RedisReplayGuard
+rt = SimpleNamespace(replay_guard=RedisReplayGuard(ReleaseFails.from_url(sys.argv[1])),
+                     webhook_intake=lambda m, enqueue: intake, enqueue_for=lambda m: None)
+webhooks.runtime = lambda: rt
 outcome = webhooks.handle_webhook.run("okendo", "acme", ref="msg_t")
 print(json.dumps({"outcome": outcome, "processed": intake.processed}))
 """

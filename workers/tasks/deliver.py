@@ -20,11 +20,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from celery import shared_task
+
 from pipeline.config import PLATFORM_DEFAULTS
 from pipeline.observability.metrics import record_batch
 from pipeline.state.due import HANDOVER_LEASE_S, QUEUED_LEASE_S, RUN_LEASE_S, Hold
 from pipeline.types import Delivery
-from workers.app import app, runtime
+from workers.current import runtime
 from workers.config import INFRA_ERRORS, delivery_queue
 from workers.resilience import until_redis_answers
 
@@ -40,37 +42,37 @@ def publish(merchant: str, platform: str, deliveries: Sequence[Delivery], *, que
     if not deliveries:
         return
     queue = queue or delivery_queue(platform)
-    now_s = runtime.clock.now().timestamp()
-    batch = runtime.due.add(merchant, platform, deliveries, queue=queue, due_at_s=now_s + HANDOVER_LEASE_S)
+    now_s = runtime().clock.now().timestamp()
+    batch = runtime().due.add(merchant, platform, deliveries, queue=queue, due_at_s=now_s + HANDOVER_LEASE_S)
     assert batch is not None
     deliver_batch.apply_async((merchant, platform, [d.to_dict() for d in deliveries]), {"batch_id": batch.id},
                               queue=queue)
-    runtime.due.queued(platform, [batch.id], until_s=now_s + QUEUED_LEASE_S)
+    runtime().due.queued(platform, [batch.id], until_s=now_s + QUEUED_LEASE_S)
 
 
-@app.task(name="lp.deliver_batch", bind=True, autoretry_for=INFRA_ERRORS, retry_backoff=2, retry_backoff_max=60,
+@shared_task(name="lp.deliver_batch", bind=True, autoretry_for=INFRA_ERRORS, retry_backoff=2, retry_backoff_max=60,
           retry_jitter=True, max_retries=50)
 def deliver_batch(self: Any, merchant: str, platform: str, deliveries: list[dict[str, Any]],
                   batch_id: str | None = None) -> None:
-    now_s = runtime.clock.now().timestamp()
+    now_s = runtime().clock.now().timestamp()
     if batch_id is not None:
-        (state,) = until_redis_answers(lambda: runtime.due.hold(platform, [(batch_id, self.request.id)], now_s=now_s,
+        (state,) = until_redis_answers(lambda: runtime().due.hold(platform, [(batch_id, self.request.id)], now_s=now_s,
                                                                 until_s=now_s + RUN_LEASE_S))
         if state in (Hold.DONE, Hold.BUSY):
             log.info("batch %s: this copy of its message does nothing", "already finished" if state is Hold.DONE
                      else "held by another message", extra={"merchant": merchant, "platform": platform})
             return
     batch = [Delivery.from_dict(d) for d in deliveries]
-    result = until_redis_answers(lambda: runtime.deliverer(merchant, platform).deliver(batch, owner=batch_id))
+    result = until_redis_answers(lambda: runtime().deliverer(merchant, platform).deliver(batch, owner=batch_id))
     record_batch(merchant, platform, result)
-    now_s = runtime.clock.now().timestamp()
+    now_s = runtime().clock.now().timestamp()
     then = [(result.retry, now_s + result.retry_in_s), (result.deferred, now_s + result.defer_s)]
     queue = self.request.delivery_info.get("routing_key") if self.request.delivery_info else None
     if batch_id is not None:
-        until_redis_answers(lambda: runtime.due.finish(platform, batch_id, merchant=merchant, then=then, queue=queue))
+        until_redis_answers(lambda: runtime().due.finish(platform, batch_id, merchant=merchant, then=then, queue=queue))
     else:  # a message published before batches were kept in the due set
         for follow_up, due_at_s in then:
-            until_redis_answers(lambda: runtime.due.add(merchant, platform, follow_up, due_at_s=due_at_s, queue=queue))
+            until_redis_answers(lambda: runtime().due.add(merchant, platform, follow_up, due_at_s=due_at_s, queue=queue))
     log.info("batch: %d delivered, %d skipped, %d unchanged, %d duplicate, %d dead-lettered, %d to retry, "
              "%d deferred", result.delivered, result.skipped, result.unchanged, result.duplicates,
              result.dead_lettered, len(result.retry), len(result.deferred),
@@ -80,16 +82,16 @@ def deliver_batch(self: Any, merchant: str, platform: str, deliveries: list[dict
 
 def release(platform: str) -> int:
     """Put the due batches of ``platform`` back on their queue (leased while queued)."""
-    now_s = runtime.clock.now().timestamp()
-    released = runtime.due.release(platform, now_s=now_s, limit=RELEASE_LIMIT)
+    now_s = runtime().clock.now().timestamp()
+    released = runtime().due.release(platform, now_s=now_s, limit=RELEASE_LIMIT)
     for due in released:
         deliver_batch.apply_async((due.merchant, due.platform, [d.to_dict() for d in due.deliveries]),
                                   {"batch_id": due.id}, queue=due.queue or delivery_queue(platform))
-    runtime.due.queued(platform, [b.id for b in released], until_s=now_s + QUEUED_LEASE_S)
+    runtime().due.queued(platform, [b.id for b in released], until_s=now_s + QUEUED_LEASE_S)
     return len(released)
 
 
-@app.task(name="lp.release_due", autoretry_for=INFRA_ERRORS, max_retries=3)
+@shared_task(name="lp.release_due", autoretry_for=INFRA_ERRORS, max_retries=3)
 def release_due() -> int:
     """Kept for messages sent by an older beat; the workers' dispatcher does this now."""
     return sum(release(platform) for platform in PLATFORM_DEFAULTS)

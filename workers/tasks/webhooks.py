@@ -10,25 +10,26 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from celery import shared_task
 from redis.exceptions import RedisError
 
 from pipeline.observability.metrics import record_webhook_intake
-from workers.app import app, runtime
+from workers.current import runtime
 from workers.config import INFRA_ERRORS, WEBHOOK_QUEUE
 from workers.resilience import until_redis_answers
 
 log = logging.getLogger(__name__)
 
 
-@app.task(name="lp.handle_webhook", bind=True, queue=WEBHOOK_QUEUE, autoretry_for=INFRA_ERRORS, retry_backoff=2,
+@shared_task(name="lp.handle_webhook", bind=True, queue=WEBHOOK_QUEUE, autoretry_for=INFRA_ERRORS, retry_backoff=2,
           retry_backoff_max=60, retry_jitter=True, max_retries=50)
 def handle_webhook(self: Any, provider: str, merchant: str, body: str | None = None, event: str | None = None, *,
                    ref: str | None = None) -> str:
     def run() -> str:
-        intake = runtime.webhook_intake(merchant, runtime.enqueue_for(merchant))
+        intake = runtime().webhook_intake(merchant, runtime().enqueue_for(merchant))
         if ref is None:
             return intake.process(body or "", event=event)
-        guard = runtime.replay_guard
+        guard = runtime().replay_guard
         stored = guard.load(provider, merchant, ref)
         if stored is None:
             if guard.is_done(provider, merchant, ref):
