@@ -43,6 +43,7 @@ def create_app(settings: Settings, connections: Mapping[str, Connection] | None 
     configure(settings)
     quiet_housekeeping()
     app = Celery("loyalty_pipeline", include=list(INCLUDE))
+    app.set_default()  # the tasks are shared_task proxies: every thread (web, --pool threads) finds this app
     app.config_from_object(celery_config(settings))
     app.conf.beat_schedule = build_schedule(connections)
     from workers.tasks.deliver import publish  # the tasks import no app: no cycle
