@@ -32,7 +32,7 @@ def main() -> None:
 def demo(merchants: int, customers: int, transactions: int, providers: str, members: int, timeout_s: float,
          postscript_rate: float, no_fake_redis: bool, read_only: int) -> None:
     """Run the pipeline end to end on simulators; exit 0 only if every event arrived exactly once."""
-    from pipeline.demo import DemoOptions, run_demo
+    from sandbox.demo import DemoOptions, run_demo
 
     chosen = tuple(p.strip() for p in providers.split(",") if p.strip())
     unknown = set(chosen) - {"smile", "okendo", "omneo", "rediem"}
@@ -109,8 +109,8 @@ def transform(provider: str, resource: str | None, platform: str | None, event: 
 @click.option("--transactions", default=1000, show_default=True)
 def simulate(first_port: int, customers: int, transactions: int) -> None:
     """Serve seeded simulators of Smile, Postscript, Okendo, Omneo and Rediem on loopback until Ctrl-C."""
-    from pipeline.sim import OkendoSimulator, OmneoSimulator, PostscriptSimulator, RediemSimulator, SmileSimulator
-    from pipeline.sim.seed import seed_demo, seed_omneo, seed_rediem
+    from sandbox.sim import OkendoSimulator, OmneoSimulator, PostscriptSimulator, RediemSimulator, SmileSimulator
+    from sandbox.sim.seed import seed_demo, seed_omneo, seed_rediem
 
     smile = SmileSimulator(port=first_port).start()
     postscript = PostscriptSimulator(port=first_port + 1).start()

@@ -18,9 +18,9 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
-from pipeline.sim import klaviyo_events
-from pipeline.sim.klaviyo_schema import IDENTIFIERS, bad, checked_profile, obj, profile_shape
-from pipeline.sim.server import HttpError, Request, Response, SimServer, json_response, parse_json_body
+from sandbox.sim import klaviyo_events
+from sandbox.sim.klaviyo_schema import IDENTIFIERS, bad, checked_profile, obj, profile_shape
+from sandbox.sim.server import HttpError, Request, Response, SimServer, json_response, parse_json_body
 
 __all__ = ["DEFAULT_LIMITS", "REVISION", "KlaviyoAccount", "KlaviyoSimulator"]
 

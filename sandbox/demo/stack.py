@@ -15,11 +15,11 @@ from pathlib import Path
 
 import httpx
 
-from pipeline.demo.tenants import SEED_002_SCOPES, OkendoTenant, OmneoTenant, RediemTenant, SmileTenant, Tenant
-from pipeline.localredis import LocalRedis, ensure_redis, free_port
-from pipeline.sim import (AttentiveSimulator, KlaviyoSimulator, OkendoSimulator, OmneoSimulator, PostscriptSimulator,
+from sandbox.demo.tenants import SEED_002_SCOPES, OkendoTenant, OmneoTenant, RediemTenant, SmileTenant, Tenant
+from sandbox.localredis import LocalRedis, ensure_redis, free_port
+from sandbox.sim import (AttentiveSimulator, KlaviyoSimulator, OkendoSimulator, OmneoSimulator, PostscriptSimulator,
                           RediemSimulator, SmileSimulator)
-from pipeline.sim.klaviyo import DEFAULT_LIMITS as KLAVIYO_LIMITS
+from sandbox.sim.klaviyo import DEFAULT_LIMITS as KLAVIYO_LIMITS
 from pipeline.redisurl import connect
 from pipeline.state.counters import RedisCounters
 
