@@ -4,7 +4,7 @@ bulk import jobs.
 Per Klaviyo's OpenAPI (specs/klaviyo/) and rate-limit guide: ``Authorization: Klaviyo-API-Key``
 and ``revision`` required; per (account, endpoint class) burst (1 s) and steady (60 s) fixed
 windows, 429 + ``Retry-After`` over either, ``RateLimit-*`` (steady window) on other responses;
-JSON:API errors; events deduplicated per (metric, profile, unique_id) (pipeline/sim/klaviyo_events.py).
+JSON:API errors; events deduplicated per (metric, profile, unique_id) (sandbox/sim/klaviyo_events.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Helpers for the chaos suite (``pytest -m chaos tests/chaos``).
 
-Every chaos test runs the demo stack (pipeline/demo/stack.py: simulators, a Celery worker, beat
+Every chaos test runs the demo stack (sandbox/demo/stack.py: simulators, a Celery worker, beat
 and the web process) against its own private Redis, so queues, unacked messages and due sets
 left behind by one scenario can never leak into the next. Assertions are counts taken from the
 simulators; time is only ever a deadline (or, in the fan-out test, a ratio of two runs).
