@@ -108,3 +108,13 @@ def test_the_image_copies_only_the_library_and_the_workers() -> None:
     admitted = [line for line in (ROOT / "deploy" / "Dockerfile.dockerignore").read_text().splitlines()
                 if line.startswith("!")]
     assert not [line for line in admitted if "sandbox" in line] and "!pipeline" in admitted
+
+
+def test_fakeredis_is_a_sandbox_extra_that_dev_includes_not_a_runtime_dependency() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = lambda deps: {d.split("[")[0].split(">")[0].split("=")[0].strip() for d in deps}  # noqa: E731
+    assert "fakeredis" not in names(project["dependencies"])
+    assert "fakeredis" in names(project["optional-dependencies"]["sandbox"])
+    assert "loyalty-pipeline[sandbox]" in project["optional-dependencies"]["dev"]
