@@ -9,7 +9,7 @@ and a masked reason.
 
 Bounded: each identity keeps its newest ``max_entries`` entries, and entries and keys expire
 with the acknowledgement ledger (``ttl_s``: ``DEDUP_TTL_S``). The deliverer writes a batch's
-entries with ``record`` in one pipelined round trip.
+entries with ``record`` in one round trip (one Lua call).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -50,7 +50,7 @@ class TrailEntry:
     attempts: int = 0
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return json.dumps(vars(self), sort_keys=True, separators=(",", ":"))  # fields are plain values
 
 
 def identity(typed: str) -> str:
@@ -87,28 +87,44 @@ class Trail(Protocol):
         ...
 
 
+_RECORD = """
+local i = 4
+while i <= #ARGV do
+  redis.call('ZADD', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
+  i = i + 3
+end
+for _, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[3])
+  if redis.call('ZCARD', key) > tonumber(ARGV[2]) then
+    redis.call('ZREMRANGEBYRANK', key, 0, -tonumber(ARGV[2]) - 1)
+  end
+  redis.call('EXPIRE', key, ARGV[1])
+end
+return #KEYS
+"""
+
+
 class RedisTrail:
     def __init__(self, client: redis.Redis, *, ttl_s: int, max_entries: int = MAX_ENTRIES) -> None:
         self._redis = client
         self._ttl_s = ttl_s
         self._max = max_entries
+        self._record = client.register_script(_RECORD)
 
     def record(self, rows: Sequence[tuple[Customer, TrailEntry]]) -> None:
         if not rows:
             return
-        pipe = self._redis.pipeline(transaction=False)
-        touched: dict[str, float] = {}
+        index: dict[str, int] = {}
+        args: list[str | int | float] = []
+        newest = 0.0
         for customer, e in rows:
             score = datetime.fromisoformat(e.at).timestamp()
-            for identity in identities(customer):
-                key = keys.trail(identity)
-                pipe.zadd(key, {e.to_json(): score})
-                touched[key] = max(score, touched.get(key, 0.0))
-        for key, newest in touched.items():
-            pipe.zremrangebyscore(key, "-inf", newest - self._ttl_s)  # older than the ledger keeps
-            pipe.zremrangebyrank(key, 0, -self._max - 1)
-            pipe.expire(key, self._ttl_s)
-        pipe.execute()
+            newest = max(newest, score)
+            member = e.to_json()
+            for who in identities(customer):
+                args += [index.setdefault(keys.trail(who), len(index) + 1), score, member]
+        if index:  # one call: the adds, then each key trimmed (age, count) and its expiry renewed
+            self._record(keys=list(index), args=[self._ttl_s, self._max, newest - self._ttl_s, *args])
 
     def lookup(self, identity: str, *, limit: int = MAX_ENTRIES) -> list[TrailEntry]:
         rows = self._redis.zrevrange(keys.trail(identity), 0, max(0, limit - 1))
