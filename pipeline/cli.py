@@ -10,6 +10,7 @@ __all__ = ["main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="loyalty-pipeline", prog_name="loyalty-pipeline")  # the installed distribution's
 def main() -> None:
     """Move loyalty activity from loyalty programs to messaging platforms."""
 

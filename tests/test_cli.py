@@ -33,3 +33,12 @@ def test_help_lists_the_commands() -> None:
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
     assert {"demo", "simulate", "catalog", "transform", "quarantine"} <= set(result.stdout.split())
+
+
+def test_version_is_the_installed_distributions() -> None:
+    from importlib.metadata import version
+
+    result = subprocess.run([sys.executable, "-c", "from workers.cli import main; main()", "--version"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"loyalty-pipeline, version {version('loyalty-pipeline')}"

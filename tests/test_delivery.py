@@ -8,6 +8,7 @@ from pipeline.clock import FrozenClock
 from pipeline import keys
 from pipeline.delivery import CONTENDED_RECHECK_S, Deliverer
 from pipeline.destinations.base import SendResult
+from pipeline.destinations.memory import MemoryDestination
 from pipeline.errors import FatalError, RateLimited, RetriableError
 from pipeline.state.counters import MemoryCounters
 from pipeline.state.journal import MemoryJournal
@@ -18,19 +19,14 @@ from pipeline.types import Delivery, Item
 from tests.factories import event, profile
 
 
-class ScriptedDestination:
+class ScriptedDestination(MemoryDestination):
+    """The shipped twin, as these tests read it: ``sent`` holds (item id, delivery id) pairs."""
+
     kind: ClassVar[str] = "postscript"
 
-    def __init__(self, *outcomes: object) -> None:
-        self.outcomes = list(outcomes)
-        self.sent: list[tuple[str, str]] = []
-
-    def send(self, item: Item, *, delivery_id: str) -> SendResult:
-        self.sent.append((item.id, delivery_id))
-        outcome = self.outcomes.pop(0) if self.outcomes else SendResult("delivered", status=202)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome  # type: ignore[return-value]
+    @property
+    def sent(self) -> list[tuple[str, str]]:  # type: ignore[override]
+        return [(item.id, delivery_id) for item, delivery_id in super().sent]
 
 
 def harness(dest: ScriptedDestination, max_attempts: int = 3,

@@ -3,7 +3,6 @@ endpoint go in one request, share its outcome, and fall back to one-by-one when 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 from pipeline import keys
@@ -11,23 +10,23 @@ from pipeline.delivery import BULK_MIN_EVENTS
 from pipeline.errors import FatalError, RetriableError
 from pipeline.state.ledger import MemoryLedger
 from pipeline.clock import FrozenClock
-from pipeline.types import Delivery, Event
+from pipeline.destinations.memory import MemoryBulkDestination
+from pipeline.types import Delivery
 from tests.factories import event
 from tests.test_delivery import ScriptedDestination, harness
 
 
-class BulkDestination(ScriptedDestination):
+class BulkDestination(ScriptedDestination, MemoryBulkDestination):
+    """The shipped bulk twin; ``bulk`` is what its (one) bulk call raises."""
+
     kind: ClassVar[str] = "klaviyo"
 
     def __init__(self, *outcomes: object, bulk: Exception | None = None) -> None:
-        super().__init__(*outcomes)
-        self.bulk_error = bulk
-        self.bulk_calls: list[list[str]] = []
+        MemoryBulkDestination.__init__(self, *outcomes, bulk=[bulk])  # type: ignore[arg-type]
 
-    def send_events_bulk(self, items: Sequence[tuple[str, Event]]) -> None:
-        self.bulk_calls.append([delivery_id for delivery_id, _ in items])
-        if self.bulk_error is not None:
-            raise self.bulk_error
+    @property
+    def bulk_calls(self) -> list[list[str]]:
+        return [list(r.delivery_ids) for r in self.bulk_requests("send_events_bulk")]
 
 
 def events(n: int) -> list[Delivery]:

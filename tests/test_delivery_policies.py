@@ -10,6 +10,7 @@ from typing import ClassVar
 from pipeline.clock import FrozenClock
 from pipeline.delivery import DLQ_GUARD_STREAK, Deliverer
 from pipeline.destinations.base import SendResult
+from pipeline.destinations.memory import MemoryBulkDestination, MemoryDestination
 from pipeline.errors import AuthError, FatalError, RateLimited, Throttled
 from pipeline.state.counters import MemoryCounters
 from pipeline.state.journal import MemoryJournal
@@ -20,25 +21,20 @@ from pipeline.types import Delivery, Item
 from tests.factories import T0, event, profile
 
 
-class Scripted:
+class Scripted(MemoryDestination):
+    """The shipped twin, as these tests read it: ``sent`` holds the items single sends delivered."""
+
     kind: ClassVar[str] = "postscript"
 
-    def __init__(self, *outcomes: object) -> None:
-        self.outcomes = list(outcomes)
-        self.sent: list[Item] = []
-
-    def send(self, item: Item, *, delivery_id: str) -> SendResult:
-        outcome = self.outcomes.pop(0) if self.outcomes else SendResult("delivered")
-        if isinstance(outcome, Exception):
-            raise outcome
-        self.sent.append(item)
-        return outcome  # type: ignore[return-value]
+    @property
+    def sent(self) -> list[Item]:  # type: ignore[override]
+        return [r.items[0] for r in self.requests if r.method == "send" and r.accepted]
 
 
 class H:
-    def __init__(self, *outcomes: object, max_attempts: int = 3) -> None:
+    def __init__(self, *outcomes: object, max_attempts: int = 3, dest: Scripted | None = None) -> None:
         self.clock = FrozenClock(T0)
-        self.dest = Scripted(*outcomes)
+        self.dest = dest or Scripted(*outcomes)
         self.pauses = MemoryPauses()
         self.profiles = MemoryProfileStates()
         self.journal = MemoryJournal(self.clock)
@@ -112,21 +108,16 @@ def test_profile_sync_sends_only_changes_and_never_an_older_value() -> None:
     assert set(h.dest.sent[-1].properties) == {"Enrolled in Smile", "Smile Points Balance"}
 
 
-class Bulk(Scripted):
+class Bulk(Scripted, MemoryBulkDestination):
     kind: ClassVar[str] = "klaviyo"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.jobs: list[list[Item]] = []
-
-    def send_profiles_bulk(self, updates: list[Item]) -> str:
-        self.jobs.append(list(updates))
-        return f"job-{len(self.jobs)}"
+    @property
+    def jobs(self) -> list[list[Item]]:
+        return [list(r.items) for r in self.bulk_requests("send_profiles_bulk")]
 
 
 def test_a_large_batch_of_profile_updates_becomes_one_bulk_job() -> None:
-    h = H()
-    h.d._destination = h.dest = Bulk()  # type: ignore[assignment]
+    h = H(dest=Bulk())
     updates = [Delivery(platform="klaviyo", item=profile(email=f"p{i}@example.test", id=f"p{i}")) for i in range(60)]
     result = h.d.deliver([*updates, *batch("e1")])
     assert result.delivered == 61 and len(h.dest.jobs) == 1 and len(h.dest.jobs[0]) == 60

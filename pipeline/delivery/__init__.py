@@ -1,5 +1,7 @@
-"""Delivering a batch to one platform connection: ``Deliverer`` (deliverer.py), its bulk
-sends (bulk.py), and what a batch came to (result.py)."""
+"""Delivering a batch to one platform connection: ``Deliverer`` (deliverer.py) routes a batch
+to bulk sends (bulk.py) and single sends (single.py); what an error means is one table
+(outcomes.py), and what became of each delivery is written by ``Books`` (books.py); what a batch
+came to is a ``BatchResult`` (result.py)."""
 
 from pipeline.delivery.deliverer import Deliverer
 from pipeline.delivery.result import (AUTH_RECHECK_S, BULK_MIN_EVENTS, BULK_MIN_PROFILES, CONTENDED_RECHECK_S,

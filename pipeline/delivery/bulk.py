@@ -1,134 +1,124 @@
-"""Bulk sends inside a batch: many profile updates (or events) to a platform with a bulk
-endpoint (Klaviyo) go in one request and share its outcome. Mixed into ``Deliverer``."""
+"""Bulk sends inside a batch: many profile updates (or events) to a platform with a bulk endpoint
+(``BulkProfileDestination``, ``BulkEventDestination``) go in one request and share its outcome.
+
+Each is a small strategy built from its collaborators; ``bulk_sends`` picks those the
+destination supports (an ``isinstance`` check on the protocol).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from pipeline import keys
-from pipeline.delivery.result import AUTH_RECHECK_S, INFLIGHT_TTL_S, PAUSE_RECHECK_S, BatchResult, identity
-from pipeline.errors import AuthError, FatalError, PipelineError, RetriableError, Throttled
+from pipeline.delivery.books import Books
+from pipeline.delivery.result import BULK_MIN_EVENTS, BULK_MIN_PROFILES, BatchResult, identity
+from pipeline.delivery.single import SingleSends
+from pipeline.destinations.base import BulkEventDestination, BulkProfileDestination, Destination
+from pipeline.errors import PipelineError
 from pipeline.observability.metrics import observe_latency
-from pipeline.state.ledger import Claim
-from pipeline.state.profiles import plan
-from pipeline.types import Delivery, ProfileUpdate
+from pipeline.state.profiles import ProfileStates, plan
+from pipeline.types import Delivery, Event, Item, ProfileUpdate
 
-if TYPE_CHECKING:
-    from pipeline.delivery.deliverer import Deliverer
-
-__all__ = ["BulkSends"]
+__all__ = ["BulkSend", "EventsInBulk", "ProfilesInBulk", "bulk_sends"]
 
 
-class BulkSends:
-    def _deliver_profiles_bulk(self: Deliverer, deliveries: list[Delivery], result: BatchResult, owner: str) -> list[Delivery]:
-        """Many profile updates as one bulk job; each shares the job's outcome. Returns the
-        deliveries another batch is sending (left for later)."""
-        mine, contended, claims = self._claim_all(deliveries, owner, result)
+class BulkSend(Protocol):
+    """Sends the deliveries of one item type together, from ``minimum`` of them in a batch."""
+
+    item_type: type[Item]
+    minimum: int
+
+    def send(self, deliveries: Sequence[Delivery], result: BatchResult, owner: str) -> list[Delivery]:
+        """Claim, send and settle ``deliveries`` (not acknowledged yet); returns those another
+        batch is sending (left for later)."""
+        ...
+
+
+class ProfilesInBulk:
+    """Many profile updates as one bulk job; each shares the job's outcome."""
+
+    item_type: type[Item] = ProfileUpdate
+    minimum = BULK_MIN_PROFILES
+
+    def __init__(self, *, destination: BulkProfileDestination, books: Books, profiles: ProfileStates) -> None:
+        self._destination = destination
+        self._books = books
+        self._profiles = profiles
+
+    def send(self, deliveries: Sequence[Delivery], result: BatchResult, owner: str) -> list[Delivery]:
+        books = self._books
+        mine, contended, claims = books.claim(deliveries, owner, result)
         try:
+            updates = [d.item for d in mine if isinstance(d.item, ProfileUpdate)]
+            stored = self._profiles.get_many(books.merchant, books.platform, [identity(u) for u in updates])
             planned: list[tuple[Delivery, ProfileUpdate, dict[str, tuple[str, str]]]] = []
             unchanged: list[Delivery] = []
-            stored = self._profiles.get_many(self._merchant, self._platform,
-                                             [identity(d.item) for d in mine])  # type: ignore[arg-type]
-            for d, previous in zip(mine, stored):
-                update = d.item
-                assert isinstance(update, ProfileUpdate)
+            for d, update, previous in zip(mine, updates, stored):
                 p = plan(update.properties, update.as_of, previous, full=d.full)
                 if p.send:
                     planned.append((d, replace(update, properties=p.send), p.entries))
                 else:
                     unchanged.append(d)
-            result.unchanged += len(unchanged)
-            self._acknowledged(unchanged)
-            for d in unchanged:
-                self._note(result, d, "unchanged")
+            books.unchanged(unchanged, result)
             sent = [d for d, _, _ in planned]
-            if planned and self._send_bulk(sent, result, lambda: self._destination.send_profiles_bulk(  # type: ignore[attr-defined]
-                    [u for _, u, _ in planned])):
-                result.delivered += len(planned)
-                self._acknowledged(sent)
-                for d in sent:
-                    self._note(result, d, "delivered", via="bulk")
-                self._persist(lambda: self._profiles.put_many(self._merchant, self._platform,
-                                                              [(identity(u), e) for _, u, e in planned],
-                                                              ttl_s=self._ttl_s))
+            if not planned:
+                return contended
+            started = books.clock.monotonic()
+            try:
+                self._destination.send_profiles_bulk([u for _, u, _ in planned])
+            except PipelineError as exc:  # anything else is a bug and propagates (outcomes.py)
+                books.failed(sent, exc, started=started, result=result, bulk=True)
+                return contended
+            observe_latency(books.platform, books.clock.monotonic() - started)
+            books.delivered_in_bulk(sent, result)
+            books.persist(lambda: self._profiles.put_many(books.merchant, books.platform,
+                                                          [(identity(u), e) for _, u, e in planned],
+                                                          ttl_s=books.dedup_ttl_s))
         finally:
-            self._persist(lambda: self._ledger.release_many(claims, owner=owner))
+            books.release(claims, owner)
         return contended
 
-    def _deliver_events_bulk(self: Deliverer, deliveries: list[Delivery], result: BatchResult, owner: str) -> list[Delivery]:
-        """Many events in as few bulk requests as the platform allows; see ``_deliver_profiles_bulk``.
-        A request the platform refuses (one bad event refuses all) is sent again one event at a
-        time, so each event gets its own outcome."""
-        mine, contended, claims = self._claim_all(deliveries, owner, result)
 
-        def one_by_one() -> None:
-            for index, d in enumerate(mine):
-                if not self._deliver_one(d, result):
-                    self._defer_rest(mine[index:], result)
-                    return
+class EventsInBulk:
+    """Many events in as few bulk requests as the platform allows. A request the platform
+    refuses (one bad event refuses all) is sent again one event at a time, so each event gets
+    its own outcome."""
 
+    item_type: type[Item] = Event
+    minimum = BULK_MIN_EVENTS
+
+    def __init__(self, *, destination: BulkEventDestination, books: Books, singles: SingleSends) -> None:
+        self._destination = destination
+        self._books = books
+        self._singles = singles
+
+    def send(self, deliveries: Sequence[Delivery], result: BatchResult, owner: str) -> list[Delivery]:
+        books = self._books
+        mine, contended, claims = books.claim(deliveries, owner, result)
         try:
-            if mine and self._send_bulk(mine, result, lambda: self._destination.send_events_bulk(  # type: ignore[attr-defined]
-                    [(d.id, d.item) for d in mine]), on_refused=one_by_one):
-                result.delivered += len(mine)
-                self._acknowledged(mine)
-                for d in mine:
-                    self._note(result, d, "delivered", via="bulk")
+            if not mine:
+                return contended
+            started = books.clock.monotonic()
+            try:
+                self._destination.send_events_bulk([(d.id, d.item) for d in mine if isinstance(d.item, Event)])
+            except PipelineError as exc:  # anything else is a bug and propagates (outcomes.py)
+                books.failed(mine, exc, started=started, result=result, bulk=True,
+                             on_refused=lambda: self._singles.send_each(mine, result, owner=None))
+                return contended
+            observe_latency(books.platform, books.clock.monotonic() - started)
+            books.delivered_in_bulk(mine, result)
         finally:
-            self._persist(lambda: self._ledger.release_many(claims, owner=owner))
+            books.release(claims, owner)
         return contended
 
-    def _claim_all(self: Deliverer, deliveries: list[Delivery], owner: str,
-                   result: BatchResult) -> tuple[list[Delivery], list[Delivery], list[str]]:
-        """(claimed, contended, claim keys taken); those delivered meanwhile count as duplicates."""
-        claims = [keys.inflight(self._merchant, self._platform, d.id) for d in deliveries]
-        got = self._ledger.claim_many(claims, ttl_s=INFLIGHT_TTL_S, owner=owner,
-                                      unless=[self._ledger_key(d) for d in deliveries])
-        result.duplicates += sum(g is Claim.DONE for g in got)
-        for d, g in zip(deliveries, got):
-            if g is Claim.DONE:
-                self._replayed(d)  # delivered after all: a replay's dead-letter entry can go
-        result.resumed += sum(g is Claim.RESUMED for g in got)
-        taken = (Claim.TAKEN, Claim.RESUMED)
-        return ([d for d, g in zip(deliveries, got) if g in taken],
-                [d for d, g in zip(deliveries, got) if g is Claim.BUSY],
-                [c for c, g in zip(claims, got) if g in taken])
 
-    def _send_bulk(self: Deliverer, deliveries: list[Delivery], result: BatchResult, send: Callable[[], object], *,
-                   on_refused: Callable[[], None] | None = None) -> bool:
-        """One bulk send for ``deliveries``; True when accepted, else each is retried, deferred or
-        dead-lettered with the request's outcome (or, if the platform refused the request,
-        ``on_refused`` handles them). A refused credential pauses the connection and defers
-        them all (the pause says why)."""
-        started = self._clock.monotonic()
-        try:
-            send()
-        except Throttled as exc:
-            result.deferred.extend(deliveries)
-            result.defer_s = max(result.defer_s, exc.retry_after_s or 1.0)
-            return False
-        except RetriableError as exc:
-            for d in deliveries:
-                self._retry(d.with_attempt(self._attempt(type(exc).__name__, exc.status, started)), exc, result)
-            return False
-        except AuthError as exc:
-            self._pauses.pause(self._merchant, self._platform, since=self._clock.now(), reason=str(exc),
-                               until=self._clock.now() + timedelta(seconds=AUTH_RECHECK_S))
-            result.deferred.extend(deliveries)
-            result.defer_s = max(result.defer_s, PAUSE_RECHECK_S)
-            return False
-        except (FatalError, PipelineError, ValueError) as exc:
-            if on_refused is not None:
-                on_refused()
-                return False
-            for d in deliveries:
-                self._dead_letter(d.with_attempt(self._attempt(type(exc).__name__, getattr(exc, "status", None),
-                                                               started)), exc, reason=str(exc), result=result)
-                result.dead_lettered += 1
-            return False
-        observe_latency(self._platform, self._clock.monotonic() - started)
-        return True
-
+def bulk_sends(destination: Destination, *, books: Books, singles: SingleSends,
+               profiles: ProfileStates) -> list[BulkSend]:
+    """The bulk sends ``destination`` supports, in the order a batch uses them."""
+    sends: list[BulkSend] = []
+    if isinstance(destination, BulkProfileDestination):
+        sends.append(ProfilesInBulk(destination=destination, books=books, profiles=profiles))
+    if isinstance(destination, BulkEventDestination):
+        sends.append(EventsInBulk(destination=destination, books=books, singles=singles))
+    return sends

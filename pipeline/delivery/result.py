@@ -43,7 +43,6 @@ class BatchResult:
     retry_in_s: float = 0.0
     deferred: list[Delivery] = field(default_factory=list)
     defer_s: float = 0.0
-    deferred_from_next: bool = False  # the delivery that stopped the batch was handled itself
     trail: list[tuple[Customer, TrailEntry]] = field(default_factory=list)  # the customer trail's entries
 
 

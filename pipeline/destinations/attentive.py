@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import httpx
 
 from pipeline.config import PlatformAccount
-from pipeline.destinations.base import SendResult
+from pipeline.destinations.base import SendResult, answer_json
 from pipeline.destinations.encoding import attentive as encoding
 from pipeline.errors import FatalError
 from pipeline.http.policy import raise_for_response, raise_for_transport
@@ -65,5 +65,5 @@ class AttentiveDestination:
                 body = encoding.encode_bulk_attributes(usable[start:start + encoding.MAX_BULK_USERS])
             except ValueError as exc:
                 raise FatalError(f"attentive cannot take this bulk request: {exc}") from None
-            job = str(self._post(encoding.BULK_ATTRIBUTES_PATH, body).json().get("batchJobId", ""))
+            job = str(answer_json(self._post(encoding.BULK_ATTRIBUTES_PATH, body), "POST bulk attributes").get("batchJobId", ""))
         return job

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import httpx
 
 from pipeline.config import PlatformAccount
-from pipeline.destinations.base import SendResult
+from pipeline.destinations.base import SendResult, answer_json
 from pipeline.destinations.encoding import klaviyo as encoding
 from pipeline.errors import AuthError, FatalError
 from pipeline.http.policy import raise_for_response, raise_for_transport
@@ -83,7 +83,7 @@ class KlaviyoDestination:
             raise FatalError(f"klaviyo cannot take this bulk import: {exc}") from None
         response = self._request("POST", encoding.BULK_PROFILE_IMPORT_PATH, what="POST profile-bulk-import-jobs",
                                  body=body)
-        return str(response.json()["data"]["id"])
+        return str((answer_json(response, "POST profile-bulk-import-jobs").get("data") or {}).get("id", ""))
 
     def send_events_bulk(self, items: Sequence[tuple[str, Event]]) -> None:
         """(delivery id, event) pairs through ``POST /api/event-bulk-create-jobs``, in as few requests
@@ -127,7 +127,7 @@ class KlaviyoDestination:
         field = "email" if customer.email else "phone_number"
         response = self._request("GET", "/api/profiles", what="GET /api/profiles",
                                  params={"filter": f'equals({field},"{identity}")'})
-        found = response.json().get("data") or []
+        found = answer_json(response, "GET /api/profiles").get("data") or []
         profile_id = str(found[0]["id"]) if found else ABSENT
         self._profiles.put(self._merchant, self.kind, identity, profile_id,
                            ttl_s=PROFILE_TTL_S if profile_id else ABSENT_TTL_S)

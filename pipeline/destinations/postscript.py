@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import httpx
 
 from pipeline.config import PlatformAccount
-from pipeline.destinations.base import SendResult
+from pipeline.destinations.base import SendResult, answer_json
 from pipeline.errors import FatalError, RetriableError
 from pipeline.http.policy import raise_for_response, raise_for_transport
 from pipeline.state.subscribers import ABSENT, SubscriberCache
@@ -72,12 +72,18 @@ class PostscriptDestination:
         if event.provider in EXISTING_SUBSCRIBERS_ONLY and self._subscriber_id(event.customer) is None:
             return SendResult("skipped", reason=f"not a Postscript subscriber ({event.provider} events go to "
                                                 "existing subscribers only)")
-        response = self._request("POST", "/api/v2/events", what="POST /api/v2/events",
-                                 json=encode_event(event, delivery_id=delivery_id))
+        try:
+            body = encode_event(event, delivery_id=delivery_id)
+        except ValueError as exc:  # an event Postscript cannot take: the platform's refusal, not a bug
+            raise FatalError(f"postscript cannot take this event: {exc}") from None
+        response = self._request("POST", "/api/v2/events", what="POST /api/v2/events", json=body)
         return SendResult("delivered", status=response.status_code)
 
     def _update_profile(self, update: ProfileUpdate) -> SendResult:
-        properties = encode_properties(update.properties)
+        try:
+            properties = encode_properties(update.properties)
+        except ValueError as exc:
+            raise FatalError(f"postscript cannot take this profile: {exc}") from None
         if len(properties) > MAX_PROPERTIES:
             raise FatalError(f"{len(properties)} properties exceed Postscript's {MAX_PROPERTIES}")
         subscriber_id = self._subscriber_id(update.customer)
@@ -138,7 +144,7 @@ class PostscriptDestination:
             cached = self._subscribers.get(self._merchant, self.kind, key)
             if cached is None:
                 response = self._request("GET", "/api/v2/subscribers", what="GET /api/v2/subscribers", params=params)
-                found = response.json().get("subscribers") or []
+                found = answer_json(response, "GET /api/v2/subscribers").get("subscribers") or []
                 cached = str(found[0]["id"]) if found else ABSENT
                 ttl = SUBSCRIBER_TTL_S if cached else ABSENT_TTL_S
                 self._subscribers.put(self._merchant, self.kind, key, cached, ttl_s=ttl)

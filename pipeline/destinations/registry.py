@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from pipeline.destinations.attentive import AttentiveDestination
+from pipeline.destinations.base import DestinationClass
 from pipeline.destinations.klaviyo import KlaviyoDestination
 from pipeline.destinations.postscript import PostscriptDestination
 
 __all__ = ["BATCH_SIZES", "DESTINATIONS", "batch_size"]
 
-DESTINATIONS: Mapping[str, Any] = {
+DESTINATIONS: Mapping[str, DestinationClass] = {
     cls.kind: cls for cls in (PostscriptDestination, AttentiveDestination, KlaviyoDestination)
 }
 

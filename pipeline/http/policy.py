@@ -17,11 +17,15 @@ __all__ = ["Action", "STATUS_POLICY", "action_for", "raise_for_response", "retry
 
 
 class Action(Enum):
+    """What the caller does next: with an answer (``STATUS_POLICY``) or with an error
+    (``pipeline.delivery.outcomes.OUTCOMES``)."""
+
     OK = "ok"
     RETRY = "retry"
     RATE_LIMITED = "rate_limited"
     AUTH = "auth"
     FATAL = "fatal"
+    DEFER = "defer"  # our own limiter said "not now": wait, no attempt made (no status maps here)
 
 
 #: Status → action. Statuses not listed fall back by class: 2xx ok, 5xx retry, other 4xx fatal.
