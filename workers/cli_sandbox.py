@@ -12,7 +12,7 @@ from typing import NoReturn
 
 import click
 
-from workers.cli import main
+from pipeline.cli import main  # the group workers/cli.py serves (not workers.cli: no import cycle)
 
 __all__: list[str] = []
 
