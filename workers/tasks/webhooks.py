@@ -39,7 +39,7 @@ def handle_webhook(self: Any, provider: str, merchant: str, body: str | None = N
         if stored is None:
             if guard.is_done(provider, merchant, ref):
                 return "already_processed"  # a redelivered (or second) message: processed, its body deleted
-            return intake.missing_body(ref)
+            return intake.missing_body(ref, abandoned=guard.was_abandoned(provider, merchant, ref))
         guard.confirm(provider, merchant, ref)  # durably queued: later attempts are duplicates
         outcome = intake.process(stored.body, event=stored.event)
         try:
