@@ -60,6 +60,14 @@ class WebhookIntake:
                   if abandoned else "accepted body not found in Redis (expired before its task ran, or lost)")
         return self._reject("webhook", {"message_id": message_id}, InvalidRecord(reason, provider=self._provider))
 
+    def give_up(self, body: bytes | str, *, event: str | None, message_id: str | None, reason: str) -> Outcome:
+        """The delivery could not be processed however often it was retried (our infrastructure kept
+        failing): quarantine it with ``reason``, the body kept with it (decoded if it is JSON)."""
+        raw, problem = bodies.parse(body)
+        payload = raw if problem is None and isinstance(raw, dict) else {"body": bodies.excerpt(body)}
+        return self._reject("webhook", payload, InvalidRecord(reason, provider=self._provider),
+                            {"message_id": message_id, "event": event})
+
     def process(self, body: bytes | str, *, event: str | None = None) -> Outcome:
         """Decode and hand over one accepted delivery (its raw bytes: not UTF-8, not JSON or
         nested too deep is quarantined with the reason). ``event`` is the provider's event-name
