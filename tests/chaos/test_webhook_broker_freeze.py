@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from pipeline import keys
-from pipeline.localredis import LocalRedis, start_redis_server
+from sandbox.localredis import LocalRedis, start_redis_server
 from pipeline.webhooks.signatures import svix_sign
 from tests.support.webproc import web_process
 
