@@ -31,24 +31,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from pipeline.destinations.registry import PLATFORM_SPECS
 from pipeline.errors import ConfigError
+from pipeline.providers.registry import PROVIDER_SPECS
 
 __all__ = ["Connection", "PlatformAccount", "ProviderAccount", "Secret", "load_connections", "parse_connections"]
 
-#: Known kinds and their defaults. A new provider or platform adds one row here.
+#: Known kinds and their defaults, read from the integration specs (one registry line each).
 PROVIDER_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
-    "smile": {"base_url": "https://api.smile.io/v1", "rate_per_s": None, "page_size": 250},
-    # Okendo's feed is its webhooks; the sync only reconciles known members' balances (2 rps)
-    "okendo": {"base_url": "https://api.okendo.io/enterprise", "rate_per_s": None, "page_size": 50,
-               "webhooks": "required", "sync_interval_s": 21600.0},
-    "omneo": {"base_url": None, "rate_per_s": None, "page_size": 100, "webhooks": "optional"},
-    "rediem": {"base_url": "https://api.rediem.io", "rate_per_s": None, "page_size": 100, "webhooks": "optional"},
-}
+    s.kind: {"base_url": s.base_url, "rate_per_s": None, "page_size": s.page_size, "webhooks": s.webhooks,
+             "sync_interval_s": s.sync_interval_s} for s in PROVIDER_SPECS}
 PLATFORM_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
-    "postscript": {"base_url": "https://api.postscript.io", "rate_per_s": None, "unknown_subscriber": "skip"},
-    "attentive": {"base_url": "https://api.attentivemobile.com", "rate_per_s": None, "unknown_subscriber": "create"},
-    "klaviyo": {"base_url": "https://a.klaviyo.com", "rate_per_s": None, "unknown_subscriber": "create"},
-}
+    s.kind: {"base_url": s.base_url, "rate_per_s": None, "unknown_subscriber": s.unknown_subscriber,
+             "no_skip_reason": s.no_skip_reason} for s in PLATFORM_SPECS}
 UNKNOWN_SUBSCRIBER_POLICIES = ("skip", "create")
 #: (provider, platform) → the unknown-subscriber policy its integration guide states, where it
 #: differs from the platform's default. Seed 000 (Rediem → Postscript): "All customer records
@@ -278,7 +273,7 @@ class _Reader:
         policy = body.get("unknown_subscriber", default)
         if policy not in UNKNOWN_SUBSCRIBER_POLICIES:
             raise self.fail(f"{where}.unknown_subscriber", f"must be one of {', '.join(UNKNOWN_SUBSCRIBER_POLICIES)}, got {policy!r}")
-        if fields["kind"] == "attentive" and policy == "skip":
-            raise self.fail(f"{where}.unknown_subscriber", "Attentive has no subscriber lookup: attributes create "
-                                                           "or update the user, so only 'create' is possible")
+        no_skip = PLATFORM_DEFAULTS[fields["kind"]]["no_skip_reason"]
+        if no_skip and policy == "skip":
+            raise self.fail(f"{where}.unknown_subscriber", no_skip)
         return PlatformAccount(**fields, unknown_subscriber=policy)

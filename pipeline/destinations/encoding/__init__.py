@@ -1,19 +1,18 @@
-"""Per-platform wire encoding, separate from the catalog: one row per platform.
+"""Per-platform wire encoding, separate from the catalog: one row per platform, in its spec.
 
-Each row says how a catalog display name becomes the platform's event name and which
+Each row (``PlatformSpec.encoding``) says how a catalog display name becomes the platform's event name and which
 request (method, path, body) carries an event or a profile update.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.destinations.encoding import attentive, klaviyo, postscript
 from pipeline.types import Event, ProfileUpdate
 
-__all__ = ["ENCODINGS", "Encoding", "encoding"]
+__all__ = ["Encoding"]
 
 
 @dataclass(frozen=True)
@@ -33,28 +32,11 @@ class Encoding:
                 "body": self.encode_profile(update)}
 
 
-def _postscript_profile(update: ProfileUpdate) -> dict[str, Any]:
-    return {"properties": postscript.encode_properties(update.properties)}
+def __getattr__(name: str) -> Any:
+    """``ENCODINGS`` and ``encoding`` now live with the platform specs (registry); read there lazily,
+    since the adapters import this package."""
+    if name in ("ENCODINGS", "encoding"):
+        from pipeline.destinations import registry
 
-
-ENCODINGS: Mapping[str, Encoding] = {
-    "postscript": Encoding(
-        event_name=postscript.event_type, event_path="/api/v2/events", encode_event=postscript.encode_event,
-        profile_path="PATCH /api/v2/subscribers/{subscriber_id}", encode_profile=_postscript_profile,
-        rules="type: letters, digits, underscores only; occurred_at UTC `%Y-%m-%d %H:%M:%S.%f`"),
-    "attentive": Encoding(
-        event_name=attentive.event_type, event_path=attentive.EVENTS_PATH, encode_event=attentive.encode_event,
-        profile_path=f"POST {attentive.ATTRIBUTES_PATH}", encode_profile=attentive.encode_attributes,
-        rules="type without \" ' ( ) { } [ ] \\ | ,; occurredAt RFC 3339 UTC; E.164 phones; no arrays"),
-    "klaviyo": Encoding(
-        event_name=klaviyo.metric_name, event_path=klaviyo.EVENTS_PATH, encode_event=klaviyo.encode_event,
-        profile_path=f"POST {klaviyo.PROFILE_IMPORT_PATH}", encode_profile=klaviyo.encode_profile,
-        rules="metric name under 128 characters; time ISO 8601 UTC; JSON:API bodies"),
-}
-
-
-def encoding(platform: str) -> Encoding:
-    try:
-        return ENCODINGS[platform]
-    except KeyError:
-        raise ValueError(f"unknown platform {platform!r}; known: {', '.join(ENCODINGS)}") from None
+        return getattr(registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
