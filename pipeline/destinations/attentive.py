@@ -10,22 +10,20 @@ Rate limits: 150 requests/s per token (bulk 100/s); answers carry ``x-ratelimit-
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
+from pipeline.accounts import PlatformAccount
 from pipeline.destinations.base import SendResult, answer_json
 from pipeline.destinations.encoding import attentive as encoding
-from pipeline.destinations.encoding import Encoding
+from pipeline.destinations.encoding.base import Encoding
 from pipeline.destinations.spec import PlatformSpec
 from pipeline.errors import FatalError
 from pipeline.http.policy import raise_for_response, raise_for_transport
 from pipeline.ratelimit.window import MINUTE_S, SECOND_S, Window
 from pipeline.state.subscribers import SubscriberCache
 from pipeline.types import Event, Item, ProfileUpdate
-
-if TYPE_CHECKING:
-    from pipeline.config import PlatformAccount
 
 __all__ = ["SPEC", "AttentiveDestination"]
 

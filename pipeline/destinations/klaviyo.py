@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
+from pipeline.accounts import PlatformAccount
 from pipeline.destinations.base import SendResult, answer_json
 from pipeline.destinations.encoding import klaviyo as encoding
-from pipeline.destinations.encoding import Encoding
+from pipeline.destinations.encoding.base import Encoding
 from pipeline.destinations.spec import PlatformSpec
 from pipeline.errors import AuthError, FatalError
 from pipeline.http.policy import raise_for_response, raise_for_transport
@@ -24,9 +25,6 @@ from pipeline.redact import mask
 from pipeline.ratelimit.window import MINUTE_S, SECOND_S, Window
 from pipeline.state.subscribers import ABSENT, SubscriberCache
 from pipeline.types import Customer, Event, Item, ProfileUpdate
-
-if TYPE_CHECKING:
-    from pipeline.config import PlatformAccount
 
 __all__ = ["SPEC", "KlaviyoDestination"]
 

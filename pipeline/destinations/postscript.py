@@ -18,12 +18,13 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
+from pipeline.accounts import PlatformAccount
 from pipeline.destinations.base import SendResult, answer_json
-from pipeline.destinations.encoding import Encoding
+from pipeline.destinations.encoding.base import Encoding
 from pipeline.destinations.spec import PlatformSpec
 from pipeline.errors import FatalError, RetriableError
 from pipeline.http.policy import raise_for_response, raise_for_transport
@@ -32,9 +33,6 @@ from pipeline.destinations.encoding.postscript import (MAX_PROPERTIES, encode_ev
                                                       identifiers)
 from pipeline.ratelimit.window import SECOND_S, Window
 from pipeline.types import Customer, Event, Item, ProfileUpdate
-
-if TYPE_CHECKING:
-    from pipeline.config import PlatformAccount
 
 __all__ = ["SPEC", "PostscriptDestination"]
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from pipeline.destinations import attentive, klaviyo, postscript
 from pipeline.destinations.base import DestinationClass
-from pipeline.destinations.encoding import Encoding
+from pipeline.destinations.encoding.base import Encoding
 from pipeline.destinations.spec import PlatformSpec
 
 __all__ = ["BATCH_SIZES", "DESTINATIONS", "ENCODINGS", "PLATFORM_SPECS", "batch_size", "encoding", "platform_kinds",

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipeline.destinations.encoding import Encoding
+from pipeline.destinations.encoding.base import Encoding
 from pipeline.ratelimit.window import Window
 
 if TYPE_CHECKING:

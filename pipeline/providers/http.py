@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
+from pipeline.accounts import ProviderAccount
 from pipeline.clock import Clock
 from pipeline.errors import AuthError, FatalError, InvalidRecord, ScopeMissing
 from pipeline.providers.base import Page, Rejected, get_json
@@ -22,9 +23,6 @@ from pipeline.providers.resources import decode, resource, snapshot_of
 from pipeline.state.directory import CustomerDirectory
 from pipeline.state.snapshots import SnapshotStore
 from pipeline.types import Customer, Record
-
-if TYPE_CHECKING:
-    from pipeline.config import ProviderAccount
 
 __all__ = ["HttpProvider", "iso_utc"]
 

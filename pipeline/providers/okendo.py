@@ -26,17 +26,15 @@ import json
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
+from pipeline.accounts import ProviderAccount
 from pipeline.errors import ConfigError, FatalError, InvalidRecord
 from pipeline.providers.base import Page, Rejected
 from pipeline.providers.http import HttpProvider
 from pipeline.providers.spec import ProviderSpec
 from pipeline.ratelimit.window import SECOND_S, Window
-
-if TYPE_CHECKING:
-    from pipeline.config import ProviderAccount
 
 __all__ = ["SPEC", "API_VERSION", "NAME_REFRESH_S", "OkendoProvider"]
 

@@ -1,40 +1,19 @@
-"""Per-platform wire encoding, separate from the catalog: one row per platform, in its spec.
-
-Each row (``PlatformSpec.encoding``) says how a catalog display name becomes the platform's event name and which
-request (method, path, body) carries an event or a profile update.
+"""Per-platform wire encoding, separate from the catalog: one module per platform, whose row
+(``encoding.base.Encoding``) sits in the platform's spec (pipeline/destinations/registry.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from pipeline.types import Event, ProfileUpdate
+from pipeline.destinations.encoding.base import Encoding
 
 __all__ = ["Encoding"]
 
 
-@dataclass(frozen=True)
-class Encoding:
-    event_name: Callable[[str], str]
-    event_path: str
-    encode_event: Callable[..., dict[str, Any]]
-    profile_path: str
-    encode_profile: Callable[[ProfileUpdate], dict[str, Any]]
-    rules: str
-
-    def event_request(self, event: Event, *, delivery_id: str) -> dict[str, Any]:
-        return {"method": "POST", "path": self.event_path, "body": self.encode_event(event, delivery_id=delivery_id)}
-
-    def profile_request(self, update: ProfileUpdate) -> dict[str, Any]:
-        return {"method": self.profile_path.split(" ", 1)[0], "path": self.profile_path.split(" ", 1)[1],
-                "body": self.encode_profile(update)}
-
-
 def __getattr__(name: str) -> Any:
     """``ENCODINGS`` and ``encoding`` now live with the platform specs (registry); read there lazily,
-    since the adapters import this package."""
+    since importing an adapter initialises this package first."""
     if name in ("ENCODINGS", "encoding"):
         from pipeline.destinations import registry
 
