@@ -97,7 +97,8 @@ path = Path(pipeline.destinations.__file__).parent / "registry.py"
 source = path.read_text()
 head, tuple_open = "from __future__ import annotations\\n", "PLATFORM_SPECS: tuple[PlatformSpec, ...] = (\\n"
 assert source.count(head) == 1 and source.count(tuple_open) == 1, "registry layout changed"
-source = source.replace(head, head + "import fake_platform\\n").replace(tuple_open, tuple_open + "    fake_platform.SPEC,\\n")
+source = source.replace(head, head + "import fake_platform\\n")
+source = source.replace(tuple_open, tuple_open + "    fake_platform.SPEC,\\n")
 name = "pipeline.destinations.registry"
 module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(name, path))
 sys.modules[name] = module
@@ -114,7 +115,8 @@ from workers.config import queue_names
 def choices(group):
     out = []
     for command in group.commands.values():
-        out += [list(p.type.choices) for p in command.params if p.name == "platform" and isinstance(p.type, click.Choice)]
+        out += [list(p.type.choices) for p in command.params
+                if p.name == "platform" and isinstance(p.type, click.Choice)]
         if isinstance(command, click.Group):
             out += choices(command)
     return out

@@ -81,5 +81,6 @@ SPEC = PlatformSpec(
         profile_path=f"POST {encoding.ATTRIBUTES_PATH}", encode_profile=encoding.encode_attributes,
         rules="type without \" ' ( ) { } [ ] \\ | ,; occurredAt RFC 3339 UTC; E.164 phones; no arrays"),
     limits={"default": (Window(150, SECOND_S),), "identity": (Window(10, SECOND_S),), "bulk": (Window(100, SECOND_S),)},
-    rate_classes=((r"^/v1/identity-resolution", "identity"), (r"^/v1/subscriptions", "identity"), (r"^/v2/bulk/", "bulk")),
+    rate_classes=((r"^/v1/identity-resolution", "identity"), (r"^/v1/subscriptions", "identity"),
+                  (r"^/v2/bulk/", "bulk")),
 )

@@ -166,7 +166,8 @@ def _profile_body(update: ProfileUpdate) -> dict[str, Any]:
 
 
 SPEC = PlatformSpec(
-    kind="postscript", destination=PostscriptDestination, base_url="https://api.postscript.io", unknown_subscriber="skip",
+    kind="postscript", destination=PostscriptDestination, base_url="https://api.postscript.io",
+    unknown_subscriber="skip",
     encoding=Encoding(
         event_name=event_type, event_path="/api/v2/events", encode_event=encode_event,
         profile_path="PATCH /api/v2/subscribers/{subscriber_id}", encode_profile=_profile_body,
