@@ -14,7 +14,7 @@ import redis
 from kombu import Connection
 
 from pipeline.errors import ConfigError
-from pipeline.localredis import free_port
+from sandbox.localredis import free_port
 from pipeline.redisurl import broker_options, connect, parse_sentinel_url
 from pipeline.settings import Settings
 from workers.config import VISIBILITY_TIMEOUT_S, celery_config

@@ -337,6 +337,7 @@ def sync_initial(merchant: str, full: bool) -> None:
 
 
 import workers.cli_console  # noqa: E402,F401  (console, customer, connection list)
+import workers.cli_sandbox  # noqa: E402,F401  (demo, simulate)
 
 
 def main(args: list[str] | None = None, **kwargs: Any) -> Any:  # type: ignore[no-redef]

@@ -19,7 +19,7 @@ import redis
 from celery import Celery
 
 from pipeline import keys, quarantine
-from pipeline.localredis import LocalRedis
+from sandbox.localredis import LocalRedis
 from pipeline.state.journal import RedisJournal
 from pipeline.webhooks.signatures import svix_sign
 from tests.support.webproc import ROOT, WebProcess, web_process
