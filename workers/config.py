@@ -9,7 +9,8 @@ from redis.exceptions import RedisError
 
 from pipeline.state.locks import LockTimeout
 
-from pipeline.config import PLATFORM_DEFAULTS
+from pipeline.destinations.registry import PLATFORM_SPECS
+from pipeline.destinations.spec import delivery_queue
 from pipeline.redisurl import broker_options
 from pipeline.settings import Settings
 
@@ -33,13 +34,8 @@ BROKER_SOCKET_TIMEOUT_S = 5.0
 INFRA_ERRORS: tuple[type[Exception], ...] = (RedisError, ConnectionError, LockTimeout)
 
 
-def delivery_queue(platform: str) -> str:
-    """Each platform has its own queue: one that is down or throttled does not stall the others."""
-    return f"deliver.{platform}"
-
-
 def queue_names() -> list[str]:
-    return [INGEST_QUEUE, WEBHOOK_QUEUE, BULK_QUEUE, *(delivery_queue(p) for p in PLATFORM_DEFAULTS)]
+    return [INGEST_QUEUE, WEBHOOK_QUEUE, BULK_QUEUE, *(s.queue for s in PLATFORM_SPECS)]
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
