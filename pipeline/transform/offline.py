@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pipeline.destinations.encoding import encoding
+from pipeline.destinations.registry import encoding
 from pipeline.errors import InvalidRecord
 from pipeline.providers.resources import decode, unwrap
 from pipeline.clock import SystemClock
