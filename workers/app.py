@@ -33,10 +33,13 @@ app.config_from_object(celery_config(_settings))
 app.conf.beat_schedule = build_schedule(_connections)
 runtime = Runtime(_settings, _connections)
 
-import workers.tasks  # noqa: E402,F401  (registers the tasks on ``app``)
-import workers.observability  # noqa: E402,F401  (LOG_FORMAT, SENTRY_DSN, METRICS_PORT; registers lp.heartbeat)
-import workers.leases  # noqa: E402,F401  (leases on the delivery batches a worker holds)
+# in the order the tasks and the signal handlers register
+# isort: off
+import workers.tasks  # noqa: E402  (registers the tasks on ``app``)
+import workers.observability  # noqa: E402  (LOG_FORMAT, SENTRY_DSN, METRICS_PORT; registers lp.heartbeat)
+import workers.leases  # noqa: E402  (leases on the delivery batches a worker holds)
 import workers.dispatch  # noqa: E402,F401  (every worker hands out due batches and resumes dead leases)
 import workers.quiet as _quiet  # noqa: E402
+# isort: on
 
 _quiet.install()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC
 from typing import Any
 
 import click
@@ -125,7 +126,7 @@ def quarantine_redrive(provider: str, ids: tuple[str, ...], dry_run: bool) -> No
 
 def _dlq_filter(merchant: str | None, platform: str | None, error_class: str | None, status: int | None,
                 event: str | None, since: str | None, until: str | None, ids: tuple[str, ...] = ()) -> Any:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from pipeline.dlq import DlqFilter
 
@@ -136,7 +137,7 @@ def _dlq_filter(merchant: str | None, platform: str | None, error_class: str | N
             value = datetime.fromisoformat(text)
         except ValueError:
             raise click.BadParameter(f"not an ISO 8601 time: {text!r}", param_hint=name) from None
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     return DlqFilter(merchant=merchant, platform=platform, error_class=error_class, http_status=status,
                      event_name=event, since=when(since, "--since"), until=when(until, "--until"),
@@ -195,7 +196,7 @@ def dlq_list(as_json: bool, limit: int, **filters: Any) -> None:
         return
     click.echo(f"{'ID':<17} {'MERCHANT':<20} {'PLATFORM':<10} {'STATUS':<6} {'ERROR':<15} EVENT / REASON")
     for r in rows:
-        click.echo(f"{r['id']:<17} {r['merchant']:<20} {r['platform']:<10} {str(r['http_status'] or '-'):<6} "
+        click.echo(f"{r['id']:<17} {r['merchant']:<20} {r['platform']:<10} {r['http_status'] or '-'!s:<6} "
                    f"{r['error_class']:<15} {r['event'] or r['kind']}: {r['reason'][:80]}")
 
 
@@ -279,10 +280,9 @@ def connection_resume(merchant: str, platform: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document, for scripts and dashboards.")
 def status(as_json: bool) -> None:
     """Queues, due deliveries, dead-letters, quarantine, per-connection lag, credentials, limiters."""
+    from pipeline.bulk import RedisBulkProgress
     from pipeline.status import collect, render
     from workers.config import queue_names
-
-    from pipeline.bulk import RedisBulkProgress
 
     rt = _runtime(secrets=False)
     bulk = {m: p for m in rt.connections if (p := RedisBulkProgress(rt.redis).get(m))}

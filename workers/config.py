@@ -7,11 +7,10 @@ from typing import Any
 from kombu import Exchange, Queue
 from redis.exceptions import RedisError
 
-from pipeline.state.locks import LockTimeout
-
 from pipeline.config import PLATFORM_DEFAULTS
 from pipeline.redisurl import broker_options
 from pipeline.settings import Settings
+from pipeline.state.locks import LockTimeout
 
 __all__ = ["BULK_QUEUE", "INFRA_ERRORS", "INGEST_QUEUE", "WEBHOOK_QUEUE", "celery_config", "delivery_queue", "queue_names"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -168,7 +168,5 @@ def when(text: str | None) -> datetime | None:
     """An ISO 8601 time from a form (``datetime-local`` gives no zone: UTC); ValueError if bad."""
     if not text:
         return None
-    from datetime import timezone
-
     value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -24,10 +24,10 @@ import httpx
 
 from pipeline.config import PlatformAccount
 from pipeline.destinations.base import SendResult, answer_json
+from pipeline.destinations.encoding.postscript import MAX_PROPERTIES, encode_event, encode_properties, identifiers
 from pipeline.errors import FatalError, RetriableError
 from pipeline.http.policy import raise_for_response, raise_for_transport
 from pipeline.state.subscribers import ABSENT, SubscriberCache
-from pipeline.destinations.encoding.postscript import MAX_PROPERTIES, encode_event, encode_properties, identifiers
 from pipeline.types import Customer, Event, Item, ProfileUpdate
 
 __all__ = ["PostscriptDestination"]

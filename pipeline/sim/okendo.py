@@ -22,8 +22,9 @@ import itertools
 import json
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from pipeline.sim import okendo_resources as resources

@@ -13,11 +13,10 @@ the console (``pipeline.state.activity``), in the same round trip.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping
 from typing import Literal, Protocol
-
-import time
 
 import redis
 

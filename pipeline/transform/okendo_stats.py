@@ -27,7 +27,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pipeline import keys
@@ -54,7 +54,7 @@ def next_birthday(day: Any, month: Any, today: datetime) -> datetime | None:
     in common years."""
     if not isinstance(day, int) or not isinstance(month, int) or not 1 <= month <= 12:
         return None
-    start = today.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     for year in (start.year, start.year + 1):
         candidate = start.replace(year=year, month=month, day=min(day, calendar.monthrange(year, month)[1]))
         if candidate >= start:

@@ -10,8 +10,8 @@ from pipeline.bulk import BulkSync, RedisBulkProgress
 from pipeline.errors import RetriableError
 from pipeline.jobs import held, run_sync
 from pipeline.observability.metrics import record_pulled, record_transformed
-from pipeline.state.cursors import RedisCursorStore
 from pipeline.state.credentials import RedisCredentialStore
+from pipeline.state.cursors import RedisCursorStore
 from pipeline.state.ledger import RedisLedger
 from pipeline.types import Delivery
 from workers.app import app, runtime

@@ -15,8 +15,8 @@ from pipeline.types import Delivery
 from pipeline.webhooks.replay import RedisReplayGuard
 from workers.app import app, runtime
 from workers.config import INFRA_ERRORS, WEBHOOK_QUEUE
-from workers.tasks.deliver import publish
 from workers.resilience import until_redis_answers
+from workers.tasks.deliver import publish
 
 log = logging.getLogger(__name__)
 
