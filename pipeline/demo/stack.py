@@ -17,17 +17,10 @@ import httpx
 
 from pipeline.demo.tenants import SEED_002_SCOPES, OkendoTenant, OmneoTenant, RediemTenant, SmileTenant, Tenant
 from pipeline.localredis import LocalRedis, ensure_redis, free_port
-from pipeline.redisurl import connect
-from pipeline.sim import (
-    AttentiveSimulator,
-    KlaviyoSimulator,
-    OkendoSimulator,
-    OmneoSimulator,
-    PostscriptSimulator,
-    RediemSimulator,
-    SmileSimulator,
-)
+from pipeline.sim import (AttentiveSimulator, KlaviyoSimulator, OkendoSimulator, OmneoSimulator, PostscriptSimulator,
+                          RediemSimulator, SmileSimulator)
 from pipeline.sim.klaviyo import DEFAULT_LIMITS as KLAVIYO_LIMITS
+from pipeline.redisurl import connect
 from pipeline.state.counters import RedisCounters
 
 __all__ = ["DemoOptions", "Stack", "demo_stack"]

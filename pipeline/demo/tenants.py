@@ -19,10 +19,10 @@ from pipeline.providers.resources import decode
 from pipeline.sim import OkendoSimulator, OmneoSimulator, PostscriptSimulator, RediemSimulator, SmileSimulator
 from pipeline.sim.seed import seed_demo, seed_okendo, seed_omneo, seed_rediem
 from pipeline.sim.webhooks import OMNEO_TRIGGER_OF, OkendoWebhookSender, OmneoWebhookSender
-from pipeline.state.contributions import MemoryContributions
 from pipeline.state.counters import MemoryCounters
 from pipeline.state.journal import MemoryJournal
 from pipeline.state.sequences import MemorySequenceStore
+from pipeline.state.contributions import MemoryContributions
 from pipeline.state.snapshots import MemorySnapshotStore
 from pipeline.transform.mapper import Mapper
 from pipeline.transform.okendo_stats import OkendoMapper

@@ -15,9 +15,8 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from pipeline.sim.server import HttpError, Request, Response, SimServer, iso_ms, json_response, parse_json_body
 

@@ -15,9 +15,8 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Mapping
 
 from pipeline.sim import klaviyo_events
 from pipeline.sim.klaviyo_schema import IDENTIFIERS, bad, checked_profile, obj, profile_shape
@@ -202,7 +201,7 @@ class KlaviyoSimulator(SimServer):
         if len(matches) > 1 and strict:
             raise HttpError(409, f"A profile already exists with one of these identifiers "
                                  f"(duplicate_profile_id {matches[1]['id']})", field="/data/attributes")
-        stamp = self.now().astimezone(UTC).isoformat()
+        stamp = self.now().astimezone(timezone.utc).isoformat()
         profile = matches[0] if matches else {"id": _new_id(), **dict.fromkeys(IDENTIFIERS), "properties": {},
                                                "created": stamp}
         account.profiles[profile["id"]] = profile
@@ -260,7 +259,7 @@ class KlaviyoSimulator(SimServer):
             profile_shape(res, f"{ptr}/data/{i}")
         lists = ((data.get("relationships") or {}).get("lists") or {}).get("data") or []
         job: dict[str, Any] = {
-            "id": _new_id(), "status": "queued", "created_at": self.now().astimezone(UTC).isoformat(),
+            "id": _new_id(), "status": "queued", "created_at": self.now().astimezone(timezone.utc).isoformat(),
             "total_count": len(profiles), "completed_count": 0, "failed_count": 0, "started_at": None,
             "completed_at": None, "expires_at": None, "profiles": profiles, "profile_ids": [], "import_errors": [],
             "lists": [x.get("id") for x in lists if isinstance(x, dict)], "_created": self.monotonic()}
@@ -287,7 +286,7 @@ class KlaviyoSimulator(SimServer):
     def run_jobs(self, *, force: bool = False) -> None:
         """Advance bulk jobs: "processing" after half of ``bulk_delay_s``, applied and "complete" after it."""
         with self.lock:
-            clock, stamp = self.monotonic(), self.now().astimezone(UTC)
+            clock, stamp = self.monotonic(), self.now().astimezone(timezone.utc)
             for account in self.accounts.values():
                 for job in [j for j in account.jobs.values() if j["status"] in ("queued", "processing")]:
                     elapsed = clock - job["_created"]

@@ -15,7 +15,7 @@ are visible as soon as the 202 (no body) is answered, not after ``bulk_delay_s``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from pipeline.sim.klaviyo_schema import IDENTIFIERS, bad, checked_profile, obj
@@ -71,7 +71,7 @@ def _checked_event(attrs: dict[str, Any], ptr: str, allowed: set[str], now: date
             raise bad(f"{ptr}/time", "must be an ISO 8601 date-time") from None
         if when.year < 1990 or when > now + timedelta(days=365):
             raise bad(f"{ptr}/time", "must be after 1990 and at most 1 year in the future")
-    when = when.astimezone(UTC).replace(microsecond=0)  # Klaviyo keeps seconds
+    when = when.astimezone(timezone.utc).replace(microsecond=0)  # Klaviyo keeps seconds
     return _Event(name, props, when, attrs.get("unique_id"))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from typing import Callable
 
 __all__ = ["TokenBucket", "WindowLimiter"]
 

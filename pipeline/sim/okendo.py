@@ -22,9 +22,8 @@ import itertools
 import json
 import time
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlencode
 
 from pipeline.sim import okendo_resources as resources

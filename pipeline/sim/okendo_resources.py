@@ -16,9 +16,8 @@ Every argument is keyword-only and optional: ids default to fresh UUIDs, dates t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
 
 from pipeline.sim.server import iso_ms
 
@@ -49,7 +48,7 @@ def _id(value: str | None) -> str:
 def _date(value: datetime | str | None) -> str:
     if isinstance(value, str):
         return value
-    return iso_ms(value or datetime.now(UTC))
+    return iso_ms(value or datetime.now(timezone.utc))
 
 
 def _plus(date: str, days: int) -> str:

@@ -22,11 +22,10 @@ import itertools
 import math
 import re
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any
-from urllib.parse import urlencode
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
+from urllib.parse import urlencode
 
 from pipeline.sim.server import HttpError, Request, Response, SimServer, json_response, parse_iso
 from pipeline.sim.webhooks import OMNEO_RESOURCES, OMNEO_TRIGGER_OF, OmneoWebhookSender
@@ -40,7 +39,7 @@ _SORTS = ("id", "-id", "updated_at", "-updated_at")
 
 def omneo_ts(dt: datetime) -> str:
     """``YYYY-MM-DD HH:MM:SS`` in UTC, no offset (Omneo's style)."""
-    dt = dt.astimezone(UTC) if dt.tzinfo else dt
+    dt = dt.astimezone(timezone.utc) if dt.tzinfo else dt
     return dt.strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -87,7 +86,7 @@ class OmneoTenant:
 
     def _local(self, at: datetime) -> str:
         """``at`` as naive wall-clock time in the tenant's ``timezone``."""
-        aware = at if at.tzinfo else at.replace(tzinfo=UTC)
+        aware = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
         return aware.astimezone(ZoneInfo(self.timezone)).strftime("%Y-%m-%d %H:%M:%S")
 
     def _definition(self, kind: str, name: str) -> dict[str, Any]:

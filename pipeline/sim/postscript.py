@@ -19,9 +19,8 @@ import itertools
 import math
 import re
 import uuid
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
 
 from pipeline.sim.server import HttpError, Request, Response, SimServer, iso_ms, json_response, parse_json_body
 
@@ -42,7 +41,7 @@ def _digits(value: str | None) -> str:
 
 
 def _iso_s(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _bad(field: str, message: str) -> HttpError:

@@ -28,9 +28,8 @@ import base64
 import binascii
 import itertools
 import json
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from pipeline.sim.server import HttpError, Request, Response, SimServer, iso_ms, json_response, parse_iso
 from pipeline.sim.webhooks import RediemWebhookSender

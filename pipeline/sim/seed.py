@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pipeline.sim.okendo import OkendoStore
@@ -73,7 +73,7 @@ def seed_demo(
     if transactions and not customers:
         raise ValueError("transactions need at least one customer")
     rng = random.Random(seed)
-    end = (start or smile_account.sim.now()).astimezone(UTC)
+    end = (start or smile_account.sim.now()).astimezone(timezone.utc)
     txn_from = end - timedelta(days=1)
     made: list[dict[str, Any]] = []
     for n, at in enumerate(_spread(txn_from - timedelta(days=1), txn_from, customers), start=1):
@@ -123,7 +123,7 @@ def seed_demo(
 
 
 def _window(now: datetime, start: datetime | None) -> tuple[datetime, datetime]:
-    end = (start or now).astimezone(UTC)
+    end = (start or now).astimezone(timezone.utc)
     return end - timedelta(days=1), end
 
 

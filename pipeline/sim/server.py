@@ -14,12 +14,11 @@ import socketserver
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any, Callable, Self
 from urllib.parse import parse_qs, urlsplit
 
 from pipeline.sim.limiters import TokenBucket, WindowLimiter
@@ -36,19 +35,19 @@ PageHook = Callable[["Request", list[Any]], None]  # (request, records about to 
 
 def utc_now() -> datetime:
     """The current UTC time, timezone-aware."""
-    return datetime.now(UTC)
+    return datetime.now(timezone.utc)
 
 
 def iso_ms(dt: datetime) -> str:
     """Format as ISO-8601 UTC with milliseconds and ``Z``: ``2024-12-07T20:15:27.893Z``."""
-    dt = dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
+    dt = dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def parse_iso(value: str) -> datetime:
     """Parse an ISO-8601 timestamp (``Z`` or offset; naive means UTC). Raises ValueError."""
     dt = datetime.fromisoformat(value)
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)

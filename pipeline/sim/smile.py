@@ -17,9 +17,8 @@ import binascii
 import itertools
 import json
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from pipeline.sim.server import HttpError, Request, Response, SimServer, iso_ms, json_response, parse_iso
 

@@ -8,16 +8,15 @@ by their provider modules.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import time
 import urllib.error
 import urllib.request
+import base64
 import uuid
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from pipeline.webhooks.signatures import OMNEO_EVENT_HEADER, hmac_sign, omneo_sign, svix_sign
 
