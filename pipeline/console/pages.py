@@ -130,7 +130,7 @@ def dlq_progress(console: Console, request: Request, match: re.Match[str]) -> Re
     for m in members:
         merchant, platform, entry_id = m.split("/", 2)
         pipe.xrange(keys.dlq(merchant, platform), min=entry_id, max=entry_id, count=1)
-    waiting = [m.split("/", 2) for m, found in zip(members, pipe.execute()) if found]
+    waiting = [m.split("/", 2) for m, found in zip(members, pipe.execute(), strict=True) if found]
     return console.render(request, "progress.html", total=len(members), waiting=waiting, job=match["job"])
 
 

@@ -88,7 +88,7 @@ def heartbeat_ages(client: redis.Redis, now_s: float | None = None, *, max_keys:
             break
     names.sort()
     ages: dict[str, float] = {}
-    for name, raw in zip(names, client.mget(names) if names else []):
+    for name, raw in zip(names, client.mget(names) if names else [], strict=True):
         try:
             ages[name[len(prefix):]] = max(0.0, now_s - float(raw))
         except (TypeError, ValueError):

@@ -43,7 +43,7 @@ class RedisCustomerDirectory:
         for cid in ids:
             pipe.hgetall(keys.customer(merchant, provider, cid))
         found: dict[str, Customer] = {}
-        for cid, raw in zip(ids, pipe.execute()):
+        for cid, raw in zip(ids, pipe.execute(), strict=True):
             if raw:
                 data: Mapping[bytes, bytes] = raw
                 found[cid] = Customer(provider_id=cid, email=_text(data.get(b"email")), phone=_text(data.get(b"phone")))

@@ -36,7 +36,7 @@ class RedisSnapshotStore:
         if not ids:
             return {}
         raw = self._redis.hmget(keys.snapshot(merchant, provider, stream), list(ids))
-        return {i: json.loads(v) for i, v in zip(ids, raw) if v is not None}
+        return {i: json.loads(v) for i, v in zip(ids, raw, strict=True) if v is not None}
 
     def put_many(self, merchant: str, provider: str, stream: str, snapshots: Mapping[str, Mapping[str, Any]]) -> None:
         if snapshots:
