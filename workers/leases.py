@@ -4,7 +4,8 @@ Celery keeps every message a worker has taken, prefetched or running, in
 ``celery.worker.state.reserved_requests``. A batch is leased the moment its message arrives
 (``task_received``) and a thread renews the lease of every batch held, every
 ``RENEW_EVERY_S``; the holder is the message's task id, so a second copy of the batch (a
-release after a missed renewal, a broker redelivery) is turned away while this one holds it. When the process dies, nothing renews them: they come due again within
+release after a missed renewal, a broker redelivery) is turned away while this one holds it.
+When the process dies, nothing renews them: they come due again within
 ``RUN_LEASE_S`` and a live worker's dispatcher hands them out again (workers/dispatch.py).
 """
 

@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     try:
         if args.command == "alive":
             ok = is_alive(client, args.worker, time.time(), args.max_age)
-            print(f"{args.worker}: {'alive' if ok else 'no heartbeat consumed in the last %gs' % args.max_age}")
+            print(f"{args.worker}: {'alive' if ok else f'no heartbeat consumed in the last {args.max_age:g}s'}")
             return 0 if ok else 1
         for warning in readiness(client):
             print(f"warning: {warning}")

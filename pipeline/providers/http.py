@@ -74,7 +74,10 @@ class HttpProvider:
             try:
                 raw_records, cursor = self.fetch(stream, since=since, cursor=cursor)
             except AuthError as exc:
-                raise self._scope_error(stream, exc) or exc
+                scoped = self._scope_error(stream, exc)
+                if scoped is None:
+                    raise
+                raise scoped from exc
             self._key_works = True
             yield replace(self.parse(stream, raw_records), next_cursor=cursor)
             if cursor is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Protocol
 
 import redis
@@ -51,10 +51,8 @@ class RedisLocks:
                 with self._keeper.keep(lock.reacquire, every_s=ttl_s / 3):
                     yield
         finally:
-            try:
+            with suppress(redis.exceptions.LockError):  # expired while held: the work was slow, and another holder may follow
                 lock.release()
-            except redis.exceptions.LockError:
-                pass  # expired while held: the work was slow, and another holder may follow
 
 
 class MemoryLocks:
