@@ -4,8 +4,8 @@ customer's event?" (the console's customer lookup).
 Each entry is keyed by ``keys.identity_hash`` of the customer's email and of their phone (the
 hash keys already use; a phone as ``+`` and its digits, ``identity``), so a lookup hashes what the
 operator typed the same way; no email or phone is stored. An entry holds only the merchant,
-platform, kind, event name, delivery id (the idempotency key the platform received), outcome, time, dead-letter entry id, HTTP status
-and a masked reason.
+platform, kind, event name, delivery id (the idempotency key the platform received), outcome,
+time, dead-letter entry id, HTTP status and a masked reason.
 
 Bounded: each identity keeps its newest ``max_entries`` entries, and entries and keys expire
 with the acknowledgement ledger (``ttl_s``: ``DEDUP_TTL_S``). The deliverer writes a batch's

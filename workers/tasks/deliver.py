@@ -11,7 +11,8 @@ Deliveries to retry or deferred by the rate limiter become follow-up batches in 
 in the same transaction that finishes this one (never a Celery countdown); ``release`` (every
 worker's dispatcher, every second: workers/dispatch.py; and after every batch) puts them back on
 the platform's queue when their time comes. If Redis is unreachable, the task waits for it
-(``until_redis_answers``) with its message unacknowledged; acknowledged deliveries are recognised by the ledger and not sent again.
+(``until_redis_answers``) with its message unacknowledged; acknowledged deliveries are
+recognised by the ledger and not sent again.
 """
 
 from __future__ import annotations

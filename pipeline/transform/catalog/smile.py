@@ -7,8 +7,8 @@
 * ``customers`` snapshots set "Enrolled in Smile" (state is ``member``) and "Smile Points
   Balance", the two properties seed 002 names. Seed 002's integration sends profile data
   only: the events here are ours (source "API"), named in the style of the other programs.
-  Smile has no list of enrolments or tier changes, so they are found by diffing a customer with its previous snapshot; the first
-  snapshot of a customer is the baseline and fires nothing.
+  Smile has no list of enrolments or tier changes, so they are found by diffing a customer
+  with its previous snapshot; the first snapshot of a customer is the baseline and fires nothing.
 """
 
 from __future__ import annotations
