@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from celery.signals import task_received, worker_ready
@@ -36,7 +36,8 @@ def held_batches(requests: Iterable[Any]) -> dict[str, list[tuple[str, str]]]:
     for req in requests:
         if getattr(req, "name", None) != DELIVER_TASK:
             continue
-        args, kwargs = req.args or (), req.kwargs or {}
+        args: Sequence[Any] = req.args or ()
+        kwargs: dict[str, Any] = req.kwargs or {}
         batch_id = kwargs.get("batch_id")
         if batch_id and len(args) >= 2:
             held.setdefault(args[1], []).append((batch_id, req.id))

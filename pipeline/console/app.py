@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
@@ -88,7 +88,7 @@ Handler = Callable[["Console", Request, re.Match[str]], Response]
 class Console:
     """The application: ``console(environ, start_response)``."""
 
-    def __init__(self, deps: ConsoleDeps, auth: ConsoleAuth, routes: list[tuple[str, str, Handler]]) -> None:
+    def __init__(self, deps: ConsoleDeps, auth: ConsoleAuth, routes: Sequence[tuple[str, str, Handler]]) -> None:
         self.deps = deps
         self.auth = auth
         self._routes = [(method, re.compile(f"^{pattern}$"), handler) for method, pattern, handler in routes]

@@ -241,7 +241,7 @@ class _Chain:
 
 def exposition(*collectors: Collector, registry: Any = REGISTRY) -> bytes:
     """The Prometheus text format of ``registry`` (the process's metrics) and ``collectors``."""
-    return generate_latest(_Chain([registry, *collectors]))  # type: ignore[arg-type]
+    return generate_latest(_Chain([registry, *collectors]))
 
 
 def metrics_app(*collectors: Collector, registry: Any = REGISTRY) -> Callable[..., Iterable[bytes]]:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 import redis
+from redis.typing import EncodableT
 
 from pipeline import keys
 from pipeline.types import Customer
@@ -29,7 +30,7 @@ class RedisCustomerDirectory:
     def put_many(self, merchant: str, provider: str, customers: Iterable[Customer]) -> None:
         pipe = self._redis.pipeline(transaction=False)
         for c in customers:
-            fields = {k: v for k, v in (("email", c.email), ("phone", c.phone)) if v}
+            fields: dict[EncodableT, EncodableT] = {k: v for k, v in (("email", c.email), ("phone", c.phone)) if v}
             key = keys.customer(merchant, provider, c.provider_id)
             pipe.delete(key)
             if fields:

@@ -98,7 +98,7 @@ class RedisProfileStates:
         pipe = self._redis.pipeline(transaction=False)
         for identity in identities:
             pipe.hgetall(keys.profile_state(merchant, platform, keys.identity_hash(identity)))
-        return [{k.decode(): tuple(json.loads(v)[:2]) for k, v in raw.items()}  # type: ignore[misc]
+        return [{k.decode(): tuple(json.loads(v)[:2]) for k, v in raw.items()}
                 for raw in (pipe.execute() if identities else [])]
 
     def put_many(self, merchant: str, platform: str, updates: Sequence[tuple[str, Mapping[str, Entry]]], *,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import redis
 
@@ -47,7 +47,7 @@ class RedisSnapshotStore:
              count: int) -> tuple[dict[str, dict[str, Any]], str | None]:
         next_cursor, found = self._redis.hscan(keys.snapshot(merchant, provider, stream), int(cursor or 0),
                                                count=count)
-        rows = {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in found.items()}
+        rows = {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in cast("dict[bytes, bytes]", found).items()}  # values asked
         return rows, (str(next_cursor) if int(next_cursor) else None)
 
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 import redis
 
@@ -127,7 +127,7 @@ class RedisTrail:
             self._record(keys=list(index), args=[self._ttl_s, self._max, newest - self._ttl_s, *args])
 
     def lookup(self, identity: str, *, limit: int = MAX_ENTRIES) -> list[TrailEntry]:
-        rows = self._redis.zrevrange(keys.trail(identity), 0, max(0, limit - 1))
+        rows = cast("list[bytes]", self._redis.zrevrange(keys.trail(identity), 0, max(0, limit - 1)))  # no scores asked
         return [TrailEntry(**json.loads(r)) for r in rows]
 
 

@@ -117,13 +117,17 @@ def summarise(kind: str, members: Mapping[str, Mapping[str, Any]]) -> dict[str, 
 def _owner(kind: str, record: Record) -> str | None:
     """Whose aggregate a contribution belongs to (a delete names it only in its snapshot)."""
     data, previous = record.data, record.data.get("previous") or {}
+    owner: str | None  # the email as the payload has it (``lookup`` reads untyped JSON)
     if kind == "reviews":
-        return lookup(data, "reviewer.email") or lookup(previous, "reviewer.email")
+        owner = lookup(data, "reviewer.email") or lookup(previous, "reviewer.email")
+        return owner
     if kind == "referrals":
         source = data if data.get("activityType") else previous
         if source.get("activityType") == "coupon_redeemed" and lookup(source, "referrer.email"):
-            return lookup(source, "referrer.email")  # a redeemed coupon is the referrer's success
-    return lookup(data, "customer.email") or lookup(previous, "customer.email")
+            owner = lookup(source, "referrer.email")  # a redeemed coupon is the referrer's success
+            return owner
+    owner = lookup(data, "customer.email") or lookup(previous, "customer.email")
+    return owner
 
 
 class OkendoMapper(Mapper):

@@ -13,9 +13,9 @@
 
 from __future__ import annotations
 
-from pipeline.transform.rules import Abs, Cond, EventRule, Field, ProfileRule, Test
+from pipeline.transform.rules import Abs, Cond, EventRule, Expr, Field, ProfileRule, Test
 
-_TXN = {"Points": Abs("points_change"), "Description": Field("description"), "Transaction ID": Field("id")}
+_TXN: dict[str, Expr] = {"Points": Abs("points_change"), "Description": Field("description"), "Transaction ID": Field("id")}
 _SEEN_BEFORE = Cond("previous", "not_null")
 
 EVENTS: tuple[EventRule, ...] = (
