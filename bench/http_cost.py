@@ -22,7 +22,7 @@ sys.path[:0] = [str(ROOT)]
 
 import httpx  # noqa: E402
 
-from pipeline.localredis import free_port  # noqa: E402
+from sandbox.localredis import free_port  # noqa: E402
 
 SIM = """
 import sys

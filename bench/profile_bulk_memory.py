@@ -26,8 +26,8 @@ sys.path[:0] = [str(ROOT)]
 SIM = """
 import sys
 sys.path.insert(0, {root!r})
-from pipeline.sim import PostscriptSimulator, SmileSimulator
-from pipeline.sim.seed import seed_demo
+from sandbox.sim import PostscriptSimulator, SmileSimulator
+from sandbox.sim.seed import seed_demo
 smile = SmileSimulator(rate_per_s=None, port={port}).start()
 account = smile.add_account("smile_mem")
 seed_demo(account, PostscriptSimulator().add_shop("sk_unused"), customers={n}, transactions=0, seed=3)
@@ -66,7 +66,7 @@ for s in stats[:3]:
 
 
 def run(n: int, stub: bool = False, trace: bool = True) -> None:
-    from pipeline.localredis import free_port, start_redis_server
+    from sandbox.localredis import free_port, start_redis_server
 
     local = start_redis_server()
     port = free_port()

@@ -33,7 +33,7 @@ sys.path[:0] = [str(ROOT)]
 import redis  # noqa: E402
 
 from pipeline.config import load_connections  # noqa: E402
-from pipeline.localredis import free_port, start_redis_server  # noqa: E402
+from sandbox.localredis import free_port, start_redis_server  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.types import Customer, Delivery, Event, ProfileUpdate  # noqa: E402
 from workers.wiring import Runtime  # noqa: E402

@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.sim.klaviyo import KlaviyoAccount, KlaviyoSimulator
-from pipeline.sim.postscript import PostscriptShop, PostscriptSimulator
-from pipeline.sim.server import RecordedRequest, Request, Response, json_response
+from sandbox.sim.klaviyo import KlaviyoAccount, KlaviyoSimulator
+from sandbox.sim.postscript import PostscriptShop, PostscriptSimulator
+from sandbox.sim.server import RecordedRequest, Request, Response, json_response
 
 ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -22,10 +22,10 @@ from celery import Celery
 
 from bench.simx import BenchKlaviyo, BenchPostscript, Proc, proc_cpu_s, self_cpu_s
 from pipeline.bulk import RedisBulkProgress
-from pipeline.demo.tenants import SmileTenant
-from pipeline.localredis import LocalRedis, free_port, start_redis_server
+from sandbox.demo.tenants import SmileTenant
+from sandbox.localredis import LocalRedis, free_port, start_redis_server
 from pipeline.settings import Settings
-from pipeline.sim import OkendoSimulator, SmileSimulator
+from sandbox.sim import OkendoSimulator, SmileSimulator
 from pipeline.state.counters import RedisCounters
 from workers.config import celery_config
 

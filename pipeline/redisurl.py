@@ -130,7 +130,8 @@ def validate_url(url: str, *, key: str, extra_schemes: frozenset[str] = frozense
     if scheme == SENTINEL_SCHEME:
         parse_sentinel_url(url, key=key)
     elif scheme not in PLAIN_SCHEMES | extra_schemes:
-        raise _fail(key, f"unsupported URL scheme {scheme!r} in {url.split('@')[-1]!r}; "
+        host = urlparse(url.split(";")[0]).hostname or ""  # never the user info or query (passwords)
+        raise _fail(key, f"unsupported URL scheme {scheme!r} (host {host!r}); "
                          f"expected redis://, rediss://, unix:// or sentinel://")
 
 

@@ -27,7 +27,9 @@ class Settings:
     ``DELIVERY_RETRY_MAX_S`` cap of one retry delay (default 60);
     ``MAX_INLINE_WAIT_S`` longest rate-limit pacing inside a delivery task; longer waits defer
     the rest of the batch to the due set instead of holding the worker (default 1);
-    ``LOG_LEVEL`` (default INFO).
+    ``LOG_LEVEL`` (default INFO);
+    ``WEBHOOK_READ_TIMEOUT_S`` seconds a webhook client has to send its body (default 20);
+    ``METRICS_CACHE_S`` the Redis gauges of ``/metrics`` are collected at most this often (default 10).
     """
 
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -41,6 +43,8 @@ class Settings:
     dedup_ttl_s: int = 7 * 24 * 3600
     max_inline_wait_s: float = 1.0
     log_level: str = "INFO"
+    webhook_read_timeout_s: float = 20.0
+    metrics_cache_s: float = 10.0
 
     def __post_init__(self) -> None:
         # Redis URLs (plain or sentinel://) are parsed in one place: pipeline/redisurl.py
@@ -55,6 +59,10 @@ class Settings:
             raise ConfigError("must be at least 1", key="DELIVERY_MAX_ATTEMPTS")
         if self.http_timeout_s <= 0:
             raise ConfigError("must be positive", key="HTTP_TIMEOUT_S")
+        if self.webhook_read_timeout_s <= 0:
+            raise ConfigError("must be positive", key="WEBHOOK_READ_TIMEOUT_S")
+        if self.metrics_cache_s < 0:
+            raise ConfigError("must be 0 (no cache) or more", key="METRICS_CACHE_S")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,4 +96,6 @@ _ENV_FIELDS: tuple[tuple[str, str, type], ...] = (
     ("dedup_ttl_s", "DEDUP_TTL_S", int),
     ("max_inline_wait_s", "MAX_INLINE_WAIT_S", float),
     ("log_level", "LOG_LEVEL", str),
+    ("webhook_read_timeout_s", "WEBHOOK_READ_TIMEOUT_S", float),
+    ("metrics_cache_s", "METRICS_CACHE_S", float),
 )

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 
 import redis
 
-from pipeline.localredis import start_redis_server
+from sandbox.localredis import start_redis_server
 from pipeline.state.due import RedisDueStore
 from pipeline.state.leases import Acquired, RedisLeases
 from pipeline.types import Customer, Delivery, Event

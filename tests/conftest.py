@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from pipeline.clock import FrozenClock
-from pipeline.localredis import LocalRedis, ensure_redis, start_redis_server
+from sandbox.localredis import LocalRedis, ensure_redis, start_redis_server
 
 IN_CI = bool(os.environ.get("CI"))
 

@@ -15,7 +15,7 @@ from pipeline.delivery import Deliverer
 from pipeline.destinations.postscript import PostscriptDestination
 from pipeline.http.client import build_client
 from pipeline.providers.smile import SmileProvider
-from pipeline.sim import PostscriptSimulator, SmileSimulator
+from sandbox.sim import PostscriptSimulator, SmileSimulator
 from pipeline.state.counters import RedisCounters
 from pipeline.state.cursors import RedisCursorStore
 from pipeline.state.directory import RedisCustomerDirectory

@@ -91,3 +91,13 @@ def test_settings_from_env() -> None:
         Settings.from_env({"DELIVERY_BATCH_SIZE": "many"})
     with pytest.raises(ConfigError, match="REDIS_URL"):
         Settings.from_env({"REDIS_URL": "http://nope"})
+
+
+def test_web_timeouts_are_settings_checked_at_start() -> None:
+    settings = Settings.from_env({"WEBHOOK_READ_TIMEOUT_S": "5", "METRICS_CACHE_S": "0"})
+    assert (settings.webhook_read_timeout_s, settings.metrics_cache_s) == (5.0, 0.0)
+    assert (Settings().webhook_read_timeout_s, Settings().metrics_cache_s) == (20.0, 10.0)
+    with pytest.raises(ConfigError, match="WEBHOOK_READ_TIMEOUT_S: expected float, got 'soon'"):
+        Settings.from_env({"WEBHOOK_READ_TIMEOUT_S": "soon"})
+    with pytest.raises(ConfigError, match="WEBHOOK_READ_TIMEOUT_S: must be positive"):
+        Settings.from_env({"WEBHOOK_READ_TIMEOUT_S": "0"})

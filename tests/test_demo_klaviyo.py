@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from pipeline.demo import DemoOptions, demo_stack, summarize
+from sandbox.demo import DemoOptions, demo_stack, summarize
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 

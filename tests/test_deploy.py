@@ -168,10 +168,18 @@ def test_the_deployment_files_exist() -> None:
 
 # --- compose ---------------------------------------------------------------------------------
 
-def test_compose_runs_exactly_one_beat() -> None:
+def _beats_are_leased() -> bool:
+    """Every beat runs the leased scheduler (workers/beat.py): one sends, the others stand by."""
+    from workers.config import celery_config
+
+    return celery_config(Settings.from_env({}))["beat_scheduler"] == "workers.beat:LeasedScheduler"
+
+
+def test_compose_runs_one_leased_beat_on_its_one_host() -> None:
     beats = [name for name, (role, _) in _compose_roles().items() if role == "beat"]
     assert len(beats) == 1, beats
-    assert _compose()["services"][beats[0]]["deploy"]["replicas"] == 1
+    assert _beats_are_leased()
+    assert _compose()["services"][beats[0]]["deploy"]["replicas"] == 1  # one host: restart policy, no standby
 
 
 def test_compose_redis_is_durable_and_never_evicts() -> None:
@@ -258,12 +266,15 @@ def test_grace_periods_outlast_a_delivery_batch() -> None:
 
 # --- Kubernetes ----------------------------------------------------------------------------------
 
-def test_k8s_runs_exactly_one_beat_recreated() -> None:
+def test_k8s_runs_a_beat_leader_and_a_standby_on_different_nodes() -> None:
     beats = [(doc, argv) for doc, argv in _k8s_deployments().values() if _celery_role(argv) == "beat"]
     assert len(beats) == 1
     doc, _ = beats[0]
-    assert doc["spec"]["replicas"] == 1
-    assert doc["spec"]["strategy"]["type"] == "Recreate"
+    assert _beats_are_leased()
+    assert doc["spec"]["replicas"] == 2
+    spread = doc["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    assert spread["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]["topologyKey"] \
+        == "kubernetes.io/hostname"
     hpa_targets = [d["spec"]["scaleTargetRef"]["name"] for _, d in _k8s_objects()
                    if d.get("kind") == "HorizontalPodAutoscaler"]
     assert doc["metadata"]["name"] not in hpa_targets

@@ -65,6 +65,27 @@ def test_k8s_exposes_only_the_public_port_through_its_service() -> None:
     assert deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == env["OPS_PORT"]
 
 
+def test_k8s_lets_only_prometheus_reach_the_ops_port() -> None:
+    docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "web.yaml").read_text()))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    policy = next(d for d in docs if d["kind"] == "NetworkPolicy")
+    assert policy["spec"]["podSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    rules = {p["port"]: rule.get("from") for rule in policy["spec"]["ingress"] for p in rule["ports"]}
+    assert set(rules) == {"http", "ops"}
+    assert rules["http"] is None  # webhooks: from anywhere
+    assert rules["ops"] and all("namespaceSelector" in peer or "podSelector" in peer for peer in rules["ops"])
+
+
+def test_systemd_lets_the_web_process_hold_all_its_connections_open() -> None:
+    conf = (ROOT / "workers" / "gunicorn_conf.py").read_text()  # not imported: it monkey-patches on import
+    connections = int(re.search(r"^worker_connections = (\d+)", conf, re.MULTILINE)[1])
+    unit = (DEPLOY / "systemd" / "loyalty-pipeline-web.service").read_text()
+    limit = re.search(r"^LimitNOFILE=(\d+)$", unit, re.MULTILINE)
+    assert limit is not None, "systemd's soft default of 1024 files is below worker_connections plus Redis sockets"
+    assert int(limit[1]) >= 2 * connections
+
+
 def test_systemd_keeps_both_listeners_on_loopback() -> None:
     unit = (DEPLOY / "systemd" / "loyalty-pipeline-web.service").read_text()
     env = dict(kv.split("=", 1) for line in re.findall(r"^Environment=(.+)$", unit, re.MULTILINE)

@@ -22,7 +22,7 @@ from pipeline.state.journal import RedisJournal
 from pipeline.state.snapshots import RedisSnapshotStore
 from pipeline.http.client import build_client
 from pipeline.providers.smile import SmileProvider
-from pipeline.sim import SmileSimulator
+from sandbox.sim import SmileSimulator
 from pipeline.transform.mapper import Mapper
 from pipeline.types import Delivery
 from tests.factories import T0, provider_account

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from pipeline import localredis
+from sandbox import localredis
 from pipeline.ratelimit.limiter import RedisRateLimiter
 from pipeline.ratelimit.limits import Window
 

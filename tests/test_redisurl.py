@@ -14,7 +14,7 @@ import redis
 from kombu import Connection
 
 from pipeline.errors import ConfigError
-from pipeline.localredis import free_port
+from sandbox.localredis import free_port
 from pipeline.redisurl import broker_options, connect, parse_sentinel_url
 from pipeline.settings import Settings
 from workers.config import VISIBILITY_TIMEOUT_S, celery_config
@@ -55,6 +55,10 @@ def test_unknown_schemes_are_still_refused_without_showing_the_password() -> Non
     with pytest.raises(ConfigError, match="BROKER_URL: unsupported URL scheme 'http'") as err:
         Settings.from_env({"BROKER_URL": "http://user:hunter2@host/"})
     assert "hunter2" not in str(err.value)
+    # a password in the query (a misspelt Sentinel scheme) is not shown either
+    with pytest.raises(ConfigError, match="unsupported URL scheme 'redis\\+sentinel'") as err:
+        Settings.from_env({"REDIS_URL": "redis+sentinel://h1:26379/0?master_name=lp&sentinel_password=sp-hunter3"})
+    assert "hunter3" not in str(err.value)
     assert Settings.from_env({"BROKER_URL": "amqp://guest@rabbit//"}).broker_url.startswith("amqp://")
 
 

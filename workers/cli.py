@@ -334,7 +334,8 @@ def sync_initial(merchant: str, full: bool) -> None:
                f"({report.deliveries} profile updates) to the bulk queue; `loyalty-pipeline status` shows delivery")
 
 
-import workers.cli_console  # noqa: E402,F401  (console, customer, connection list)
+import workers.cli_console  # noqa: E402  (console, customer, connection list)
+import workers.cli_sandbox  # noqa: E402,F401  (demo, simulate)
 
 
 def main(args: list[str] | None = None, **kwargs: Any) -> Any:  # type: ignore[no-redef]

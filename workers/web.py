@@ -14,7 +14,6 @@ routes by the listener a request came in on:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -36,8 +35,8 @@ from workers.tasks.webhooks import handle_webhook
 
 __all__ = ["application"]
 
-READ_TIMEOUT_S = float(os.environ.get("WEBHOOK_READ_TIMEOUT_S") or 20)
-METRICS_CACHE_S = float(os.environ.get("METRICS_CACHE_S") or 10)
+READ_TIMEOUT_S = runtime.settings.webhook_read_timeout_s
+METRICS_CACHE_S = runtime.settings.metrics_cache_s
 REDIS_TIMEOUT_S = 5.0
 
 

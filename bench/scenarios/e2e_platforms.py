@@ -21,7 +21,7 @@ from bench.stack import UNLIMITED, UNLIMITED_SCALE, Stack
 from pipeline.destinations.encoding import klaviyo as kl_encoding
 from pipeline.destinations.encoding import postscript as ps_encoding
 from pipeline.ratelimit.limits import endpoint_class, windows_for
-from pipeline.sim.server import RecordedRequest
+from sandbox.sim.server import RecordedRequest
 from pipeline.transform.catalog import smile as smile_catalog
 
 #: Postscript type -> Klaviyo metric name, from the catalog (SmileTenant.expected() speaks Postscript).

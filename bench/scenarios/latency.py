@@ -17,7 +17,7 @@ from typing import Any
 from bench.report import r1
 from bench.simx import body_json, percentile
 from bench.stack import Stack
-from pipeline.sim.webhooks import OkendoWebhookSender
+from sandbox.sim.webhooks import OkendoWebhookSender
 
 
 def latency(st: Stack) -> dict[str, Any]:

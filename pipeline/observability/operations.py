@@ -16,6 +16,7 @@ can give meaning to, read from Redis at scrape time (``OperationsCollector``):
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
@@ -30,6 +31,8 @@ from pipeline.config import Connection
 from pipeline.providers.registry import PROVIDERS
 
 __all__ = ["OperationsCollector"]
+
+log = logging.getLogger(__name__)
 
 
 class OperationsCollector(Collector):
@@ -58,7 +61,11 @@ class OperationsCollector(Collector):
                 pipe.hgetall(keys.pause(merchant, account.kind))
         for platform in platforms:
             pipe.zrange(keys.due(platform), 0, 0, withscores=True)
-        answers = iter(pipe.execute())
+        try:
+            answers = iter(pipe.execute())
+        except redis.RedisError as exc:  # RedisStateCollector reports lp_redis_up 0; /metrics still answers
+            log.warning("metrics: Redis did not answer: %s", type(exc).__name__)
+            return
 
         lag = GaugeMetricFamily("lp_sync_lag_seconds", "Seconds since the connection's last successful pull.",
                                 labels=["merchant", "provider"])

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
@@ -180,8 +181,9 @@ def make_app(*, resolve: Resolve, accept: Accept, replays: ReplayGuard, clock: C
             count(provider, "unavailable")
             log.error("webhook secret unusable: %s", exc, extra=context)
             return _unavailable(start_response, "this endpoint is misconfigured; try again later")
+        attempt = uuid.uuid4().hex  # this request's claim: abandoning it never removes a later attempt's
         try:
-            state = replays.begin(provider, merchant, message_id, body, event)
+            state = replays.begin(provider, merchant, message_id, body, event, attempt=attempt)
         except DEPENDENCY_ERRORS as exc:
             count(provider, "unavailable")
             log.warning("webhook not taken: Redis unavailable (%s)", type(exc).__name__, extra=context)
@@ -198,7 +200,7 @@ def make_app(*, resolve: Resolve, accept: Accept, replays: ReplayGuard, clock: C
             count(provider, "unavailable")
             log.warning("webhook could not be enqueued (%s)", type(exc).__name__, extra=context)
             with suppress(*DEPENDENCY_ERRORS):  # the pending marker expires in PENDING_TTL_S; retries get 503 until then
-                replays.abandon(provider, merchant, message_id)
+                replays.abandon(provider, merchant, message_id, attempt=attempt)
             return _unavailable(start_response, "try again later")
         try:
             replays.confirm(provider, merchant, message_id)

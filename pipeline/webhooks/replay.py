@@ -4,7 +4,9 @@ A delivery's message id goes through three states:
 
 * absent: never seen (or its marker expired);
 * ``pending`` (``PENDING_TTL_S``): an attempt is being enqueued right now. Its body is stored
-  with it, in the same atomic step, under ``keys.webhook_body``;
+  with it, in the same atomic step, under ``keys.webhook_body``. The marker names the attempt
+  (``attempt``, a token per request), so an attempt that gives up removes only its own claim,
+  never a later attempt's that took over after its marker expired;
 * ``done`` (``REPLAY_TTL_S``): the task is durably queued (confirmed by the web process after
   the enqueue, and again by the task when it starts).
 
@@ -12,8 +14,9 @@ A retry that finds ``pending`` is answered 503 (try again later), never "duplica
 enqueue failed and the marker could not be removed (Redis frozen), the marker expires in
 ``PENDING_TTL_S`` and the next retry is taken. Only ``done`` makes a retry a duplicate, so a
 marker never outlives a failed enqueue as a "seen" id. The broker message carries only the
-message id: the body (personal data) stays in the state Redis, and ``finish`` shortens its
-life once the task has processed it.
+message id: the body (personal data) stays in the state Redis until the task has processed it;
+``finish`` then deletes it. A redelivered or second task message for that id finds no body and
+a ``done`` marker: it was processed, so it does nothing (no second hand-over).
 """
 
 from __future__ import annotations
@@ -35,8 +38,6 @@ REPLAY_TTL_S = 7 * 24 * 3600
 PENDING_TTL_S = 30
 #: An accepted body waits this long for its task (queues are drained in minutes; a week covers an outage).
 BODY_TTL_S = 7 * 24 * 3600
-#: Once processed, the body is kept this long more, for a redelivered task message (visibility timeout).
-PROCESSED_BODY_TTL_S = 3600
 
 
 class Begin(enum.Enum):
@@ -52,16 +53,19 @@ class Stored:
 
 
 class ReplayGuard(Protocol):
-    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None) -> Begin:
-        """Take the pending marker and store the body, atomically, unless the id is pending or done."""
+    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None, *,
+              attempt: str) -> Begin:
+        """Take the pending marker for ``attempt`` (a token unique to this request) and store the
+        body, atomically, unless the id is pending or done."""
         ...
 
     def confirm(self, provider: str, merchant: str, message_id: str) -> None:
         """The task is queued: later attempts are duplicates."""
         ...
 
-    def abandon(self, provider: str, merchant: str, message_id: str) -> None:
-        """The enqueue failed: forget the pending marker and the body, so a retry is taken."""
+    def abandon(self, provider: str, merchant: str, message_id: str, *, attempt: str) -> None:
+        """The enqueue failed: forget the pending marker and the body, so a retry is taken; only
+        while the marker is still ``attempt``'s (a later attempt's claim and body are left alone)."""
         ...
 
     def load(self, provider: str, merchant: str, message_id: str) -> Stored | None:
@@ -72,7 +76,7 @@ class ReplayGuard(Protocol):
         ...
 
     def finish(self, provider: str, merchant: str, message_id: str) -> None:
-        """The task processed the body: keep it only ``PROCESSED_BODY_TTL_S`` more."""
+        """The task processed the body: delete it (a later message for this id is already processed)."""
         ...
 
 
@@ -80,14 +84,14 @@ _BEGIN = """
 local state = redis.call('GET', KEYS[1])
 if state == 'done' then return 2 end
 if state then return 1 end
-redis.call('SET', KEYS[1], 'pending', 'EX', tonumber(ARGV[1]))
+redis.call('SET', KEYS[1], 'pending:' .. ARGV[5], 'EX', tonumber(ARGV[1]))
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'body', ARGV[3], 'event', ARGV[4])
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
 return 0
 """
 _ABANDON = """
-if redis.call('GET', KEYS[1]) == 'pending' then
+if redis.call('GET', KEYS[1]) == 'pending:' .. ARGV[1] then
   redis.call('DEL', KEYS[1], KEYS[2])
 end
 return 0
@@ -107,16 +111,17 @@ class RedisReplayGuard:
     def _keys(provider: str, merchant: str, message_id: str) -> list[str]:
         return [keys.webhook_seen(provider, merchant, message_id), keys.webhook_body(provider, merchant, message_id)]
 
-    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None) -> Begin:
+    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None, *,
+              attempt: str) -> Begin:
         state = self._begin(keys=self._keys(provider, merchant, message_id),
-                            args=[self._pending_ttl_s, self._body_ttl_s, body, event or ""])
+                            args=[self._pending_ttl_s, self._body_ttl_s, body, event or "", attempt])
         return _BEGINS[int(state)]
 
     def confirm(self, provider: str, merchant: str, message_id: str) -> None:
         self._redis.set(keys.webhook_seen(provider, merchant, message_id), b"done", ex=self._replay_ttl_s)
 
-    def abandon(self, provider: str, merchant: str, message_id: str) -> None:
-        self._abandon(keys=self._keys(provider, merchant, message_id), args=[])
+    def abandon(self, provider: str, merchant: str, message_id: str, *, attempt: str) -> None:
+        self._abandon(keys=self._keys(provider, merchant, message_id), args=[attempt])
 
     def load(self, provider: str, merchant: str, message_id: str) -> Stored | None:
         body, event = self._redis.hmget(keys.webhook_body(provider, merchant, message_id), ["body", "event"])
@@ -130,7 +135,7 @@ class RedisReplayGuard:
         return state in (b"done", "done")
 
     def finish(self, provider: str, merchant: str, message_id: str) -> None:
-        self._redis.expire(keys.webhook_body(provider, merchant, message_id), PROCESSED_BODY_TTL_S)
+        self._redis.delete(keys.webhook_body(provider, merchant, message_id))
 
 
 class MemoryReplayGuard:
@@ -146,21 +151,22 @@ class MemoryReplayGuard:
         state, until = self._state.get(key, ("", 0.0))
         return state if until > self._clock.monotonic() else None
 
-    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None) -> Begin:
+    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None, *,
+              attempt: str) -> Begin:
         key = (provider, merchant, message_id)
         state = self._get(key)
         if state is not None:
             return Begin.DONE if state == "done" else Begin.PENDING
-        self._state[key] = ("pending", self._clock.monotonic() + self._pending_ttl_s)
+        self._state[key] = (f"pending:{attempt}", self._clock.monotonic() + self._pending_ttl_s)
         self.bodies[key] = Stored(body, event)
         return Begin.NEW
 
     def confirm(self, provider: str, merchant: str, message_id: str) -> None:
         self._state[(provider, merchant, message_id)] = ("done", self._clock.monotonic() + REPLAY_TTL_S)
 
-    def abandon(self, provider: str, merchant: str, message_id: str) -> None:
+    def abandon(self, provider: str, merchant: str, message_id: str, *, attempt: str) -> None:
         key = (provider, merchant, message_id)
-        if self._get(key) == "pending":
+        if self._get(key) == f"pending:{attempt}":
             self._state.pop(key, None)
             self.bodies.pop(key, None)
 
@@ -171,4 +177,4 @@ class MemoryReplayGuard:
         return self._get((provider, merchant, message_id)) == "done"
 
     def finish(self, provider: str, merchant: str, message_id: str) -> None:
-        pass
+        self.bodies.pop((provider, merchant, message_id), None)

@@ -1,6 +1,6 @@
 """Helpers for the chaos suite (``pytest -m chaos tests/chaos``).
 
-Every chaos test runs the demo stack (pipeline/demo/stack.py: simulators, a Celery worker, beat
+Every chaos test runs the demo stack (sandbox/demo/stack.py: simulators, a Celery worker, beat
 and the web process) against its own private Redis, so queues, unacked messages and due sets
 left behind by one scenario can never leak into the next. Assertions are counts taken from the
 simulators; time is only ever a deadline (or, in the fan-out test, a ratio of two runs).
@@ -23,10 +23,10 @@ import pytest
 import redis
 
 from pipeline import keys
-from pipeline.demo.stack import QUEUES, DemoOptions, Stack, _spawn
-from pipeline.demo.tenants import SmileTenant
-from pipeline.localredis import LocalRedis, start_redis_server
-from pipeline.sim.klaviyo import KlaviyoAccount
+from sandbox.demo.stack import QUEUES, DemoOptions, Stack, _spawn
+from sandbox.demo.tenants import SmileTenant
+from sandbox.localredis import LocalRedis, start_redis_server
+from sandbox.sim.klaviyo import KlaviyoAccount
 from workers.config import queue_names
 
 
@@ -318,7 +318,7 @@ class AofRedis:
     fixed port and data directory, so it can be stopped and started again on the same data."""
 
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
-        from pipeline.localredis import free_port
+        from sandbox.localredis import free_port
 
         self.dir = data_dir
         self.dir.mkdir(parents=True, exist_ok=True)

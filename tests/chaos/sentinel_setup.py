@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from pipeline.localredis import free_port
+from sandbox.localredis import free_port
 
 MASTER = "lp-chaos"
 DOWN_AFTER_MS = 1000

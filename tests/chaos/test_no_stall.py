@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.demo import DemoOptions, demo_stack
-from pipeline.localredis import LocalRedis
+from sandbox.demo import DemoOptions, demo_stack
+from sandbox.localredis import LocalRedis
 from tests.chaos import report
 from tests.chaos.conftest import broker_state, keep_logs, kill_worker_repeatedly, sigkill, wait_for_log, wait_until
 from tests.chaos.traffic import Feeder, tally

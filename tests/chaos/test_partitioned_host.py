@@ -28,9 +28,9 @@ import pytest
 import redis
 
 from pipeline import keys
-from pipeline.demo import DemoOptions, demo_stack
-from pipeline.demo.stack import QUEUES
-from pipeline.localredis import free_port
+from sandbox.demo import DemoOptions, demo_stack
+from sandbox.demo.stack import QUEUES
+from sandbox.localredis import free_port
 from tests.chaos import report
 from tests.chaos.conftest import (broker_state, keep_logs, received, sigkill, smile_expected, stack_env,
                                   wait_done_or_stuck, wait_for_log, wait_until)

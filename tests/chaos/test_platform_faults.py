@@ -23,13 +23,13 @@ from typing import Any
 import pytest
 import redis
 
-import pipeline.demo.stack as demo_stack_module
-from pipeline.demo.stack import _settled
+import sandbox.demo.stack as demo_stack_module
+from sandbox.demo.stack import _settled
 from pipeline import keys
-from pipeline.demo import DemoOptions, demo_stack
-from pipeline.localredis import LocalRedis
-from pipeline.sim import PostscriptSimulator
-from pipeline.sim.server import HttpError, Request, Response
+from sandbox.demo import DemoOptions, demo_stack
+from sandbox.localredis import LocalRedis
+from sandbox.sim import PostscriptSimulator
+from sandbox.sim.server import HttpError, Request, Response
 from tests.chaos.conftest import broker_state, keep_logs, received, smile_expected, stack_env, wait_until
 from tests.chaos.traffic import receive_times, record_row
 

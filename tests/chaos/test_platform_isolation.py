@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.demo import DemoOptions, demo_stack
-from pipeline.localredis import start_redis_server
+from sandbox.demo import DemoOptions, demo_stack
+from sandbox.localredis import start_redis_server
 from tests.chaos.conftest import keep_logs, received, wait_until
 from tests.chaos.traffic import receive_times, record_row
 

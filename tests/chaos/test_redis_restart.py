@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from pipeline.demo import DemoOptions, demo_stack
+from sandbox.demo import DemoOptions, demo_stack
 from tests.chaos.conftest import (AofRedis, broker_state, keep_logs, received, smile_expected, wait_done_or_stuck,
                                   wait_until)
 from tests.chaos.traffic import receive_times, record_row

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.demo import DemoOptions, demo_stack
+from sandbox.demo import DemoOptions, demo_stack
 from tests.chaos import report
 from tests.chaos.conftest import broker_state, keep_logs, received, smile_expected, wait_done_or_stuck, wait_until
 from tests.chaos.sentinel_setup import SentinelSetup, have_binaries

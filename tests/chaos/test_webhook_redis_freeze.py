@@ -27,7 +27,7 @@ import pytest
 import redis
 
 from pipeline import keys
-from pipeline.localredis import LocalRedis
+from sandbox.localredis import LocalRedis
 from pipeline.webhooks.signatures import svix_sign
 from tests.chaos.report import record
 from tests.support.webproc import web_process

@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.delivery import INFLIGHT_TTL_S
-from pipeline.demo import DemoOptions, demo_stack
-from pipeline.localredis import LocalRedis
+from sandbox.demo import DemoOptions, demo_stack
+from sandbox.localredis import LocalRedis
 from tests.chaos.conftest import (broker_state, keep_logs, kill_worker_repeatedly, received, smile_expected,
                                   stale_claims, wait_done_or_stuck)
 from tests.chaos.traffic import receive_times, record_row

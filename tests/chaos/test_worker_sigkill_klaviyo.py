@@ -28,12 +28,12 @@ from pathlib import Path
 
 import pytest
 
-import pipeline.demo.stack as demo_stack_module
+import sandbox.demo.stack as demo_stack_module
 from pipeline.delivery import INFLIGHT_TTL_S
-from pipeline.demo import DemoOptions, demo_stack
-from pipeline.localredis import LocalRedis
-from pipeline.sim import KlaviyoSimulator
-from pipeline.sim.server import Request, Response
+from sandbox.demo import DemoOptions, demo_stack
+from sandbox.localredis import LocalRedis
+from sandbox.sim import KlaviyoSimulator
+from sandbox.sim.server import Request, Response
 from tests.chaos.conftest import (broker_state, keep_logs, kill_worker_repeatedly, klaviyo_received, klaviyo_recorded,
                                   pipeline_idle, smile_expected, stale_claims, wait_done_or_stuck, wait_until)
 from tests.chaos.traffic import receive_times, record_row

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from pipeline.demo.stack import Stack
-from pipeline.demo.tenants import OmneoTenant, RediemTenant, SmileTenant, Tenant
+from sandbox.demo.stack import Stack
+from sandbox.demo.tenants import OmneoTenant, RediemTenant, SmileTenant, Tenant
 from tests.chaos import report
 
 

@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from pipeline import keys
-from pipeline.sim import PostscriptSimulator, SmileSimulator
+from sandbox.sim import PostscriptSimulator, SmileSimulator
 from pipeline.state.trail import RedisTrail
 from tests.console.processes import free_port, spawn, stop, wait_for, wait_http
 

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.providers.schemas.okendo import SHAPES, WEBHOOK_RESOURCE_TYPES
-from pipeline.sim import OkendoSimulator
-from pipeline.sim import okendo_resources as sim_resources
-from pipeline.sim.seed import seed_okendo
-from pipeline.sim.webhooks import OkendoWebhookSender
+from sandbox.sim import OkendoSimulator
+from sandbox.sim import okendo_resources as sim_resources
+from sandbox.sim.seed import seed_okendo
+from sandbox.sim.webhooks import OkendoWebhookSender
 from tests.contracts import okendo as contract
 from tests.contracts.okendo_support import Pipe, events, props
 

@@ -15,9 +15,9 @@ import pytest
 from pipeline.destinations.encoding.postscript import encode_properties
 from pipeline.errors import InvalidRecord
 from pipeline.providers.resources import decode, unwrap
-from pipeline.sim import OmneoSimulator
-from pipeline.sim.seed import seed_omneo
-from pipeline.sim.webhooks import OMNEO_TRIGGER_OF
+from sandbox.sim import OmneoSimulator
+from sandbox.sim.seed import seed_omneo
+from sandbox.sim.webhooks import OMNEO_TRIGGER_OF
 from pipeline.transform.mapper import Mapper
 from pipeline.types import Event, ProfileUpdate
 from tests.contracts import omneo as contract

@@ -62,6 +62,6 @@ def test_docs_events_md_says_the_words() -> None:
 def test_readme_provider_table_says_the_words() -> None:
     rows = {line.split("|")[1].strip().lower(): line for line in (ROOT / "README.md").read_text().splitlines()
             if line.startswith("| ") and line.count("|") >= 7}
-    for provider, name in (("smile", "smile.io"), ("omneo", "omneo"), ("rediem", "rediem")):
+    for provider, name in (("smile", "smile.io"), ("okendo", "okendo"), ("omneo", "omneo"), ("rediem", "rediem")):
         for word in set(provenance.shapes(provider).values()):
             assert word in rows[name], f"README's {name} row does not say {word!r}"

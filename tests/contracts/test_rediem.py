@@ -14,8 +14,8 @@ from pipeline.errors import InvalidRecord
 from pipeline.providers.provenance import shapes
 from pipeline.providers.resources import decode
 from pipeline.providers.schemas.rediem import ACTIVITY_TYPES
-from pipeline.sim import RediemSimulator
-from pipeline.sim.seed import seed_rediem
+from sandbox.sim import RediemSimulator
+from sandbox.sim.seed import seed_rediem
 from pipeline.transform.describe import entries
 from pipeline.transform.mapper import Mapper
 from pipeline.types import Event, ProfileUpdate

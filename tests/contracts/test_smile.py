@@ -14,8 +14,8 @@ import pytest
 from pipeline.errors import InvalidRecord
 from pipeline.providers.resources import decode
 from pipeline.providers.smile import SmileProvider
-from pipeline.sim import SmileSimulator
-from pipeline.sim.smile import SCOPES
+from sandbox.sim import SmileSimulator
+from sandbox.sim.smile import SCOPES
 from pipeline.transform.mapper import Mapper
 from pipeline.types import Event, ProfileUpdate
 from tests.contracts import smile as contract

@@ -16,7 +16,7 @@ from pipeline.destinations.attentive import AttentiveDestination
 from pipeline.destinations.klaviyo import KlaviyoDestination
 from pipeline.errors import AuthError, FatalError, RateLimited
 from pipeline.http.client import build_client
-from pipeline.sim import AttentiveSimulator, KlaviyoSimulator
+from sandbox.sim import AttentiveSimulator, KlaviyoSimulator
 from pipeline.state.subscribers import MemorySubscriberCache
 from pipeline.types import Customer
 from tests.factories import event, profile

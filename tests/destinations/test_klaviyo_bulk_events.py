@@ -19,7 +19,7 @@ from pipeline.http.client import build_client
 from pipeline.ratelimit.limiter import MemoryRateLimiter
 from pipeline.ratelimit.limits import HEADROOM
 from pipeline.ratelimit.throttle import Throttle
-from pipeline.sim import KlaviyoAccount, KlaviyoSimulator
+from sandbox.sim import KlaviyoAccount, KlaviyoSimulator
 from pipeline.state.subscribers import MemorySubscriberCache
 from pipeline.types import Customer, Event
 from tests.factories import T0, event

@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.http.client import build_client
 from pipeline.http.transport import KeepAliveTransport
-from pipeline.localredis import free_port
+from sandbox.localredis import free_port
 
 
 class Handler(BaseHTTPRequestHandler):

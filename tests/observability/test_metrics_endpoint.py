@@ -101,6 +101,21 @@ def test_metrics_without_redis_still_answer() -> None:
     assert _samples(response.text)[("lp_redis_up", ())] == 0
 
 
+def test_metrics_with_the_connection_gauges_without_redis_still_answer() -> None:
+    from pipeline.config import parse_connections
+
+    connections = parse_connections({"merchants": {"acme": {
+        "provider": {"kind": "smile", "base_url": "http://127.0.0.1:9/v1", "credential_env": "A"},
+        "platforms": [{"kind": "postscript", "base_url": "http://127.0.0.1:9", "credential_env": "B"}]}}},
+        source="test", env={}, require_secrets=False)
+    dead = _dead_redis()
+    # as workers/web.py builds it: the per-connection gauges too
+    with serve(ops_app(web_routes(state=dead, broker=dead, queues=queue_names(), connections=connections))) as url:
+        response = httpx.get(f"{url}/metrics", timeout=10)
+    assert response.status_code == 200
+    assert _samples(response.text)[("lp_redis_up", ())] == 0
+
+
 def test_readyz_warns_about_the_test_redis_persistence(web: httpx.Client) -> None:
     response = web.get("/readyz")
     assert response.status_code == 200

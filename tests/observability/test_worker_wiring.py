@@ -16,7 +16,7 @@ import pytest
 import redis
 from celery import Celery
 
-from pipeline.localredis import free_port
+from sandbox.localredis import free_port
 from pipeline.observability.health import heartbeat_ages, is_alive
 from tests.workers.test_processes import CONNECTIONS
 

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.providers.resources import decode, snapshot_of
-from pipeline.sim import OkendoSimulator, OmneoSimulator, RediemSimulator, SmileSimulator
-from pipeline.sim import okendo_resources
+from sandbox.sim import OkendoSimulator, OmneoSimulator, RediemSimulator, SmileSimulator
+from sandbox.sim import okendo_resources
 from pipeline.state.snapshots import MemorySnapshotStore
 from tests.providers.contract import ProviderContract
 

@@ -15,7 +15,7 @@ from pipeline.clock import SystemClock
 from pipeline.http.client import build_client
 from pipeline.ingest import Ingestor
 from pipeline.providers.smile import SmileProvider
-from pipeline.sim import SmileSimulator
+from sandbox.sim import SmileSimulator
 from pipeline.state.counters import RedisCounters
 from pipeline.state.cursors import RedisCursorStore
 from pipeline.state.directory import RedisCustomerDirectory

@@ -17,7 +17,7 @@ from pipeline.providers.okendo import OkendoProvider
 from pipeline.providers.resources import decode, snapshot_of
 from pipeline.ratelimit.limiter import RedisRateLimiter
 from pipeline.ratelimit.throttle import Throttle
-from pipeline.sim import OkendoSimulator, OkendoStore, okendo_resources
+from sandbox.sim import OkendoSimulator, OkendoStore, okendo_resources
 from pipeline.state.contributions import MemoryContributions
 from pipeline.state.directory import MemoryCustomerDirectory
 from pipeline.state.snapshots import MemorySnapshotStore

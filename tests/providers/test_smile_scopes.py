@@ -16,7 +16,7 @@ from pipeline.http.client import build_client
 from pipeline.ingest import Ingestor
 from pipeline.jobs import SyncOutcome, run_sync
 from pipeline.providers.smile import SmileProvider
-from pipeline.sim import SmileSimulator
+from sandbox.sim import SmileSimulator
 from pipeline.state.counters import RedisCounters
 from pipeline.state.credentials import RedisCredentialStore
 from pipeline.state.cursors import RedisCursorStore

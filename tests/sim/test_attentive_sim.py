@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from pipeline.destinations.encoding.attentive import ATTRIBUTES_PATH, EVENTS_PATH, encode_attributes, encode_event
-from pipeline.sim import AttentiveAccount, AttentiveSimulator
+from sandbox.sim import AttentiveAccount, AttentiveSimulator
 from pipeline.types import Customer
 from tests.factories import event, profile
 from tests.sim.conftest import FakeMonotonic

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from pipeline.sim import PostscriptSimulator, SmileSimulator
+from sandbox.sim import PostscriptSimulator, SmileSimulator
 
 
 def test_smile_on_page_and_duplicates(clock: Any) -> None:

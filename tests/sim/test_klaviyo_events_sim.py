@@ -13,7 +13,7 @@ import pytest
 from pipeline.destinations.encoding.klaviyo import (BULK_EVENTS_PATH, BULK_PROFILE_IMPORT_PATH, CONTENT_TYPE,
                                                     EVENTS_PATH, PROFILE_IMPORT_PATH, REVISION, encode_bulk_events,
                                                     encode_bulk_profiles, encode_event, encode_profile)
-from pipeline.sim import KlaviyoAccount, KlaviyoSimulator
+from sandbox.sim import KlaviyoAccount, KlaviyoSimulator
 from pipeline.types import Customer
 from tests.factories import event, profile
 from tests.sim.conftest import FakeMonotonic

@@ -14,8 +14,8 @@ import pytest
 
 from pipeline.providers.resources import decode, unwrap
 from pipeline.providers.schemas.okendo import REFERRAL_ACTIVITIES, WEBHOOK_RESOURCE_TYPES
-from pipeline.sim import OkendoSimulator, OkendoStore, OkendoWebhookSender, TokenBucket, seed_okendo
-from pipeline.sim.okendo import resources
+from sandbox.sim import OkendoSimulator, OkendoStore, OkendoWebhookSender, TokenBucket, seed_okendo
+from sandbox.sim.okendo import resources
 from pipeline.webhooks.signatures import SignatureError, verify
 from tests.contracts import okendo as contract
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from pipeline.providers.resources import decode, unwrap
-from pipeline.sim import OmneoSimulator, OmneoTenant, OmneoWebhookSender, seed_omneo
+from sandbox.sim import OmneoSimulator, OmneoTenant, OmneoWebhookSender, seed_omneo
 from pipeline.webhooks.signatures import SignatureError, verify
 
 TOKEN = "omneo-token-a"

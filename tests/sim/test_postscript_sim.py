@@ -9,7 +9,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from pipeline.sim import PostscriptShop, PostscriptSimulator
+from sandbox.sim import PostscriptShop, PostscriptSimulator
 
 GOOD_EVENT: dict[str, Any] = {
     "type": "Smile_Points_Earned",

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from pipeline.sim import PostscriptShop, PostscriptSimulator
+from sandbox.sim import PostscriptShop, PostscriptSimulator
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.providers.resources import decode, unwrap
 from pipeline.providers.schemas.rediem import ACTIVITY_TYPES
-from pipeline.sim import RediemProgram, RediemSimulator, RediemWebhookSender, seed_rediem
+from sandbox.sim import RediemProgram, RediemSimulator, RediemWebhookSender, seed_rediem
 from pipeline.webhooks.signatures import SignatureError, verify
 
 CRED = "rediem-cred-a"

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from pipeline.sim import PostscriptSimulator, SmileAccount, SmileSimulator, seed_demo
+from sandbox.sim import PostscriptSimulator, SmileAccount, SmileSimulator, seed_demo
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 

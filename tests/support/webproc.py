@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from pipeline.localredis import free_port
+from sandbox.localredis import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -156,7 +156,7 @@ def test_a_pending_attempt_makes_a_retry_wait_never_a_duplicate() -> None:
     app = App()
     body = b'{"resourceType": "review"}'
     # an earlier attempt stored its body, then its enqueue never completed (Redis froze under it)
-    app.guard.begin("okendo", "acme", "msg_p", body, None)
+    app.guard.begin("okendo", "acme", "msg_p", body, None, attempt="earlier")
     status, headers, _ = app.call("/webhooks/okendo/acme", body, _signed(app, body, "msg_p"))
     assert status == "503 Service Unavailable" and int(headers["Retry-After"]) > 0
     app.clock.advance(31)  # the pending marker expires: the next retry is taken

@@ -23,7 +23,7 @@ import httpx
 import pytest
 import redis
 
-from pipeline.localredis import LocalRedis
+from sandbox.localredis import LocalRedis
 from pipeline.webhooks.signatures import svix_sign
 from tests.support.webproc import WebProcess, web_process
 

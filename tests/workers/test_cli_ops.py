@@ -93,7 +93,7 @@ def test_status_shows_dlq_depth_pauses_and_lag(env: dict[str, str], real_redis: 
 
 def test_sync_initial_shows_progress_and_records_it_for_status(tmp_path: Path, redis_url: str,
                                                               real_redis: redis.Redis) -> None:
-    from pipeline.sim import SmileSimulator
+    from sandbox.sim import SmileSimulator
 
     with SmileSimulator(rate_per_s=None) as smile:
         account = smile.add_account("k1")

@@ -8,7 +8,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from pipeline.demo import DemoOptions, demo_stack
+from sandbox.demo import DemoOptions, demo_stack
 from pipeline.destinations.encoding.postscript import event_type
 from tests.support.openapi import RequestValidator
 
@@ -84,7 +84,7 @@ def test_smile_to_postscript_through_celery(redis_url: str) -> None:
 def test_all_four_providers_through_celery_and_the_web_process(redis_url: str) -> None:
     """Smile, Omneo and Rediem pulled by beat; Okendo and part of Omneo pushed as signed
     webhooks to the web process (gunicorn); everything reaches Postscript exactly once."""
-    from pipeline.demo import summarize
+    from sandbox.demo import summarize
 
     opts = DemoOptions(merchants=1, customers=8, transactions=30, members=5, redis_url=redis_url,
                        allow_fake_redis=False, sync_interval_s=1.0, worker_concurrency=8, timeout_s=150,

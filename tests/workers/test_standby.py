@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from pipeline.demo import DemoOptions, demo_stack
+from sandbox.demo import DemoOptions, demo_stack
 from pipeline.jobs import SYNC_LEASE_S
 from pipeline.state.leases import RedisLeases
 from tests.workers.test_processes import CONNECTIONS, ROOT, env_for

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from pipeline.observability.metrics import record_webhook_intake
 from pipeline.types import Delivery
 from pipeline.webhooks.replay import RedisReplayGuard
@@ -36,11 +38,15 @@ def handle_webhook(self: Any, provider: str, merchant: str, body: str | None = N
         stored = guard.load(provider, merchant, ref)
         if stored is None:
             if guard.is_done(provider, merchant, ref):
-                return "already_processed"  # a redelivered message, after its body was released
+                return "already_processed"  # a redelivered (or second) message: processed, its body deleted
             return intake.missing_body(ref)
         guard.confirm(provider, merchant, ref)  # durably queued: later attempts are duplicates
         outcome = intake.process(stored.body, event=stored.event)
-        guard.finish(provider, merchant, ref)
+        try:
+            guard.finish(provider, merchant, ref)
+        except RedisError as exc:  # handed over already: running again would hand it over twice
+            log.warning("webhook body not released (%s); it expires on its own", type(exc).__name__,
+                        extra={"merchant": merchant, "provider": provider})
         return outcome
 
     outcome = until_redis_answers(run)

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Self
 from urllib.parse import parse_qs, urlsplit
 
-from pipeline.sim.limiters import TokenBucket, WindowLimiter
+from sandbox.sim.limiters import TokenBucket, WindowLimiter
 
 __all__ = [
     "HttpError", "PageHook", "RecordedRequest", "Request", "Response", "SimServer", "TokenBucket",

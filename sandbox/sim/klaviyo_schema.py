@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipeline.sim.server import HttpError
+from sandbox.sim.server import HttpError
 
 __all__ = ["E164_RE", "EMAIL_RE", "IDENTIFIERS", "bad", "checked_profile", "obj", "profile_shape"]
 

@@ -18,7 +18,7 @@ import time
 from datetime import datetime
 from typing import Any, Callable
 
-from pipeline.sim.server import HttpError, Request, Response, SimServer, iso_ms, json_response, parse_json_body
+from sandbox.sim.server import HttpError, Request, Response, SimServer, iso_ms, json_response, parse_json_body
 
 __all__ = ["AttentiveAccount", "AttentiveSimulator", "attribute_type", "validate_user"]
 

@@ -19,7 +19,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from pipeline.sim.server import iso_ms
+from sandbox.sim.server import iso_ms
 
 __all__ = [
     "BUILDERS", "PRODUCTS", "REFERRAL_ROLES", "adjustment_transaction", "customer_ref", "deleted",

@@ -27,8 +27,8 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 from urllib.parse import urlencode
 
-from pipeline.sim.server import HttpError, Request, Response, SimServer, json_response, parse_iso
-from pipeline.sim.webhooks import OMNEO_RESOURCES, OMNEO_TRIGGER_OF, OmneoWebhookSender
+from sandbox.sim.server import HttpError, Request, Response, SimServer, json_response, parse_iso
+from sandbox.sim.webhooks import OMNEO_RESOURCES, OMNEO_TRIGGER_OF, OmneoWebhookSender
 
 __all__ = ["OMNEO_RESOURCES", "OMNEO_TRIGGER_OF", "OmneoSimulator", "OmneoTenant", "OmneoWebhookSender", "money",
            "omneo_ts"]

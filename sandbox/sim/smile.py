@@ -20,7 +20,7 @@ from bisect import bisect_left, bisect_right
 from datetime import datetime
 from typing import Any, Callable
 
-from pipeline.sim.server import HttpError, Request, Response, SimServer, iso_ms, json_response, parse_iso
+from sandbox.sim.server import HttpError, Request, Response, SimServer, iso_ms, json_response, parse_iso
 
 __all__ = ["SmileAccount", "SmileSimulator"]
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from pipeline.sim.okendo import OkendoStore
-from pipeline.sim.okendo_resources import REFERRAL_ROLES as REFERRAL_KINDS
-from pipeline.sim.omneo import OmneoTenant
-from pipeline.sim.postscript import PostscriptShop
-from pipeline.sim.rediem import RediemProgram
-from pipeline.sim.smile import SmileAccount
-from pipeline.sim.webhooks import OkendoDelivery
+from sandbox.sim.okendo import OkendoStore
+from sandbox.sim.okendo_resources import REFERRAL_ROLES as REFERRAL_KINDS
+from sandbox.sim.omneo import OmneoTenant
+from sandbox.sim.postscript import PostscriptShop
+from sandbox.sim.rediem import RediemProgram
+from sandbox.sim.smile import SmileAccount
+from sandbox.sim.webhooks import OkendoDelivery
 
 __all__ = ["SeedSummary", "seed_demo", "seed_okendo", "seed_omneo", "seed_rediem"]
 

@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 from pipeline.clock import SystemClock
 from pipeline.destinations.encoding import ENCODINGS
 from pipeline.providers.resources import decode
-from pipeline.sim import OkendoSimulator, OmneoSimulator, PostscriptSimulator, RediemSimulator, SmileSimulator
-from pipeline.sim.seed import seed_demo, seed_okendo, seed_omneo, seed_rediem
-from pipeline.sim.webhooks import OMNEO_TRIGGER_OF, OkendoWebhookSender, OmneoWebhookSender
+from sandbox.sim import OkendoSimulator, OmneoSimulator, PostscriptSimulator, RediemSimulator, SmileSimulator
+from sandbox.sim.seed import seed_demo, seed_okendo, seed_omneo, seed_rediem
+from sandbox.sim.webhooks import OMNEO_TRIGGER_OF, OkendoWebhookSender, OmneoWebhookSender
 from pipeline.state.counters import MemoryCounters
 from pipeline.state.journal import MemoryJournal
 from pipeline.state.sequences import MemorySequenceStore

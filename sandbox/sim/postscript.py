@@ -22,7 +22,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from pipeline.sim.server import HttpError, Request, Response, SimServer, iso_ms, json_response, parse_json_body
+from sandbox.sim.server import HttpError, Request, Response, SimServer, iso_ms, json_response, parse_json_body
 
 __all__ = ["PostscriptShop", "PostscriptSimulator"]
 

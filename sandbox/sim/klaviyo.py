@@ -4,7 +4,7 @@ bulk import jobs.
 Per Klaviyo's OpenAPI (specs/klaviyo/) and rate-limit guide: ``Authorization: Klaviyo-API-Key``
 and ``revision`` required; per (account, endpoint class) burst (1 s) and steady (60 s) fixed
 windows, 429 + ``Retry-After`` over either, ``RateLimit-*`` (steady window) on other responses;
-JSON:API errors; events deduplicated per (metric, profile, unique_id) (pipeline/sim/klaviyo_events.py).
+JSON:API errors; events deduplicated per (metric, profile, unique_id) (sandbox/sim/klaviyo_events.py).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
-from pipeline.sim import klaviyo_events
-from pipeline.sim.klaviyo_schema import IDENTIFIERS, bad, checked_profile, obj, profile_shape
-from pipeline.sim.server import HttpError, Request, Response, SimServer, json_response, parse_json_body
+from sandbox.sim import klaviyo_events
+from sandbox.sim.klaviyo_schema import IDENTIFIERS, bad, checked_profile, obj, profile_shape
+from sandbox.sim.server import HttpError, Request, Response, SimServer, json_response, parse_json_body
 
 __all__ = ["DEFAULT_LIMITS", "REVISION", "KlaviyoAccount", "KlaviyoSimulator"]
 

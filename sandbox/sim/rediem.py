@@ -31,8 +31,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from pipeline.sim.server import HttpError, Request, Response, SimServer, iso_ms, json_response, parse_iso
-from pipeline.sim.webhooks import RediemWebhookSender
+from sandbox.sim.server import HttpError, Request, Response, SimServer, iso_ms, json_response, parse_iso
+from sandbox.sim.webhooks import RediemWebhookSender
 
 __all__ = ["ActivityType", "RediemProgram", "RediemSimulator", "RediemWebhookSender"]
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import httpx
 
-from pipeline.demo.tenants import SEED_002_SCOPES, OkendoTenant, OmneoTenant, RediemTenant, SmileTenant, Tenant
-from pipeline.localredis import LocalRedis, ensure_redis, free_port
-from pipeline.sim import (AttentiveSimulator, KlaviyoSimulator, OkendoSimulator, OmneoSimulator, PostscriptSimulator,
+from sandbox.demo.tenants import SEED_002_SCOPES, OkendoTenant, OmneoTenant, RediemTenant, SmileTenant, Tenant
+from sandbox.localredis import LocalRedis, ensure_redis, free_port
+from sandbox.sim import (AttentiveSimulator, KlaviyoSimulator, OkendoSimulator, OmneoSimulator, PostscriptSimulator,
                           RediemSimulator, SmileSimulator)
-from pipeline.sim.klaviyo import DEFAULT_LIMITS as KLAVIYO_LIMITS
+from sandbox.sim.klaviyo import DEFAULT_LIMITS as KLAVIYO_LIMITS
 from pipeline.redisurl import connect
 from pipeline.state.counters import RedisCounters
 
@@ -46,12 +46,12 @@ class DemoOptions:
     redis_url: str | None = None
     allow_fake_redis: bool = True
     log_level: str = "WARNING"
-    #: Where the Smile merchants deliver: "postscript" and/or "klaviyo" (pipeline/demo/tenants.py).
+    #: Where the Smile merchants deliver: "postscript" and/or "klaviyo" (sandbox/demo/tenants.py).
     smile_platforms: tuple[str, ...] = ("postscript",)
     #: How many Smile merchants (the last ones, always leaving one) have a key with only
     #: customer:read (seed 002): they deliver the two seed-002 properties, no points or reward events.
     smile_customer_read_only: int = 0
-    #: The Klaviyo simulator's limits, (burst/s, steady/min) per endpoint class (pipeline/sim/klaviyo.py);
+    #: The Klaviyo simulator's limits, (burst/s, steady/min) per endpoint class (sandbox/sim/klaviyo.py);
     #: None: unlimited.
     klaviyo_limits: Mapping[str, tuple[int, int] | None] | None = field(default_factory=lambda: dict(KLAVIYO_LIMITS),
                                                                         hash=False)

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from pipeline.sim.klaviyo_schema import IDENTIFIERS, bad, checked_profile, obj
-from pipeline.sim.server import HttpError, Request, Response, iso_ms, parse_iso, parse_json_body
+from sandbox.sim.klaviyo_schema import IDENTIFIERS, bad, checked_profile, obj
+from sandbox.sim.server import HttpError, Request, Response, iso_ms, parse_iso, parse_json_body
 
 if TYPE_CHECKING:
-    from pipeline.sim.klaviyo import KlaviyoAccount, KlaviyoSimulator
+    from sandbox.sim.klaviyo import KlaviyoAccount, KlaviyoSimulator
 
 __all__ = ["MAX_BULK_BYTES", "MAX_BULK_EVENTS", "MAX_EVENT_PROPERTIES", "MAX_METRIC_NAME", "bulk_create_events",
            "create_event"]

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pipeline.demo.stack import DemoOptions, Stack, demo_stack
+from sandbox.demo.stack import DemoOptions, Stack, demo_stack
 
 __all__ = ["DemoOptions", "DemoResult", "Stack", "demo_stack", "run_demo"]
 

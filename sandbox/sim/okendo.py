@@ -26,11 +26,11 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 from urllib.parse import urlencode
 
-from pipeline.sim import okendo_resources as resources
-from pipeline.sim.limiters import TokenBucket
-from pipeline.sim.server import HttpError, Request, Response, SimServer, iso_ms, json_response
-from pipeline.sim.webhooks import OKENDO_API_VERSION as API_VERSION
-from pipeline.sim.webhooks import OkendoDelivery, OkendoWebhookSender
+from sandbox.sim import okendo_resources as resources
+from sandbox.sim.limiters import TokenBucket
+from sandbox.sim.server import HttpError, Request, Response, SimServer, iso_ms, json_response
+from sandbox.sim.webhooks import OKENDO_API_VERSION as API_VERSION
+from sandbox.sim.webhooks import OkendoDelivery, OkendoWebhookSender
 
 __all__ = ["API_VERSION", "OkendoDelivery", "OkendoSimulator", "OkendoStore", "OkendoWebhookSender", "resources"]
 
