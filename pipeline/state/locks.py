@@ -51,7 +51,8 @@ class RedisLocks:
                 with self._keeper.keep(lock.reacquire, every_s=ttl_s / 3):
                     yield
         finally:
-            with suppress(redis.exceptions.LockError):  # expired while held: the work was slow, and another holder may follow
+            # expired while held: the work was slow, and another holder may follow
+            with suppress(redis.exceptions.LockError):
                 lock.release()
 
 

@@ -45,9 +45,10 @@ class RedisSnapshotStore:
 
     def scan(self, merchant: str, provider: str, stream: str, *, cursor: str | None,
              count: int) -> tuple[dict[str, dict[str, Any]], str | None]:
-        next_cursor, found = self._redis.hscan(keys.snapshot(merchant, provider, stream), int(cursor or 0),
-                                               count=count)
-        rows = {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in cast("dict[bytes, bytes]", found).items()}  # values asked
+        next_cursor, page = self._redis.hscan(keys.snapshot(merchant, provider, stream), int(cursor or 0),
+                                              count=count)
+        found = cast("dict[bytes, bytes]", page)  # fields and values: HSCAN without NOVALUES
+        rows = {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in found.items()}
         return rows, (str(next_cursor) if int(next_cursor) else None)
 
 

@@ -199,7 +199,8 @@ def make_app(*, resolve: Resolve, accept: Accept, replays: ReplayGuard, clock: C
         except Exception as exc:  # noqa: BLE001 - the queue is down: let the sender retry later
             count(provider, "unavailable")
             log.warning("webhook could not be enqueued (%s)", type(exc).__name__, extra=context)
-            with suppress(*DEPENDENCY_ERRORS):  # the pending marker expires in PENDING_TTL_S; retries get 503 until then
+            # the pending marker expires in PENDING_TTL_S; retries get 503 until then
+            with suppress(*DEPENDENCY_ERRORS):
                 replays.abandon(provider, merchant, message_id, attempt=attempt)
             return _unavailable(start_response, "try again later")
         try:
