@@ -24,6 +24,7 @@ from pipeline import keys
 from pipeline.clock import Clock
 from pipeline.ingest import Enqueue, enqueue_batches
 from pipeline.providers.base import Provider
+from pipeline.providers.registry import PROVIDER_SPECS
 from pipeline.redistext import text_map
 from pipeline.state.cursors import CursorState, CursorStore
 from pipeline.transform.mapper import Mapper
@@ -32,8 +33,7 @@ from pipeline.types import Delivery, ProfileUpdate, goes_to
 __all__ = ["BULK_STREAM", "BulkProgress", "BulkReport", "BulkSync", "MemoryBulkProgress", "RedisBulkProgress"]
 
 #: provider → the stream that lists every customer (with their profile properties)
-BULK_STREAM: Mapping[str, str] = {"smile": "customers", "omneo": "profiles", "rediem": "activities",
-                                  "okendo": "loyalty_customer"}
+BULK_STREAM: Mapping[str, str] = {s.kind: s.bulk_stream for s in PROVIDER_SPECS}
 
 
 class BulkProgress(Protocol):

@@ -6,6 +6,9 @@ import sys
 
 import click
 
+from pipeline.destinations.registry import platform_kinds
+from pipeline.providers.registry import provider_kinds
+
 __all__ = ["main"]
 
 
@@ -16,8 +19,8 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--provider", type=click.Choice(["smile", "okendo", "rediem", "omneo"]), help="Only this provider.")
-@click.option("--platform", type=click.Choice(["postscript", "attentive", "klaviyo"]), help="Only this platform.")
+@click.option("--provider", type=click.Choice(provider_kinds()), help="Only this provider.")
+@click.option("--platform", type=click.Choice(platform_kinds()), help="Only this platform.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
 def catalog(provider: str | None, platform: str | None, fmt: str) -> None:
     """Print the event catalog: every event and profile property, per provider and platform."""
@@ -27,10 +30,10 @@ def catalog(provider: str | None, platform: str | None, fmt: str) -> None:
 
 
 @main.command()
-@click.option("--provider", required=True, type=click.Choice(["smile", "okendo", "rediem", "omneo"]))
+@click.option("--provider", required=True, type=click.Choice(provider_kinds()))
 @click.option("--resource", help="Resource of every line (e.g. points_transactions). Without it, each line is a "
                                  "whole webhook delivery whose envelope names its resource.")
-@click.option("--platform", type=click.Choice(["postscript", "attentive", "klaviyo"]),
+@click.option("--platform", type=click.Choice(platform_kinds()),
               help="Print exactly what this platform would receive.")
 @click.option("--event", help="For Omneo pushes: the trigger their x-omneo-event header names (e.g. reward.issued).")
 def transform(provider: str, resource: str | None, platform: str | None, event: str | None) -> None:

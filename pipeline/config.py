@@ -26,29 +26,24 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 from urllib.parse import urlparse
 
+from pipeline.accounts import Connection, PlatformAccount, ProviderAccount, Secret
+from pipeline.destinations.registry import PLATFORM_SPECS
 from pipeline.errors import ConfigError
+from pipeline.providers.registry import PROVIDER_SPECS
 
 __all__ = ["Connection", "PlatformAccount", "ProviderAccount", "Secret", "load_connections", "parse_connections"]
 
-#: Known kinds and their defaults. A new provider or platform adds one row here.
+#: Known kinds and their defaults, read from the integration specs (one registry line each).
 PROVIDER_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
-    "smile": {"base_url": "https://api.smile.io/v1", "rate_per_s": None, "page_size": 250},
-    # Okendo's feed is its webhooks; the sync only reconciles known members' balances (2 rps)
-    "okendo": {"base_url": "https://api.okendo.io/enterprise", "rate_per_s": None, "page_size": 50,
-               "webhooks": "required", "sync_interval_s": 21600.0},
-    "omneo": {"base_url": None, "rate_per_s": None, "page_size": 100, "webhooks": "optional"},
-    "rediem": {"base_url": "https://api.rediem.io", "rate_per_s": None, "page_size": 100, "webhooks": "optional"},
-}
+    s.kind: {"base_url": s.base_url, "rate_per_s": None, "page_size": s.page_size, "webhooks": s.webhooks,
+             "sync_interval_s": s.sync_interval_s} for s in PROVIDER_SPECS}
 PLATFORM_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
-    "postscript": {"base_url": "https://api.postscript.io", "rate_per_s": None, "unknown_subscriber": "skip"},
-    "attentive": {"base_url": "https://api.attentivemobile.com", "rate_per_s": None, "unknown_subscriber": "create"},
-    "klaviyo": {"base_url": "https://a.klaviyo.com", "rate_per_s": None, "unknown_subscriber": "create"},
-}
+    s.kind: {"base_url": s.base_url, "rate_per_s": None, "unknown_subscriber": s.unknown_subscriber,
+             "no_skip_reason": s.no_skip_reason} for s in PLATFORM_SPECS}
 UNKNOWN_SUBSCRIBER_POLICIES = ("skip", "create")
 #: (provider, platform) → the unknown-subscriber policy its integration guide states, where it
 #: differs from the platform's default. Seed 000 (Rediem → Postscript): "All customer records
@@ -56,76 +51,6 @@ UNKNOWN_SUBSCRIBER_POLICIES = ("skip", "create")
 SEED_UNKNOWN_SUBSCRIBER: Mapping[tuple[str, str], str] = {("rediem", "postscript"): "create"}
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class Secret:
-    """A credential value that never shows itself in reprs, logs or tracebacks."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The secret itself: call this only where it goes onto the wire."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ProviderAccount:
-    """Where one merchant's loyalty activity is pulled from."""
-
-    kind: str
-    base_url: str
-    credential_env: str
-    credential: Secret = field(repr=False)
-    rate_per_s: float | None  # None: the documented limits (pipeline/ratelimit/limits.py)
-    rate_scale: float = 1.0  # multiplies every documented window of this account
-    sync_interval_s: float = 300.0
-    lookback_s: float = 120.0
-    page_size: int = 250
-    webhook_secret_env: str | None = None
-    webhook_secret: Secret | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True, kw_only=True)
-class PlatformAccount:
-    """One messaging platform connected to a merchant, with its per-integration policy."""
-
-    kind: str
-    base_url: str
-    credential_env: str
-    credential: Secret = field(repr=False)
-    rate_per_s: float | None  # None: the documented limits (pipeline/ratelimit/limits.py)
-    rate_scale: float = 1.0  # multiplies every documented window of this account
-    unknown_subscriber: str = "skip"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Connection:
-    """A merchant: one provider account fanned out to its platforms."""
-
-    merchant: str
-    provider: ProviderAccount
-    platforms: tuple[PlatformAccount, ...]
-
-    def platform(self, kind: str) -> PlatformAccount:
-        """The connected platform of that kind; KeyError if not connected."""
-        for account in self.platforms:
-            if account.kind == kind:
-                return account
-        raise KeyError(f"{self.merchant} has no {kind} platform")
 
 
 def load_connections(path: str | os.PathLike[str], env: Mapping[str, str] | None = None, *,
@@ -284,7 +209,7 @@ class _Reader:
         policy = body.get("unknown_subscriber", default)
         if policy not in UNKNOWN_SUBSCRIBER_POLICIES:
             raise self.fail(f"{where}.unknown_subscriber", f"must be one of {', '.join(UNKNOWN_SUBSCRIBER_POLICIES)}, got {policy!r}")
-        if fields["kind"] == "attentive" and policy == "skip":
-            raise self.fail(f"{where}.unknown_subscriber", "Attentive has no subscriber lookup: attributes create "
-                                                           "or update the user, so only 'create' is possible")
+        no_skip = PLATFORM_DEFAULTS[fields["kind"]]["no_skip_reason"]
+        if no_skip and policy == "skip":
+            raise self.fail(f"{where}.unknown_subscriber", no_skip)
         return PlatformAccount(**fields, unknown_subscriber=policy)

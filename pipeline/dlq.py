@@ -17,7 +17,8 @@ from typing import Any
 from pipeline import keys
 from pipeline.clock import Clock
 from pipeline.delivery import REPLAY
-from pipeline.ratelimit.limits import windows_for
+from pipeline.destinations.registry import ENCODINGS
+from pipeline.ratelimit.limits import endpoint_class, windows_for
 from pipeline.state.due import DueStore
 from pipeline.state.journal import Journal
 from pipeline.types import Attempt, Delivery
@@ -98,7 +99,9 @@ class ReplayReport:
 
 
 def _rate(platform: str, rate_per_s: float | None) -> float:
-    windows = windows_for(platform, "events" if platform == "klaviyo" else "default", rate_per_s=rate_per_s)
+    """The rate of the platform's event endpoint (the class its spec's event path falls in)."""
+    path = ENCODINGS[platform].event_path if platform in ENCODINGS else ""
+    windows = windows_for(platform, endpoint_class(platform, path), rate_per_s=rate_per_s)
     return min(w.limit / w.period_s for w in windows)
 
 

@@ -17,7 +17,7 @@ from pipeline.errors import ConfigError
 from sandbox.localredis import free_port
 from pipeline.redisurl import broker_options, connect, parse_sentinel_url
 from pipeline.settings import Settings
-from workers.config import VISIBILITY_TIMEOUT_S, celery_config
+from workers.config import BROKER_SOCKET_TIMEOUT_S, VISIBILITY_TIMEOUT_S, celery_config
 
 
 def test_comma_spelling_names_every_sentinel_the_primary_and_the_passwords() -> None:
@@ -73,7 +73,24 @@ def test_a_sentinel_broker_becomes_kombus_sentinel_transport_with_the_visibility
     conn = Connection(config["broker_url"], transport_options=options)
     assert conn.transport_cls == "sentinel" and len(conn.alt) == 2 and conn.virtual_host == "3"
     assert celery_config(Settings.from_env({"REDIS_URL": "redis://r:6379/0"}))["broker_transport_options"] == {
-        "visibility_timeout": VISIBILITY_TIMEOUT_S}
+        "visibility_timeout": VISIBILITY_TIMEOUT_S, "socket_timeout": BROKER_SOCKET_TIMEOUT_S,
+        "socket_connect_timeout": BROKER_SOCKET_TIMEOUT_S}
+
+
+@pytest.mark.redis
+def test_broker_commands_time_out_but_outlast_kombus_blocking_read(redis_url: str) -> None:
+    """A half-open broker fails a publish instead of holding it forever; the workers' BRPOP
+    (answered by the server within kombu's ``brpop_timeout``) never hits the socket timeout."""
+    config = celery_config(Settings.from_env({"REDIS_URL": redis_url}))
+    with Connection(config["broker_url"], transport_options=config["broker_transport_options"]) as conn:
+        channel = conn.default_channel
+        kwargs = channel.client.connection_pool.connection_kwargs
+        assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == BROKER_SOCKET_TIMEOUT_S
+        assert BROKER_SOCKET_TIMEOUT_S > channel.brpop_timeout + 1  # margin for a loaded server
+        queue = conn.SimpleQueue("lp-test-brpop")
+        queue.put({"n": 1})
+        assert queue.get(timeout=BROKER_SOCKET_TIMEOUT_S).payload == {"n": 1}
+        queue.close()
 
 
 def test_tls_reaches_both_the_state_client_and_the_broker() -> None:

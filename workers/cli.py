@@ -23,12 +23,14 @@ import click
 import redis
 
 from pipeline.cli import main as cli
+from pipeline.destinations.registry import platform_kinds
+from pipeline.providers.registry import provider_kinds
 from pipeline.redact import mask
 
 __all__ = ["main"]
 
-PROVIDERS = ("smile", "okendo", "rediem", "omneo")
-PLATFORMS = ("postscript", "attentive", "klaviyo")
+PROVIDERS = provider_kinds()
+PLATFORMS = platform_kinds()
 main = cli  # the group the commands below attach to; ``main()`` at the end wraps it
 
 

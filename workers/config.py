@@ -7,12 +7,13 @@ from typing import Any
 from kombu import Exchange, Queue
 from redis.exceptions import RedisError
 
-from pipeline.config import PLATFORM_DEFAULTS
+from pipeline.destinations.registry import PLATFORM_SPECS
+from pipeline.destinations.spec import delivery_queue
 from pipeline.redisurl import broker_options
 from pipeline.settings import Settings
 from pipeline.state.locks import LockTimeout
 
-__all__ = ["BULK_QUEUE", "INFRA_ERRORS", "INGEST_QUEUE", "WEBHOOK_QUEUE", "celery_config", "delivery_queue", "queue_names"]
+__all__ = ["BROKER_SOCKET_TIMEOUT_S", "BULK_QUEUE", "INFRA_ERRORS", "INGEST_QUEUE", "WEBHOOK_QUEUE", "celery_config", "delivery_queue", "queue_names"]
 
 INGEST_QUEUE = "ingest"
 #: Accepted webhooks: short tasks, kept apart from long syncs so they are handled promptly.
@@ -22,18 +23,18 @@ BULK_QUEUE = "bulk"
 #: Celery's Redis transport redelivers unacknowledged messages after this: it must exceed
 #: the longest task plus the longest countdown we ever set.
 VISIBILITY_TIMEOUT_S = 1800
+#: Every broker command waits at most this long (kombu's Redis transport: ``socket_timeout``,
+#: ``socket_connect_timeout``; its default is forever). A half-open broker then fails a publish
+#: instead of holding the caller: the web process answers 503 (``workers.web``). It must exceed
+#: kombu's BRPOP server timeout (``brpop_timeout``, 1 s), or the workers' blocking reads would fail.
+BROKER_SOCKET_TIMEOUT_S = 5.0
 #: Failures of our own infrastructure: the whole task is retried (Celery acknowledges a task
 #: that raised, so without a retry its message would be gone).
 INFRA_ERRORS: tuple[type[Exception], ...] = (RedisError, ConnectionError, LockTimeout)
 
 
-def delivery_queue(platform: str) -> str:
-    """Each platform has its own queue: one that is down or throttled does not stall the others."""
-    return f"deliver.{platform}"
-
-
 def queue_names() -> list[str]:
-    return [INGEST_QUEUE, WEBHOOK_QUEUE, BULK_QUEUE, *(delivery_queue(p) for p in PLATFORM_DEFAULTS)]
+    return [INGEST_QUEUE, WEBHOOK_QUEUE, BULK_QUEUE, *(s.queue for s in PLATFORM_SPECS)]
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -42,7 +43,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return {
         **broker,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {**broker["broker_transport_options"], "visibility_timeout": VISIBILITY_TIMEOUT_S},
+        "broker_transport_options": {**broker["broker_transport_options"], "visibility_timeout": VISIBILITY_TIMEOUT_S,
+                                       "socket_timeout": BROKER_SOCKET_TIMEOUT_S,
+                                       "socket_connect_timeout": BROKER_SOCKET_TIMEOUT_S},
         # each queue its own direct exchange and routing key: a message goes to exactly one queue
         # (a bare Queue(name) binds to the default exchange and key, so every queue gets every message)
         "task_queues": [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in queue_names()],

@@ -14,15 +14,18 @@ from typing import Any, ClassVar
 
 import httpx
 
-from pipeline.config import PlatformAccount
+from pipeline.accounts import PlatformAccount
 from pipeline.destinations.base import SendResult, answer_json
 from pipeline.destinations.encoding import attentive as encoding
+from pipeline.destinations.encoding.base import Encoding
+from pipeline.destinations.spec import PlatformSpec
 from pipeline.errors import FatalError
 from pipeline.http.policy import raise_for_response, raise_for_transport
+from pipeline.ratelimit.window import SECOND_S, Window
 from pipeline.state.subscribers import SubscriberCache
 from pipeline.types import Event, Item, ProfileUpdate
 
-__all__ = ["AttentiveDestination"]
+__all__ = ["SPEC", "AttentiveDestination"]
 
 
 class AttentiveDestination:
@@ -67,3 +70,17 @@ class AttentiveDestination:
                 raise FatalError(f"attentive cannot take this bulk request: {exc}") from None
             job = str(answer_json(self._post(encoding.BULK_ATTRIBUTES_PATH, body), "POST bulk attributes").get("batchJobId", ""))
         return job
+
+
+SPEC = PlatformSpec(
+    kind="attentive", destination=AttentiveDestination, base_url="https://api.attentivemobile.com",
+    unknown_subscriber="create", no_skip_reason="Attentive has no subscriber lookup: attributes create "
+                                                "or update the user, so only 'create' is possible",
+    encoding=Encoding(
+        event_name=encoding.event_type, event_path=encoding.EVENTS_PATH, encode_event=encoding.encode_event,
+        profile_path=f"POST {encoding.ATTRIBUTES_PATH}", encode_profile=encoding.encode_attributes,
+        rules="type without \" ' ( ) { } [ ] \\ | ,; occurredAt RFC 3339 UTC; E.164 phones; no arrays"),
+    limits={"default": (Window(150, SECOND_S),), "identity": (Window(10, SECOND_S),), "bulk": (Window(100, SECOND_S),)},
+    rate_classes=((r"^/v1/identity-resolution", "identity"), (r"^/v1/subscriptions", "identity"),
+                  (r"^/v2/bulk/", "bulk")),
+)

@@ -19,7 +19,7 @@ from pipeline.types import Event, Item, ProfileUpdate
 if TYPE_CHECKING:
     import httpx
 
-    from pipeline.config import PlatformAccount
+    from pipeline.accounts import PlatformAccount
     from pipeline.state.subscribers import SubscriberCache
 
 __all__ = ["BulkEventDestination", "BulkProfileDestination", "Destination", "DestinationClass", "SendResult"]

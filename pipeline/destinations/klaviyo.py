@@ -14,16 +14,19 @@ from typing import Any, ClassVar
 
 import httpx
 
-from pipeline.config import PlatformAccount
+from pipeline.accounts import PlatformAccount
 from pipeline.destinations.base import SendResult, answer_json
 from pipeline.destinations.encoding import klaviyo as encoding
+from pipeline.destinations.encoding.base import Encoding
+from pipeline.destinations.spec import PlatformSpec
 from pipeline.errors import AuthError, FatalError
 from pipeline.http.policy import raise_for_response, raise_for_transport
+from pipeline.ratelimit.window import MINUTE_S, SECOND_S, Window
 from pipeline.redact import mask
 from pipeline.state.subscribers import ABSENT, SubscriberCache
 from pipeline.types import Customer, Event, Item, ProfileUpdate
 
-__all__ = ["KlaviyoDestination"]
+__all__ = ["SPEC", "KlaviyoDestination"]
 
 PROFILE_TTL_S = 24 * 3600
 ABSENT_TTL_S = 15 * 60
@@ -168,3 +171,22 @@ def _unique_ids(node: Any) -> list[str]:
     if node.get("type") == "event":
         return [str(node.get("attributes", {}).get("unique_id"))]
     return [i for n in node.values() for i in _unique_ids(n)]
+
+
+SPEC = PlatformSpec(
+    kind="klaviyo", destination=KlaviyoDestination, base_url="https://a.klaviyo.com", unknown_subscriber="create",
+    encoding=Encoding(
+        event_name=encoding.metric_name, event_path=encoding.EVENTS_PATH, encode_event=encoding.encode_event,
+        profile_path=f"POST {encoding.PROFILE_IMPORT_PATH}", encode_profile=encoding.encode_profile,
+        rules="metric name under 128 characters; time ISO 8601 UTC; JSON:API bodies"),
+    limits={  # burst and steady windows per endpoint (XL events, L profiles, M bulk jobs)
+        "events": (Window(350, SECOND_S), Window(3500, MINUTE_S)),
+        "profiles": (Window(75, SECOND_S), Window(700, MINUTE_S)),
+        "bulk": (Window(10, SECOND_S), Window(150, MINUTE_S)),
+        "events_bulk": (Window(10, SECOND_S), Window(150, MINUTE_S)),  # bulk create events: its own quota
+    },
+    rate_classes=((r"^/api/events", "events"), (r"^/api/event-bulk-create-jobs", "events_bulk"),
+                  (r"^/api/profile-bulk-import-jobs", "bulk"), (r"^/api/profile", "profiles")),
+    # 1,000 events per bulk create request; a batch is one request, one Celery message
+    batch_size=1000,
+)

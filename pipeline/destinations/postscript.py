@@ -22,15 +22,24 @@ from typing import Any, ClassVar
 
 import httpx
 
-from pipeline.config import PlatformAccount
+from pipeline.accounts import PlatformAccount
 from pipeline.destinations.base import SendResult, answer_json
-from pipeline.destinations.encoding.postscript import MAX_PROPERTIES, encode_event, encode_properties, identifiers
+from pipeline.destinations.encoding.base import Encoding
+from pipeline.destinations.encoding.postscript import (
+    MAX_PROPERTIES,
+    encode_event,
+    encode_properties,
+    event_type,
+    identifiers,
+)
+from pipeline.destinations.spec import PlatformSpec
 from pipeline.errors import FatalError, RetriableError
 from pipeline.http.policy import raise_for_response, raise_for_transport
+from pipeline.ratelimit.window import SECOND_S, Window
 from pipeline.state.subscribers import ABSENT, SubscriberCache
 from pipeline.types import Customer, Event, Item, ProfileUpdate
 
-__all__ = ["PostscriptDestination"]
+__all__ = ["SPEC", "PostscriptDestination"]
 
 SUBSCRIBER_TTL_S = 24 * 3600
 ABSENT_TTL_S = 15 * 60
@@ -155,3 +164,18 @@ class PostscriptDestination:
     def _forget(self, customer: Customer) -> None:
         for key, _ in self._identities(customer):
             self._subscribers.forget(self._merchant, self.kind, key)
+
+
+def _profile_body(update: ProfileUpdate) -> dict[str, Any]:
+    return {"properties": encode_properties(update.properties)}
+
+
+SPEC = PlatformSpec(
+    kind="postscript", destination=PostscriptDestination, base_url="https://api.postscript.io",
+    unknown_subscriber="skip",
+    encoding=Encoding(
+        event_name=event_type, event_path="/api/v2/events", encode_event=encode_event,
+        profile_path="PATCH /api/v2/subscribers/{subscriber_id}", encode_profile=_profile_body,
+        rules="type: letters, digits, underscores only; occurred_at UTC `%Y-%m-%d %H:%M:%S.%f`"),
+    limits={"default": (Window(15, SECOND_S),)},  # 15 rps per token; 429 without Retry-After
+)

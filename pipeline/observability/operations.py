@@ -41,6 +41,21 @@ class OperationsCollector(Collector):
         self._state = state
         self._connections = connections
         self._now = now
+        self._unreadable: set[tuple[str, str]] = set()  # connections whose bad cursor was logged already
+
+    def _last_success_s(self, scope: tuple[str, str], raw: Any) -> float | None:
+        """A cursor's ``last_success_at`` as a timestamp; a value that is not a cursor (corrupt, written
+        by hand) is skipped and logged once per connection, never failing the scrape."""
+        if not raw:
+            return None
+        try:
+            success = json.loads(raw).get("last_success_at")
+            return datetime.fromisoformat(success).timestamp() if success else None
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+            if scope not in self._unreadable:
+                self._unreadable.add(scope)
+                log.warning("metrics: unreadable sync cursor of %s/%s skipped (%s)", *scope, type(exc).__name__)
+            return None
 
     def describe(self) -> list[Any]:
         return []  # never touch Redis at registration
@@ -73,10 +88,9 @@ class OperationsCollector(Collector):
                                      labels=["merchant", "provider"])
         newest: dict[tuple[str, str], float] = {}
         for scope in cursors:
-            raw = next(answers)
-            success = json.loads(raw).get("last_success_at") if raw else None
-            if success:
-                newest[scope] = max(newest.get(scope, 0.0), datetime.fromisoformat(success).timestamp())
+            success = self._last_success_s(scope, next(answers))
+            if success is not None:
+                newest[scope] = max(newest.get(scope, 0.0), success)
         for merchant, conn in merchants:
             scope = (merchant, conn.provider.kind)
             interval.add_metric(list(scope), conn.provider.sync_interval_s)

@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 
 import httpx
 
+from pipeline.accounts import ProviderAccount
 from pipeline.clock import Clock
-from pipeline.config import ProviderAccount
 from pipeline.errors import AuthError, FatalError, InvalidRecord, ScopeMissing
 from pipeline.providers.base import Page, Rejected, get_json
 from pipeline.providers.resources import decode, resource, snapshot_of

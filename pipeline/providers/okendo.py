@@ -29,12 +29,14 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-from pipeline.config import ProviderAccount
+from pipeline.accounts import ProviderAccount
 from pipeline.errors import ConfigError, FatalError, InvalidRecord
 from pipeline.providers.base import Page, Rejected
 from pipeline.providers.http import HttpProvider
+from pipeline.providers.spec import ProviderSpec
+from pipeline.ratelimit.window import SECOND_S, Window
 
-__all__ = ["API_VERSION", "NAME_REFRESH_S", "OkendoProvider"]
+__all__ = ["SPEC", "API_VERSION", "NAME_REFRESH_S", "OkendoProvider"]
 
 API_VERSION = "2025-02-01"
 NAME_REFRESH_S = 7 * 86400
@@ -126,3 +128,11 @@ class OkendoProvider(HttpProvider):
             return reviews, json.dumps({"status": state["status"], "lastEvaluated": following})
         rest = REVIEW_STATUSES[REVIEW_STATUSES.index(state["status"]) + 1:]
         return reviews, (json.dumps({"status": rest[0], "lastEvaluated": None}) if rest else None)
+
+
+SPEC = ProviderSpec(
+    kind="okendo", provider=OkendoProvider,
+    # Okendo's feed is its webhooks; the sync only reconciles known members' balances (2 rps)
+    base_url="https://api.okendo.io/enterprise", page_size=50, bulk_stream="loyalty_customer", sync_interval_s=21600.0,
+    limits={"default": (Window(2, SECOND_S),)}, webhooks="required", webhook_scheme="svix",
+)

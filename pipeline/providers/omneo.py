@@ -20,9 +20,11 @@ from urllib.parse import parse_qs, urlsplit
 from pipeline.errors import FatalError
 from pipeline.providers.base import Page
 from pipeline.providers.http import HttpProvider
+from pipeline.providers.spec import ProviderSpec
+from pipeline.ratelimit.window import SECOND_S, Window
 from pipeline.types import Customer
 
-__all__ = ["OmneoProvider"]
+__all__ = ["SPEC", "OmneoProvider"]
 
 
 def _omneo_time(value: datetime) -> str:
@@ -81,3 +83,10 @@ class OmneoProvider(HttpProvider):
         return Customer(provider_id=customer_id, email=raw.get("email"), phone=raw.get("mobile_phone_e164"))
 
 
+SPEC = ProviderSpec(
+    kind="omneo", provider=OmneoProvider,
+    base_url=None, page_size=100, bulk_stream="profiles", limits={"default": (Window(10, SECOND_S),)},
+    webhooks="optional", webhook_scheme="omneo",
+    # Omneo's own app starter routes on ``x-omneo-event``: shared/specs/omneo/README.md §5.4
+    webhook_event_header="x-omneo-event",
+)

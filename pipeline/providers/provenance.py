@@ -20,6 +20,8 @@ import importlib
 from collections.abc import Mapping
 from types import ModuleType
 
+from pipeline.providers.registry import provider_kinds
+
 __all__ = ["NO_PUBLIC_SOURCE", "SHAPE_WORDS", "no_public_source", "shape", "shapes"]
 
 SHAPE_WORDS = ("documented", "inferred", "assumed")
@@ -27,9 +29,6 @@ SHAPE_WORDS = ("documented", "inferred", "assumed")
 NO_PUBLIC_SOURCE = "no public source"
 #: shown for a resource its schema module has not labelled (a gap a test reports)
 UNLABELLED = "unlabelled"
-
-_PROVIDERS = ("smile", "okendo", "rediem", "omneo")
-
 
 def _module(package: str, provider: str) -> ModuleType | None:
     try:
@@ -64,4 +63,4 @@ def no_public_source(provider: str) -> frozenset[str]:
 
 
 def providers() -> tuple[str, ...]:
-    return _PROVIDERS
+    return provider_kinds()

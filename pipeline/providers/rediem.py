@@ -15,8 +15,10 @@ from typing import Any, ClassVar
 
 from pipeline.errors import FatalError
 from pipeline.providers.http import HttpProvider, iso_utc
+from pipeline.providers.spec import ProviderSpec
+from pipeline.ratelimit.window import SECOND_S, Window
 
-__all__ = ["RediemProvider"]
+__all__ = ["SPEC", "RediemProvider"]
 
 PATH = "/api/v1/activities"
 
@@ -36,3 +38,10 @@ class RediemProvider(HttpProvider):
         if not isinstance(data, list):
             raise FatalError(f"rediem GET {PATH}: response has no 'data' list")
         return data, body.get("next_cursor") or None
+
+
+SPEC = ProviderSpec(
+    kind="rediem", provider=RediemProvider,
+    base_url="https://api.rediem.io", page_size=100, bulk_stream="activities",
+    limits={"default": (Window(10, SECOND_S),)}, webhooks="optional", webhook_scheme="hmac",
+)

@@ -1,24 +1,40 @@
-"""Provider kind → connector class. A new provider adds one line here."""
+"""The providers: one spec per line. A new provider adds its connector module (ending with its
+``SPEC``) and one line here; everything keyed by provider kind is read from these specs."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pipeline.providers import okendo, omneo, rediem, smile
 from pipeline.providers.http import HttpProvider
-from pipeline.providers.okendo import OkendoProvider
-from pipeline.providers.omneo import OmneoProvider
-from pipeline.providers.rediem import RediemProvider
-from pipeline.providers.smile import SmileProvider
+from pipeline.providers.spec import ProviderSpec
 
-__all__ = ["PROVIDERS", "WEBHOOK_EVENT_HEADERS", "WEBHOOK_SCHEMES"]
+__all__ = ["PROVIDERS", "PROVIDER_SPECS", "WEBHOOK_EVENT_HEADERS", "WEBHOOK_SCHEMES", "provider_kinds", "provider_spec"]
 
-PROVIDERS: Mapping[str, type[HttpProvider]] = {
-    cls.kind: cls for cls in (SmileProvider, OkendoProvider, OmneoProvider, RediemProvider)
-}
+PROVIDER_SPECS: tuple[ProviderSpec, ...] = (
+    smile.SPEC,
+    okendo.SPEC,
+    rediem.SPEC,
+    omneo.SPEC,
+)
+
+#: provider kind → connector class
+PROVIDERS: Mapping[str, type[HttpProvider]] = {s.kind: s.provider for s in PROVIDER_SPECS}
 
 #: provider kind → signature scheme of its webhook deliveries (pipeline.webhooks.signatures)
-WEBHOOK_SCHEMES: Mapping[str, str] = {"okendo": "svix", "rediem": "hmac", "omneo": "omneo"}
+WEBHOOK_SCHEMES: Mapping[str, str] = {s.kind: s.webhook_scheme for s in PROVIDER_SPECS if s.webhook_scheme}
 
-#: provider kind → the header naming a delivery's event, where the body does not (Omneo's own
-#: app starter routes on ``x-omneo-event``: shared/specs/omneo/README.md §5.4)
-WEBHOOK_EVENT_HEADERS: Mapping[str, str] = {"omneo": "x-omneo-event"}
+#: provider kind → the header naming a delivery's event, where the body does not
+WEBHOOK_EVENT_HEADERS: Mapping[str, str] = {s.kind: s.webhook_event_header for s in PROVIDER_SPECS
+                                            if s.webhook_event_header}
+
+
+def provider_kinds() -> tuple[str, ...]:
+    return tuple(s.kind for s in PROVIDER_SPECS)
+
+
+def provider_spec(kind: str) -> ProviderSpec:
+    for spec in PROVIDER_SPECS:
+        if spec.kind == kind:
+            return spec
+    raise ValueError(f"unknown provider {kind!r}; known: {', '.join(provider_kinds())}")

@@ -22,9 +22,11 @@ from typing import Any, ClassVar
 
 from pipeline.errors import FatalError
 from pipeline.providers.http import HttpProvider, iso_utc
+from pipeline.providers.spec import ProviderSpec
+from pipeline.ratelimit.window import SECOND_S, Window
 from pipeline.types import Customer
 
-__all__ = ["SmileProvider"]
+__all__ = ["SPEC", "SmileProvider"]
 
 #: stream → (path, response list key, extra query parameters)
 STREAMS: Mapping[str, tuple[str, str, Mapping[str, str]]] = {
@@ -66,3 +68,10 @@ class SmileProvider(HttpProvider):
             return Customer(provider_id=customer_id)  # deleted: its events are skipped at delivery, with the reason
         raw = (body or {}).get("customer") or {}
         return Customer(provider_id=customer_id, email=raw.get("email"))
+
+
+SPEC = ProviderSpec(
+    kind="smile", provider=SmileProvider,
+    base_url="https://api.smile.io/v1", page_size=250, bulk_stream="customers",
+    limits={"default": (Window(10, SECOND_S),)},
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from pipeline.destinations.encoding import ENCODINGS
+from pipeline.destinations.registry import ENCODINGS
 from pipeline.providers.provenance import NO_PUBLIC_SOURCE, SHAPE_WORDS, no_public_source, shape, shapes
 from pipeline.transform.catalog import EVENT_RULES, PLATFORMS, PROFILE_RULES, PROVIDERS
 from pipeline.transform.rules import Each

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.clock import SystemClock
-from pipeline.destinations.encoding import encoding
+from pipeline.destinations.registry import encoding
 from pipeline.errors import InvalidRecord
 from pipeline.providers.resources import decode, unwrap
 from pipeline.state.contributions import MemoryContributions

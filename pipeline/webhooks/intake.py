@@ -51,10 +51,22 @@ class WebhookIntake:
         self._counters.add(self._merchant, {"quarantined": 1})
         return "quarantined"
 
-    def missing_body(self, message_id: str) -> Outcome:
-        """The task ran but the accepted body is gone (expired, or Redis lost it): quarantine that fact."""
-        return self._reject("webhook", {"message_id": message_id}, InvalidRecord(
-            "accepted body not found in Redis (expired before its task ran, or lost)", provider=self._provider))
+    def missing_body(self, message_id: str, *, abandoned: bool = False) -> Outcome:
+        """The task ran but the accepted body is gone: quarantine that fact. ``abandoned``: the web
+        process released it because the enqueue raised (and answered 503), yet this message was
+        published; the sender's retry of that 503 carries the delivery."""
+        reason = ("accepted body released: its enqueue raised after the message was published, so the sender "
+                  "was answered 503 and its retry carries this delivery (nothing lost unless the sender gave up)"
+                  if abandoned else "accepted body not found in Redis (expired before its task ran, or lost)")
+        return self._reject("webhook", {"message_id": message_id}, InvalidRecord(reason, provider=self._provider))
+
+    def give_up(self, body: bytes | str, *, event: str | None, message_id: str | None, reason: str) -> Outcome:
+        """The delivery could not be processed however often it was retried (our infrastructure kept
+        failing): quarantine it with ``reason``, the body kept with it (decoded if it is JSON)."""
+        raw, problem = bodies.parse(body)
+        payload = raw if problem is None and isinstance(raw, dict) else {"body": bodies.excerpt(body)}
+        return self._reject("webhook", payload, InvalidRecord(reason, provider=self._provider),
+                            {"message_id": message_id, "event": event})
 
     def process(self, body: bytes | str, *, event: str | None = None) -> Outcome:
         """Decode and hand over one accepted delivery (its raw bytes: not UTF-8, not JSON or

@@ -15,7 +15,8 @@ enqueue failed and the marker could not be removed (Redis frozen), the marker ex
 ``PENDING_TTL_S`` and the next retry is taken. Only ``done`` makes a retry a duplicate, so a
 marker never outlives a failed enqueue as a "seen" id. The broker message carries only the
 message id: the body (personal data) stays in the state Redis until the task has processed it;
-``finish`` then deletes it. A redelivered or second task message for that id finds no body and
+``finish`` then deletes it. ``abandon`` leaves a tombstone in the body's place (no personal data)
+so a task whose message was published although its enqueue raised can name what happened. A redelivered or second task message for that id finds no body and
 a ``done`` marker: it was processed, so it does nothing (no second hand-over).
 """
 
@@ -72,6 +73,11 @@ class ReplayGuard(Protocol):
         """The stored body (None if it expired or was never stored)."""
         ...
 
+    def was_abandoned(self, provider: str, merchant: str, message_id: str) -> bool:
+        """An attempt gave this id up (its enqueue raised) and no later attempt has stored the body
+        again: a task that finds no body can say so (the message may have been published all the same)."""
+        ...
+
     def is_done(self, provider: str, merchant: str, message_id: str) -> bool:
         ...
 
@@ -93,6 +99,8 @@ return 0
 _ABANDON = """
 if redis.call('GET', KEYS[1]) == 'pending:' .. ARGV[1] then
   redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('HSET', KEYS[2], 'abandoned', '1')
+  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
 end
 return 0
 """
@@ -121,7 +129,7 @@ class RedisReplayGuard:
         self._redis.set(keys.webhook_seen(provider, merchant, message_id), b"done", ex=self._replay_ttl_s)
 
     def abandon(self, provider: str, merchant: str, message_id: str, *, attempt: str) -> None:
-        self._abandon(keys=self._keys(provider, merchant, message_id), args=[attempt])
+        self._abandon(keys=self._keys(provider, merchant, message_id), args=[attempt, self._body_ttl_s])
 
     def load(self, provider: str, merchant: str, message_id: str) -> Stored | None:
         body, event = self._redis.hmget(keys.webhook_body(provider, merchant, message_id), ["body", "event"])
@@ -129,6 +137,9 @@ class RedisReplayGuard:
             return None
         text = event.decode() if isinstance(event, bytes) else event
         return Stored(body if isinstance(body, bytes) else body.encode(), text or None)
+
+    def was_abandoned(self, provider: str, merchant: str, message_id: str) -> bool:
+        return bool(self._redis.hexists(keys.webhook_body(provider, merchant, message_id), "abandoned"))
 
     def is_done(self, provider: str, merchant: str, message_id: str) -> bool:
         state = self._redis.get(keys.webhook_seen(provider, merchant, message_id))
@@ -146,6 +157,7 @@ class MemoryReplayGuard:
         self._pending_ttl_s = pending_ttl_s
         self._state: dict[tuple[str, str, str], tuple[str, float]] = {}
         self.bodies: dict[tuple[str, str, str], Stored] = {}
+        self.abandoned: set[tuple[str, str, str]] = set()
 
     def _get(self, key: tuple[str, str, str]) -> str | None:
         state, until = self._state.get(key, ("", 0.0))
@@ -159,6 +171,7 @@ class MemoryReplayGuard:
             return Begin.DONE if state == "done" else Begin.PENDING
         self._state[key] = (f"pending:{attempt}", self._clock.monotonic() + self._pending_ttl_s)
         self.bodies[key] = Stored(body, event)
+        self.abandoned.discard(key)
         return Begin.NEW
 
     def confirm(self, provider: str, merchant: str, message_id: str) -> None:
@@ -169,9 +182,13 @@ class MemoryReplayGuard:
         if self._get(key) == f"pending:{attempt}":
             self._state.pop(key, None)
             self.bodies.pop(key, None)
+            self.abandoned.add(key)
 
     def load(self, provider: str, merchant: str, message_id: str) -> Stored | None:
         return self.bodies.get((provider, merchant, message_id))
+
+    def was_abandoned(self, provider: str, merchant: str, message_id: str) -> bool:
+        return (provider, merchant, message_id) in self.abandoned
 
     def is_done(self, provider: str, merchant: str, message_id: str) -> bool:
         return self._get((provider, merchant, message_id)) == "done"

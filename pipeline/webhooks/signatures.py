@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = ["OMNEO_EVENT_HEADER", "SCHEMES", "Scheme", "SecretError", "SignatureError", "event_name", "hmac_sign",
-           "omneo_sign", "svix_sign", "verify"]
+           "omneo_message_id", "omneo_sign", "svix_sign", "verify"]
 
 DEFAULT_TOLERANCE_S = 300
 #: Longest header value looked at (a Svix rotation list of a few entries is ~100 bytes per entry).
@@ -145,9 +145,17 @@ def event_name(headers: Mapping[str, str]) -> str | None:
     return event or None
 
 
+def omneo_message_id(body: bytes) -> str:
+    """An Omneo push's message id: a digest of the body alone. Omneo signs the body only, not
+    ``x-omneo-event``, so a captured push resent under another trigger is the same delivery
+    ("duplicate"), never a new event (the lenient schemas would decode a reward body as points
+    or a profile: docs/deploy.md, signatures)."""
+    return "sha256-" + hashlib.sha256(body).hexdigest()[:32]
+
+
 def verify(scheme: str, secret: str, headers: Mapping[str, str], body: bytes, *, now_s: float,
            tolerance_s: int = DEFAULT_TOLERANCE_S) -> str:
-    """Check a delivery; returns its message id (for Omneo, a digest of event and body).
+    """Check a delivery; returns its message id (for Omneo, a digest of the body: the only signed part).
 
     Raises:
         SignatureError: a header is missing or malformed, the timestamp is outside the
@@ -165,8 +173,7 @@ def verify(scheme: str, secret: str, headers: Mapping[str, str], body: bytes, *,
         expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, given.lower()):
             raise SignatureError(f"{name} does not match the body")
-        event = event_name(headers) or ""
-        return "sha256-" + hashlib.sha256(event.encode() + b"\n" + body).hexdigest()[:32]
+        return omneo_message_id(body)
     if scheme == "svix":
         spec = _svix_spec(headers)
         msg_id, stamp, given = _timed(spec, headers, now_s, tolerance_s)

@@ -25,7 +25,8 @@ from pipeline.state.counters import RedisCounters
 
 __all__ = ["DemoOptions", "Stack", "demo_stack"]
 
-QUEUES = "ingest,webhooks,bulk,deliver.postscript,deliver.attentive,deliver.klaviyo"
+from pipeline.destinations.registry import PLATFORM_SPECS  # noqa: E402  (queue names come from the platform specs)
+QUEUES = ",".join(("ingest", "webhooks", "bulk", *(s.queue for s in PLATFORM_SPECS)))
 PROVIDERS = ("smile", "okendo", "omneo", "rediem")
 
 

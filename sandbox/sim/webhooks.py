@@ -8,7 +8,6 @@ by their provider modules.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import urllib.error
@@ -18,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from pipeline.webhooks.signatures import OMNEO_EVENT_HEADER, hmac_sign, omneo_sign, svix_sign
+from pipeline.webhooks.signatures import OMNEO_EVENT_HEADER, hmac_sign, omneo_message_id, omneo_sign, svix_sign
 
 __all__ = [
     "OKENDO_API_VERSION", "OMNEO_RESOURCES", "OMNEO_TRIGGER_OF", "OkendoDelivery", "OkendoWebhookSender", "OmneoWebhookSender",
@@ -176,7 +175,7 @@ class OmneoWebhookSender(WebhookSender):
              body: bytes | None = None, extra_headers: dict[str, str] | None = None) -> int:
         raw = body if body is not None else json.dumps(obj, separators=(",", ":")).encode()
         self._event = next((v for k, v in (extra_headers or {}).items() if k.lower() == OMNEO_EVENT_HEADER), "")
-        derived = "sha256-" + hashlib.sha256(self._event.encode() + b"\n" + raw).hexdigest()[:32]
+        derived = omneo_message_id(raw)
         return super().post(None, age_s=age_s, forged=forged, msg_id=msg_id or derived, body=raw,
                             extra_headers=extra_headers)
 

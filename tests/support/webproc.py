@@ -28,13 +28,17 @@ class WebProcess:
 
 
 @contextmanager
-def web_process(redis_url: str, connections: str, env: dict[str, str], workdir: Path) -> Iterator[WebProcess]:
-    """gunicorn on two free loopback ports, against ``redis_url``; ``env`` adds the connections' secrets."""
+def web_process(redis_url: str, connections: str, env: dict[str, str], workdir: Path, *,
+                broker_url: str | None = None) -> Iterator[WebProcess]:
+    """gunicorn on two free loopback ports, against ``redis_url`` (and ``broker_url`` if the broker is
+    another Redis); ``env`` adds the connections' secrets."""
     (workdir / "connections.toml").write_text(connections)
     port, ops_port = free_port(), free_port()
     full = {**os.environ, "REDIS_URL": redis_url, "CONNECTIONS_FILE": str(workdir / "connections.toml"),
             "PORT": str(port), "WEB_HOST": "127.0.0.1", "OPS_PORT": str(ops_port), **env}
     full.pop("BROKER_URL", None)
+    if broker_url is not None:
+        full["BROKER_URL"] = broker_url
     log = workdir / "web.log"
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:workers.gunicorn_conf",

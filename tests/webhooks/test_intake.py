@@ -89,3 +89,15 @@ def test_undecodable_deliveries_are_quarantined_with_the_reason() -> None:
     assert "review.rating" in reasons[1]
     assert "envelope." in reasons[2]
     assert h.records == []
+
+
+def test_a_missing_body_is_quarantined_with_what_happened_to_it() -> None:
+    from pipeline import quarantine
+
+    h = Harness()
+    assert h.intake.missing_body("msg_gone") == "quarantined"
+    assert h.intake.missing_body("msg_released", abandoned=True) == "quarantined"
+    gone, released = sorted(quarantine.entries(h.quarantine, "okendo"), key=lambda e: e.payload["message_id"])
+    assert gone.payload == {"message_id": "msg_gone"} and "not found" in gone.error
+    assert released.payload == {"message_id": "msg_released"}
+    assert "enqueue raised" in released.error and "retry carries" in released.error and "not found" not in released.error

@@ -75,3 +75,24 @@ def _processed_body_is_deleted(guard: RedisReplayGuard | MemoryReplayGuard) -> N
     # a redelivered task message finds no body and a done id: already processed, nothing to redo
     assert guard.load(*ID) is None and guard.is_done(*ID)
     assert guard.begin(*ID, BODY, None, attempt="b") is Begin.DONE
+
+
+@pytest.mark.redis
+def test_abandon_leaves_a_tombstone_a_later_attempt_clears_on_redis(real_redis: redis.Redis) -> None:
+    _abandon_leaves_a_tombstone(_redis_guard(real_redis)[0])
+    assert real_redis.hgetall(keys.webhook_body(*ID)).keys() <= {b"body", b"event"}  # body back, no tombstone
+
+
+def test_abandon_leaves_a_tombstone_a_later_attempt_clears_in_memory() -> None:
+    _abandon_leaves_a_tombstone(_memory_guard()[0])
+
+
+def _abandon_leaves_a_tombstone(guard: RedisReplayGuard | MemoryReplayGuard) -> None:
+    assert guard.begin(*ID, BODY, None, attempt="a") is Begin.NEW
+    assert not guard.was_abandoned(*ID)
+    guard.abandon(*ID, attempt="a")
+    assert guard.load(*ID) is None and guard.was_abandoned(*ID)  # the body (personal data) is gone, the fact is not
+    assert guard.begin(*ID, BODY, None, attempt="b") is Begin.NEW  # the sender's retry is taken
+    assert not guard.was_abandoned(*ID)
+    stored = guard.load(*ID)
+    assert stored is not None and stored.body == BODY

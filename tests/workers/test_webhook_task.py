@@ -39,12 +39,12 @@ class Intake:
     def process(self, body, *, event=None):
         self.processed.append(body.decode())
         return "handed_over"
-    def missing_body(self, message_id):
-        return "missing"
+    def missing_body(self, message_id, *, abandoned=False):
+        return "missing (abandoned)" if abandoned else "missing"
 
 intake = Intake()
 webhooks.runtime = SimpleNamespace(redis=ReleaseFails.from_url(sys.argv[1]), webhook_intake=lambda m, enqueue: intake)
-outcome = webhooks.handle_webhook.run("okendo", "acme", ref="msg_t")
+outcome = webhooks.handle_webhook.run("okendo", "acme", ref=sys.argv[2])
 print(json.dumps({"outcome": outcome, "processed": intake.processed}))
 """
 
@@ -56,9 +56,30 @@ def test_a_failed_release_does_not_hand_the_body_over_twice(tmp_path: Path, redi
     env = {**os.environ, "REDIS_URL": redis_url, "CONNECTIONS_FILE": str(tmp_path / "connections.toml"),
            "ACME_SMILE_API_KEY": "k1", "ACME_POSTSCRIPT_API_KEY": "k2"}
     assert RedisReplayGuard(real_redis).begin("okendo", "acme", "msg_t", BODY, None, attempt="a") is Begin.NEW
-    done = subprocess.run([sys.executable, "-c", SCRIPT, redis_url], env=env, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", SCRIPT, redis_url, "msg_t"], env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"outcome": "handed_over", "processed": [BODY.decode()]}
     assert real_redis.get(keys.webhook_seen("okendo", "acme", "msg_t")) == b"done"
+
+
+def test_a_body_released_by_a_failed_enqueue_is_named_so_when_its_message_runs_after_all(
+        tmp_path: Path, redis_url: str, real_redis: redis.Redis) -> None:
+    """The enqueue raised after the message was published: the web process answered 503 and
+    released the body; the task that runs anyway says so instead of "not found"."""
+    (tmp_path / "connections.toml").write_text(CONNECTIONS)
+    env = {**os.environ, "REDIS_URL": redis_url, "CONNECTIONS_FILE": str(tmp_path / "connections.toml"),
+           "ACME_SMILE_API_KEY": "k1", "ACME_POSTSCRIPT_API_KEY": "k2"}
+    guard = RedisReplayGuard(real_redis)
+    for ref in ("msg_abandoned", "msg_expired"):
+        assert guard.begin("okendo", "acme", ref, BODY, None, attempt="a") is Begin.NEW
+    guard.abandon("okendo", "acme", "msg_abandoned", attempt="a")
+    real_redis.delete(keys.webhook_body("okendo", "acme", "msg_expired"), keys.webhook_seen("okendo", "acme", "msg_expired"))
+    outcomes = {}
+    for ref in ("msg_abandoned", "msg_expired"):
+        done = subprocess.run([sys.executable, "-c", SCRIPT, redis_url, ref], env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        outcomes[ref] = json.loads(done.stdout.strip().splitlines()[-1])["outcome"]
+    assert outcomes == {"msg_abandoned": "missing (abandoned)", "msg_expired": "missing"}

@@ -3,13 +3,17 @@
 The broker message names the delivery (``ref``: its message id); the body waits in the state
 Redis (``pipeline.webhooks.replay``), so no personal data travels through the broker or shows
 in Flower. Messages queued by an older web process carry the body itself (``body``, ``event``).
+When the infrastructure errors outlast every retry, the delivery is quarantined with that
+reason (its body in the entry), never acknowledged with nothing left to re-drive it.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
+from celery.exceptions import Reject
 from redis.exceptions import RedisError
 
 from pipeline.observability.metrics import record_webhook_intake
@@ -39,7 +43,7 @@ def handle_webhook(self: Any, provider: str, merchant: str, body: str | None = N
         if stored is None:
             if guard.is_done(provider, merchant, ref):
                 return "already_processed"  # a redelivered (or second) message: processed, its body deleted
-            return intake.missing_body(ref)
+            return intake.missing_body(ref, abandoned=guard.was_abandoned(provider, merchant, ref))
         guard.confirm(provider, merchant, ref)  # durably queued: later attempts are duplicates
         outcome = intake.process(stored.body, event=stored.event)
         try:
@@ -49,7 +53,32 @@ def handle_webhook(self: Any, provider: str, merchant: str, body: str | None = N
                         extra={"merchant": merchant, "provider": provider})
         return outcome
 
-    outcome = until_redis_answers(run)
+    def give_up(exc: BaseException) -> str:
+        reason = (f"not processed after {self.request.retries + 1} attempts: {type(exc).__name__} "
+                  "(our infrastructure kept failing); re-drive it once that is fixed")
+        intake = runtime.webhook_intake(merchant, enqueue)
+        if ref is None:
+            return intake.give_up(body or "", event=event, message_id=None, reason=reason)
+        guard = RedisReplayGuard(runtime.redis)
+        stored = guard.load(provider, merchant, ref)
+        if stored is None:
+            return "already_processed" if guard.is_done(provider, merchant, ref) else intake.missing_body(
+                ref, abandoned=guard.was_abandoned(provider, merchant, ref))
+        outcome = intake.give_up(stored.body, event=stored.event, message_id=ref, reason=reason)
+        guard.finish(provider, merchant, ref)  # kept in the quarantine entry now
+        return outcome
+
+    try:
+        outcome = until_redis_answers(run)
+    except INFRA_ERRORS as exc:
+        if self.max_retries is None or self.request.retries < self.max_retries:
+            raise  # Celery retries it (autoretry_for)
+        log.error("webhook retries exhausted (%s): quarantining it", type(exc).__name__,
+                  extra={"merchant": merchant, "provider": provider})
+        try:
+            outcome = until_redis_answers(partial(give_up, exc))
+        except INFRA_ERRORS as again:  # not even that: back to the queue, never acknowledged and lost
+            raise Reject(f"could not quarantine ({type(again).__name__})", requeue=True) from again
     if outcome == "quarantined":
         record_webhook_intake(provider, "quarantined")
     log.info("webhook %s", outcome, extra={"merchant": merchant, "provider": provider})

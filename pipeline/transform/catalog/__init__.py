@@ -7,13 +7,14 @@ properties, on which platforms. Names are exactly those of the source documents
 
 from __future__ import annotations
 
+from pipeline.destinations.registry import platform_kinds
 from pipeline.transform.catalog import okendo, omneo, rediem, smile
 from pipeline.transform.rules import EventRule, ProfileRule
 
 __all__ = ["EVENT_RULES", "PLATFORMS", "PROFILE_RULES", "PROVIDERS"]
 
 PROVIDERS = ("smile", "okendo", "rediem", "omneo")
-PLATFORMS = ("postscript", "attentive", "klaviyo")
+PLATFORMS = platform_kinds()
 
 EVENT_RULES: tuple[EventRule, ...] = (*smile.EVENTS, *okendo.EVENTS, *rediem.EVENTS, *omneo.EVENTS)
 PROFILE_RULES: tuple[ProfileRule, ...] = (*smile.PROFILES, *okendo.PROFILES, *rediem.PROFILES, *omneo.PROFILES)
