@@ -17,7 +17,8 @@ marker never outlives a failed enqueue as a "seen" id. The broker message carrie
 message id: the body (personal data) stays in the state Redis until the task has processed it;
 ``finish`` then deletes it. ``abandon`` leaves a tombstone in the body's place (no personal data)
 so a task whose message was published although its enqueue raised can name what happened. A
-redelivered or second task message for that id finds no body and a ``done`` marker: it was processed, so it does nothing (no second hand-over).
+redelivered or second task message for that id finds no body and a ``done`` marker: it was
+processed, so it does nothing (no second hand-over).
 """
 
 from __future__ import annotations
