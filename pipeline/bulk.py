@@ -25,6 +25,7 @@ from pipeline.clock import Clock
 from pipeline.ingest import Enqueue, enqueue_batches
 from pipeline.providers.base import Provider
 from pipeline.providers.registry import PROVIDER_SPECS
+from pipeline.redistext import text_map
 from pipeline.state.cursors import CursorState, CursorStore
 from pipeline.transform.mapper import Mapper
 from pipeline.types import Delivery, ProfileUpdate, goes_to
@@ -54,7 +55,7 @@ class RedisBulkProgress:
         pipe.execute()
 
     def get(self, merchant: str) -> dict[str, str]:
-        return {k.decode(): v.decode() for k, v in self._redis.hgetall(keys.bulk(merchant)).items()}
+        return text_map(self._redis.hgetall(keys.bulk(merchant)))
 
 
 class MemoryBulkProgress:

@@ -27,7 +27,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlparse
 
 from pipeline.accounts import Connection, PlatformAccount, ProviderAccount, Secret
@@ -132,6 +132,12 @@ class _Reader:
         if unknown:
             raise self.fail(where, f"unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}")
 
+    @overload
+    def number(self, body: Mapping[str, Any], name: str, where: str, default: float, *,
+               minimum: float = 0.0) -> float: ...
+    @overload
+    def number(self, body: Mapping[str, Any], name: str, where: str, default: None, *,
+               minimum: float = 0.0) -> float | None: ...
     def number(self, body: Mapping[str, Any], name: str, where: str, default: float | None, *,
                minimum: float = 0.0) -> float | None:
         value = body.get(name, default)
@@ -148,7 +154,7 @@ class _Reader:
             raise self.fail(where, "must be a table")
         self.no_unknown(body, where, {"kind", "base_url", "credential_env", "rate_per_s", "rate_scale"} | extra)
         kind = body.get("kind")
-        if kind not in defaults:
+        if not isinstance(kind, str) or kind not in defaults:
             raise self.fail(f"{where}.kind", f"unknown kind {kind!r}; expected one of {', '.join(sorted(defaults))}")
         base_url = body.get("base_url", defaults[kind]["base_url"])
         if base_url is None:

@@ -118,7 +118,7 @@ def replay(selected: Sequence[DeadLetter], *, due: DueStore, clock: Clock, share
     now = clock.now()
     for (merchant, platform), items in groups.items():
         per_s = _rate(platform, rates.get((merchant, platform))) * share
-        for n, start in enumerate(range(0, len(items), REPLAY_BATCH)):
+        for start in range(0, len(items), REPLAY_BATCH):
             chunk = items[start:start + REPLAY_BATCH]
             offset = start / per_s
             deliveries = [replace(e.delivery, replay_of=e.id,

@@ -141,7 +141,7 @@ class Ingestor:
                            resource=rejected.stream, payload=rejected.payload, error=rejected.error)
         seen_keys = [keys.seen(self._merchant, kind, r.stream, r.version) for r in page.records]
         seen = self._ledger.which_exist(seen_keys)
-        fresh = [r for r, s in zip(page.records, seen) if not s]
+        fresh = [r for r, s in zip(page.records, seen, strict=True) if not s]
         deliveries: list[Delivery] = []
         quarantined = len(page.rejected)
         transformed = 0
@@ -160,7 +160,7 @@ class Ingestor:
         enqueue_batches(self._enqueue, deliveries, self._platforms, self._batch_size)
         if page.after_handover is not None:
             page.after_handover()
-        self._ledger.mark([k for k, s in zip(seen_keys, seen) if not s], ttl_s=self._seen_ttl_s)
+        self._ledger.mark([k for k, s in zip(seen_keys, seen, strict=True) if not s], ttl_s=self._seen_ttl_s)
         report.pages += 1
         report.pulled += len(page.records) + len(page.rejected)
         report.quarantined += quarantined

@@ -15,10 +15,13 @@ sentinel.conf), when they have one. The query takes no other keys: a typo fails 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlparse
 
 from pipeline.errors import ConfigError
+
+if TYPE_CHECKING:
+    import redis
 
 __all__ = ["SentinelTarget", "broker_options", "connect", "is_sentinel", "parse_sentinel_url", "validate_url"]
 
@@ -136,7 +139,7 @@ def is_sentinel(url: str) -> bool:
     return urlparse(url.split(";")[0]).scheme == SENTINEL_SCHEME
 
 
-def connect(url: str, **kwargs: Any) -> Any:
+def connect(url: str, **kwargs: Any) -> redis.Redis:
     """A redis-py client for ``url``: ``Redis.from_url`` for plain URLs; for Sentinel, a client of the
     current primary that asks the sentinels again after every connection error (so it follows a
     failover, and refuses to write to a demoted primary). ``kwargs`` go to the data connections."""
@@ -147,7 +150,8 @@ def connect(url: str, **kwargs: Any) -> Any:
         return redis.Redis.from_url(url, **kwargs)
     target = parse_sentinel_url(url)
     sentinel = Sentinel(list(target.sentinels), sentinel_kwargs=target.sentinel_kwargs())
-    return sentinel.master_for(target.master_name, **{**target.primary_kwargs(), **kwargs})
+    primary: redis.Redis = sentinel.master_for(target.master_name, **{**target.primary_kwargs(), **kwargs})
+    return primary
 
 
 def broker_options(url: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pipeline import keys
 from pipeline.config import Connection
 from pipeline.providers.registry import PROVIDERS
 from pipeline.ratelimit.limits import LIMITS
+from pipeline.redistext import text_map
 from pipeline.state.counters import Counters
 from pipeline.state.credentials import CredentialStore
 from pipeline.state.cursors import CursorStore
@@ -38,7 +39,7 @@ def _limiter(client: redis.Redis, scope: str) -> dict[str, Any] | None:
     raw = client.hgetall(keys.rate_limit(scope))
     if not raw:
         return None
-    data = {k.decode(): v.decode() for k, v in raw.items()}
+    data = text_map(raw)
     return {"factor": round(float(data.get("factor", 1)), 3), "blocked_until_us": int(data.get("blocked_until", 0))}
 
 
@@ -58,7 +59,7 @@ def collect(stores: Stores, connections: Mapping[str, Connection], queues: Seque
     }
     for merchant, conn in sorted(connections.items()):
         kind = conn.provider.kind
-        states = {}
+        states: dict[str, dict[str, Any]] = {}
         for stream in PROVIDERS[kind].streams:
             st = cursors.get(merchant, kind, stream)
             states[stream] = {"watermark": st.watermark, "last_success_at": st.last_success_at,

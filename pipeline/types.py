@@ -7,12 +7,12 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 __all__ = ["Attempt", "Customer", "Delivery", "Event", "Item", "ProfileUpdate", "Record", "Value", "goes_to", "item_from_dict"]
 
 #: A property value as the catalog produces it; platforms encode it further.
-Value = Union[str, int, float, bool, datetime, None]
+Value = str | int | float | bool | datetime | None
 
 #: Namespace of every deterministic id this project derives (uuid5).
 ID_NAMESPACE = uuid.UUID("7f0c6a7e-2b3d-4c55-9f43-6b1f3f6d2a10")
@@ -90,7 +90,7 @@ class ProfileUpdate:
     kind: Literal["profile"] = "profile"
 
 
-Item = Union[Event, ProfileUpdate]
+Item = Event | ProfileUpdate
 
 
 def goes_to(item: Item, platform: str) -> bool:

@@ -40,7 +40,7 @@ SUMMARY_EVERY_S = 60.0
 KIND, NAME = "beat", "leader"
 
 
-class LeasedScheduler(PersistentScheduler):
+class LeasedScheduler(PersistentScheduler):  # type: ignore[misc]  # celery is untyped
     """A PersistentScheduler that sends only while it leads."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -77,7 +77,7 @@ class LeasedScheduler(PersistentScheduler):
     def tick(self, *args: Any, **kwargs: Any) -> float:
         if not self.lead():
             return MAX_LOOP_S
-        return min(super().tick(*args, **kwargs), MAX_LOOP_S)
+        return min(float(super().tick(*args, **kwargs)), MAX_LOOP_S)
 
     def close(self) -> None:
         try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC
 from typing import Any
 
 import click
@@ -121,7 +122,7 @@ def quarantine_redrive(provider: str, ids: tuple[str, ...], dry_run: bool) -> No
 
 def _dlq_filter(merchant: str | None, platform: str | None, error_class: str | None, status: int | None,
                 event: str | None, since: str | None, until: str | None, ids: tuple[str, ...] = ()) -> Any:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from pipeline.dlq import DlqFilter
 
@@ -132,7 +133,7 @@ def _dlq_filter(merchant: str | None, platform: str | None, error_class: str | N
             value = datetime.fromisoformat(text)
         except ValueError:
             raise click.BadParameter(f"not an ISO 8601 time: {text!r}", param_hint=name) from None
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     return DlqFilter(merchant=merchant, platform=platform, error_class=error_class, http_status=status,
                      event_name=event, since=when(since, "--since"), until=when(until, "--until"),
@@ -190,7 +191,7 @@ def dlq_list(as_json: bool, limit: int, **filters: Any) -> None:
         return
     click.echo(f"{'ID':<17} {'MERCHANT':<20} {'PLATFORM':<10} {'STATUS':<6} {'ERROR':<15} EVENT / REASON")
     for r in rows:
-        click.echo(f"{r['id']:<17} {r['merchant']:<20} {r['platform']:<10} {str(r['http_status'] or '-'):<6} "
+        click.echo(f"{r['id']:<17} {r['merchant']:<20} {r['platform']:<10} {r['http_status'] or '-'!s:<6} "
                    f"{r['error_class']:<15} {r['event'] or r['kind']}: {r['reason'][:80]}")
 
 
@@ -314,7 +315,7 @@ def sync_initial(merchant: str, full: bool) -> None:
                f"({report.deliveries} profile updates) to the bulk queue; `loyalty-pipeline status` shows delivery")
 
 
-import workers.cli_console  # noqa: E402,F401  (console, customer, connection list)
+import workers.cli_console  # noqa: E402  (console, customer, connection list)
 import workers.cli_sandbox  # noqa: E402,F401  (demo, simulate)
 
 

@@ -7,12 +7,11 @@ from typing import Any
 from kombu import Exchange, Queue
 from redis.exceptions import RedisError
 
-from pipeline.state.locks import LockTimeout
-
 from pipeline.destinations.registry import PLATFORM_SPECS
 from pipeline.destinations.spec import delivery_queue
 from pipeline.redisurl import broker_options
 from pipeline.settings import Settings
+from pipeline.state.locks import LockTimeout
 
 __all__ = ["BROKER_SOCKET_TIMEOUT_S", "BULK_QUEUE", "INFRA_ERRORS", "INGEST_QUEUE", "WEBHOOK_QUEUE", "celery_config", "delivery_queue", "queue_names"]
 

@@ -30,8 +30,8 @@ from redis.exceptions import RedisError
 
 from pipeline.config import PLATFORM_DEFAULTS
 from pipeline.jobs import LEASE_KINDS
-from workers.current import runtime
 from workers.config import INGEST_QUEUE
+from workers.current import runtime
 from workers.quiet import quiet
 
 __all__ = ["DISPATCH_EVERY_S", "SUMMARY_EVERY_S", "dispatch_once", "resume"]

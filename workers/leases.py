@@ -4,7 +4,8 @@ Celery keeps every message a worker has taken, prefetched or running, in
 ``celery.worker.state.reserved_requests``. A batch is leased the moment its message arrives
 (``task_received``) and a thread renews the lease of every batch held, every
 ``RENEW_EVERY_S``; the holder is the message's task id, so a second copy of the batch (a
-release after a missed renewal, a broker redelivery) is turned away while this one holds it. When the process dies, nothing renews them: they come due again within
+release after a missed renewal, a broker redelivery) is turned away while this one holds it.
+When the process dies, nothing renews them: they come due again within
 ``RUN_LEASE_S`` and a live worker's dispatcher hands them out again (workers/dispatch.py).
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from celery.signals import task_received, worker_ready
@@ -35,7 +36,8 @@ def held_batches(requests: Iterable[Any]) -> dict[str, list[tuple[str, str]]]:
     for req in requests:
         if getattr(req, "name", None) != DELIVER_TASK:
             continue
-        args, kwargs = req.args or (), req.kwargs or {}
+        args: Sequence[Any] = req.args or ()
+        kwargs: dict[str, Any] = req.kwargs or {}
         batch_id = kwargs.get("batch_id")
         if batch_id and len(args) >= 2:
             held.setdefault(args[1], []).append((batch_id, req.id))

@@ -51,7 +51,7 @@ def _read_deadline() -> AbstractContextManager[Any]:
         return nullcontext()
     if not monkey.is_module_patched("socket"):
         return nullcontext()
-    return Timeout(READ_TIMEOUT_S, TimeoutError(f"body not received within {READ_TIMEOUT_S:g}s"))
+    return Timeout(READ_TIMEOUT_S, TimeoutError(f"body not received within {READ_TIMEOUT_S:g}s"))  # type: ignore[no-any-return]  # gevent is untyped
 
 
 def _known_keys() -> Iterator[str]:

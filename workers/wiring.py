@@ -21,10 +21,10 @@ from pipeline.ingest import Enqueue, Ingestor
 from pipeline.providers.base import Provider
 from pipeline.providers.registry import PROVIDERS, WEBHOOK_SCHEMES
 from pipeline.ratelimit.limiter import RedisRateLimiter
-from pipeline.redisurl import connect
 from pipeline.ratelimit.throttle import Throttle
+from pipeline.redisurl import connect
 from pipeline.settings import Settings
-from pipeline.state.scopes import RedisScopeStore
+from pipeline.state.contributions import RedisContributions
 from pipeline.state.counters import RedisCounters
 from pipeline.state.credentials import RedisCredentialStore
 from pipeline.state.cursors import RedisCursorStore
@@ -34,18 +34,18 @@ from pipeline.state.journal import RedisJournal
 from pipeline.state.keeper import Keeper
 from pipeline.state.leases import RedisLeases
 from pipeline.state.ledger import RedisLedger
+from pipeline.state.locks import RedisLocks
 from pipeline.state.pauses import RedisPauses
 from pipeline.state.profiles import RedisProfileStates
-from pipeline.state.locks import RedisLocks
+from pipeline.state.scopes import RedisScopeStore
 from pipeline.state.sequences import RedisSequenceStore
 from pipeline.state.snapshots import RedisSnapshotStore
 from pipeline.state.subscribers import RedisSubscriberCache
-from pipeline.state.contributions import RedisContributions
 from pipeline.state.trail import RedisTrail
 from pipeline.status import Stores
 from pipeline.transform.mapper import Mapper
-from pipeline.types import Delivery
 from pipeline.transform.okendo_stats import OkendoMapper
+from pipeline.types import Delivery
 from pipeline.webhooks.intake import WebhookIntake
 from pipeline.webhooks.receiver import Endpoint
 from pipeline.webhooks.replay import RedisReplayGuard

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from importlib import resources
@@ -72,10 +73,8 @@ def _request(environ: dict[str, Any]) -> Request:
             length = 0
         form = parse_qs(environ["wsgi.input"].read(length).decode("utf-8", "replace")) if length else {}
     cookie = SimpleCookie()
-    try:
+    with suppress(Exception):  # a malformed cookie header is no cookie
         cookie.load(environ.get("HTTP_COOKIE", ""))
-    except Exception:  # noqa: BLE001 - a malformed cookie header is no cookie
-        pass
     headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
     return Request(method=method, path=environ.get("PATH_INFO", "/") or "/",
                    query=parse_qs(environ.get("QUERY_STRING", "")), form=form,
@@ -89,7 +88,7 @@ Handler = Callable[["Console", Request, re.Match[str]], Response]
 class Console:
     """The application: ``console(environ, start_response)``."""
 
-    def __init__(self, deps: ConsoleDeps, auth: ConsoleAuth, routes: list[tuple[str, str, Handler]]) -> None:
+    def __init__(self, deps: ConsoleDeps, auth: ConsoleAuth, routes: Sequence[tuple[str, str, Handler]]) -> None:
         self.deps = deps
         self.auth = auth
         self._routes = [(method, re.compile(f"^{pattern}$"), handler) for method, pattern, handler in routes]

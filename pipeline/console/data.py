@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import redis
 
@@ -122,7 +122,8 @@ def dead_letters(deps: ConsoleDeps, flt: DlqFilter, *, limit: int | None = None)
 def dead_letter(deps: ConsoleDeps, merchant: str, platform: str, entry_id: str) -> dict[str, Any] | None:
     """One entry as ``dlq show`` prints it: the delivery, the request summary, every attempt."""
     for e in entries(RedisJournal(deps.redis), [(merchant, platform)], DlqFilter(ids=frozenset([entry_id]))):
-        found = deps.redis.xrange(keys.dlq(merchant, platform), min=entry_id, max=entry_id, count=1)
+        found = cast("list[tuple[bytes, dict[bytes, bytes]]]",  # a stream this project writes (journal.py)
+                     deps.redis.xrange(keys.dlq(merchant, platform), min=entry_id, max=entry_id, count=1))
         raw = json.loads(found[0][1][b"json"]) if found else {}
         item = e.delivery.item
         return {**row(e), "delivery_id": e.delivery.id, "request": mask(raw.get("request", "")),
@@ -140,7 +141,7 @@ def customer(deps: ConsoleDeps, typed: str) -> dict[str, Any]:
     state of each delivery with its history, newest first, per platform."""
     identity = trail_identity(typed)
     trail = RedisTrail(deps.redis, ttl_s=deps.dedup_ttl_s).lookup(identity)
-    deliveries = []
+    deliveries: list[dict[str, Any]] = []
     for latest, history in latest_per_delivery(trail):
         deliveries.append({"latest": latest.__dict__, "history": [h.__dict__ for h in history]})
     platforms = sorted({d["latest"]["platform"] for d in deliveries})
@@ -170,7 +171,5 @@ def when(text: str | None) -> datetime | None:
     """An ISO 8601 time from a form (``datetime-local`` gives no zone: UTC); ValueError if bad."""
     if not text:
         return None
-    from datetime import timezone
-
     value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -15,6 +15,7 @@ from pipeline.console import data
 from pipeline.console.app import Request, Response
 from pipeline.dlq import DlqFilter, purge, replay
 from pipeline.quarantine import redrive
+from pipeline.redistext import text
 from pipeline.state.journal import RedisJournal
 from pipeline.state.pauses import RedisPauses
 
@@ -125,12 +126,12 @@ def _carry(request: Request) -> list[tuple[str, str]]:
 
 def dlq_progress(console: Console, request: Request, match: re.Match[str]) -> Response:
     deps = console.deps
-    members = sorted(m.decode() for m in deps.redis.smembers(keys.console_replay(match["job"])))
+    members = sorted(text(m) for m in deps.redis.smembers(keys.console_replay(match["job"])))
     pipe = deps.redis.pipeline(transaction=False)
     for m in members:
         merchant, platform, entry_id = m.split("/", 2)
         pipe.xrange(keys.dlq(merchant, platform), min=entry_id, max=entry_id, count=1)
-    waiting = [m.split("/", 2) for m, found in zip(members, pipe.execute()) if found]
+    waiting = [m.split("/", 2) for m, found in zip(members, pipe.execute(), strict=True) if found]
     return console.render(request, "progress.html", total=len(members), waiting=waiting, job=match["job"])
 
 

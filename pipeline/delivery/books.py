@@ -71,14 +71,14 @@ class Books:
         claims = [keys.inflight(self.merchant, self.platform, d.id) for d in deliveries]
         got = self._ledger.claim_many(claims, ttl_s=INFLIGHT_TTL_S, owner=owner,
                                       unless=[self._acked_key(d) for d in deliveries])
-        for d, g in zip(deliveries, got):
+        for d, g in zip(deliveries, got, strict=True):
             if g is Claim.DONE:
                 self.duplicate(d, result)
         result.resumed += sum(g is Claim.RESUMED for g in got)
         taken = (Claim.TAKEN, Claim.RESUMED)
-        return ([d for d, g in zip(deliveries, got) if g in taken],
-                [d for d, g in zip(deliveries, got) if g is Claim.BUSY],
-                [c for c, g in zip(claims, got) if g in taken])
+        return ([d for d, g in zip(deliveries, got, strict=True) if g in taken],
+                [d for d, g in zip(deliveries, got, strict=True) if g is Claim.BUSY],
+                [c for c, g in zip(claims, got, strict=True) if g in taken])
 
     def release(self, claims: Sequence[str], owner: str) -> None:
         self.persist(lambda: self._ledger.release_many(claims, owner=owner))

@@ -54,7 +54,7 @@ class ProfilesInBulk:
             stored = self._profiles.get_many(books.merchant, books.platform, [identity(u) for u in updates])
             planned: list[tuple[Delivery, ProfileUpdate, dict[str, tuple[str, str]]]] = []
             unchanged: list[Delivery] = []
-            for d, update, previous in zip(mine, updates, stored):
+            for d, update, previous in zip(mine, updates, stored, strict=True):
                 p = plan(update.properties, update.as_of, previous, full=d.full)
                 if p.send:
                     planned.append((d, replace(update, properties=p.send), p.entries))

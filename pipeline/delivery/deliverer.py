@@ -96,7 +96,7 @@ class Deliverer:
         it, then one by one. A delivery another batch is sending (or died sending) is looked at
         again once its claim has expired; what no one has acknowledged is never dropped."""
         pending: list[Delivery] = []
-        for delivery, acknowledged in zip(batch, self._books.acknowledged_already(batch)):
+        for delivery, acknowledged in zip(batch, self._books.acknowledged_already(batch), strict=True):
             if acknowledged:
                 self._books.duplicate(delivery, result)
             else:

@@ -31,5 +31,5 @@ def outcome_for(exc: PipelineError) -> Action:
     """The action for ``exc``: the row of its most specific class in ``OUTCOMES``."""
     for cls in type(exc).__mro__:
         if cls in OUTCOMES:
-            return OUTCOMES[cls]  # type: ignore[index]
+            return OUTCOMES[cls]
     raise TypeError(f"{type(exc).__name__} is not a PipelineError")  # unreachable for a PipelineError

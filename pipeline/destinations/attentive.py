@@ -21,7 +21,7 @@ from pipeline.destinations.encoding.base import Encoding
 from pipeline.destinations.spec import PlatformSpec
 from pipeline.errors import FatalError
 from pipeline.http.policy import raise_for_response, raise_for_transport
-from pipeline.ratelimit.window import MINUTE_S, SECOND_S, Window
+from pipeline.ratelimit.window import SECOND_S, Window
 from pipeline.state.subscribers import SubscriberCache
 from pipeline.types import Event, Item, ProfileUpdate
 

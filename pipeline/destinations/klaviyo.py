@@ -21,8 +21,8 @@ from pipeline.destinations.encoding.base import Encoding
 from pipeline.destinations.spec import PlatformSpec
 from pipeline.errors import AuthError, FatalError
 from pipeline.http.policy import raise_for_response, raise_for_transport
-from pipeline.redact import mask
 from pipeline.ratelimit.window import MINUTE_S, SECOND_S, Window
+from pipeline.redact import mask
 from pipeline.state.subscribers import ABSENT, SubscriberCache
 from pipeline.types import Customer, Event, Item, ProfileUpdate
 

@@ -25,13 +25,18 @@ import httpx
 from pipeline.accounts import PlatformAccount
 from pipeline.destinations.base import SendResult, answer_json
 from pipeline.destinations.encoding.base import Encoding
+from pipeline.destinations.encoding.postscript import (
+    MAX_PROPERTIES,
+    encode_event,
+    encode_properties,
+    event_type,
+    identifiers,
+)
 from pipeline.destinations.spec import PlatformSpec
 from pipeline.errors import FatalError, RetriableError
 from pipeline.http.policy import raise_for_response, raise_for_transport
-from pipeline.state.subscribers import ABSENT, SubscriberCache
-from pipeline.destinations.encoding.postscript import (MAX_PROPERTIES, encode_event, encode_properties, event_type,
-                                                      identifiers)
 from pipeline.ratelimit.window import SECOND_S, Window
+from pipeline.state.subscribers import ABSENT, SubscriberCache
 from pipeline.types import Customer, Event, Item, ProfileUpdate
 
 __all__ = ["SPEC", "PostscriptDestination"]

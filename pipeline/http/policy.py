@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email.utils
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from http import HTTPStatus
 
@@ -63,7 +63,7 @@ def retry_after_s(response: httpx.Response, now: datetime | None = None) -> floa
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):
         return None
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return max(0.0, (when - now).total_seconds())
 
 

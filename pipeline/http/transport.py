@@ -103,7 +103,7 @@ class KeepAliveTransport(httpx.BaseTransport):
             conn.request(request.method, target, body=body or None, headers=headers)
             raw = conn.getresponse()
             content = raw.read()
-        except socket.timeout as exc:
+        except TimeoutError as exc:
             connected = conn.sock is not None
             conn.close()
             raise (httpx.ReadTimeout if connected else httpx.ConnectTimeout)(str(exc) or "timed out",

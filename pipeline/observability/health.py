@@ -28,7 +28,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -76,7 +76,7 @@ def heartbeat_ages(client: redis.Redis, now_s: float | None = None, *, max_keys:
     ZRANGE, no SCAN; at most ``max_keys`` workers, the most recent). Workers that heartbeat only
     through an older release (no index entry) are found by a SCAN, once, while the index is empty."""
     now_s = time.time() if now_s is None else now_s
-    indexed = client.zrange(keys.heartbeats(), -max_keys, -1, withscores=True)
+    indexed = cast("list[tuple[bytes, float]]", client.zrange(keys.heartbeats(), -max_keys, -1, withscores=True))
     if indexed:
         return {(name.decode() if isinstance(name, bytes) else name): max(0.0, now_s - float(score))
                 for name, score in sorted(indexed)}
@@ -88,11 +88,13 @@ def heartbeat_ages(client: redis.Redis, now_s: float | None = None, *, max_keys:
             break
     names.sort()
     ages: dict[str, float] = {}
-    for name, raw in zip(names, client.mget(names) if names else []):
+    for name, raw in zip(names, client.mget(names) if names else [], strict=True):
+        if raw is None:
+            continue  # expired between SCAN and MGET
         try:
             ages[name[len(prefix):]] = max(0.0, now_s - float(raw))
         except (TypeError, ValueError):
-            continue  # expired between SCAN and MGET, or not ours
+            continue  # not ours
     return ages
 
 
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     try:
         if args.command == "alive":
             ok = is_alive(client, args.worker, time.time(), args.max_age)
-            print(f"{args.worker}: {'alive' if ok else 'no heartbeat consumed in the last %gs' % args.max_age}")
+            print(f"{args.worker}: {'alive' if ok else f'no heartbeat consumed in the last {args.max_age:g}s'}")
             return 0 if ok else 1
         for warning in readiness(client):
             print(f"warning: {warning}")

@@ -169,7 +169,7 @@ class RedisStateCollector(Collector):
                                 labels=["merchant", "platform"])
         dlq_prefix = keys.dlq("", "")[:-2]  # the key without ":<merchant>:<platform>"
         dlq_keys = self._scan(keys.dlq("*", "*"), "stream")
-        for key, n in zip(dlq_keys, self._lengths(self._state, "xlen", dlq_keys)):
+        for key, n in zip(dlq_keys, self._lengths(self._state, "xlen", dlq_keys), strict=True):
             merchant, _, platform = key[len(dlq_prefix) + 1:].partition(":")
             dlq.add_metric([_label(merchant), _label(platform)], n)
         yield dlq
@@ -177,7 +177,7 @@ class RedisStateCollector(Collector):
                                        labels=["provider"])
         q_prefix = keys.quarantine("")
         q_keys = self._scan(keys.quarantine("*"), "stream")
-        for key, n in zip(q_keys, self._lengths(self._state, "xlen", q_keys)):
+        for key, n in zip(q_keys, self._lengths(self._state, "xlen", q_keys), strict=True):
             quarantine.add_metric([_label(key[len(q_prefix):])], n)
         yield quarantine
 
@@ -185,7 +185,7 @@ class RedisStateCollector(Collector):
         g = GaugeMetricFamily("lp_due_batches", "Delivery batches not finished yet (queued, being sent, or waiting: retries, deferrals).",
                               labels=["platform"])
         for platform, n in zip(self._platforms,
-                               self._lengths(self._state, "zcard", [keys.due(p) for p in self._platforms])):
+                               self._lengths(self._state, "zcard", [keys.due(p) for p in self._platforms]), strict=True):
             g.add_metric([_label(platform)], n)
         return g
 
@@ -205,7 +205,7 @@ class RedisStateCollector(Collector):
         pipe = self._state.pipeline(transaction=False)
         for key in stat_keys:
             pipe.hgetall(key)
-        for key, values in zip(stat_keys, pipe.execute()):
+        for key, values in zip(stat_keys, pipe.execute(), strict=True):
             for name, value in sorted(values.items()):
                 c.add_metric([_label(key[len(prefix):]), _label(_text(name))], float(value))
         return c
@@ -241,7 +241,7 @@ class _Chain:
 
 def exposition(*collectors: Collector, registry: Any = REGISTRY) -> bytes:
     """The Prometheus text format of ``registry`` (the process's metrics) and ``collectors``."""
-    return generate_latest(_Chain([registry, *collectors]))  # type: ignore[arg-type]
+    return generate_latest(_Chain([registry, *collectors]))
 
 
 def metrics_app(*collectors: Collector, registry: Any = REGISTRY) -> Callable[..., Iterable[bytes]]:

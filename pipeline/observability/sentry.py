@@ -129,7 +129,8 @@ def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
 
 def before_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
     """Sentry's ``before_breadcrumb`` hook (breadcrumbs are scrubbed again with the event)."""
-    return _scrub(_cut(crumb))
+    scrubbed: dict[str, Any] = _scrub(_cut(crumb))
+    return scrubbed
 
 
 def init_sentry(dsn: str | None, *, environment: str | None = None, integrations: Iterable[Any] = (),
@@ -165,6 +166,6 @@ def _init(dsn: str, environment: str | None, release: str | None, integrations: 
         max_request_body_size="never",
         max_value_length=MAX_VALUE_LENGTH,
         event_scrubber=EventScrubber(denylist=[*DEFAULT_DENYLIST, *_EXTRA_DENYLIST], recursive=True),
-        before_send=before_send,
+        before_send=before_send,  # type: ignore[arg-type]  # sentry's Event is a TypedDict; the scrubber reads any dict
         before_breadcrumb=before_breadcrumb,
     )

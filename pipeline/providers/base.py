@@ -9,8 +9,8 @@ from typing import Any, ClassVar, Protocol
 
 import httpx
 
-from pipeline.clock import Clock
 from pipeline.backoff import backoff_s
+from pipeline.clock import Clock
 from pipeline.errors import InvalidRecord, RetriableError
 from pipeline.http.policy import raise_for_response, raise_for_transport
 from pipeline.types import Record

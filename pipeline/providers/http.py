@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -29,7 +29,7 @@ __all__ = ["HttpProvider", "iso_utc"]
 
 def iso_utc(value: datetime) -> str:
     """``2026-03-01T12:00:00.000Z``."""
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class HttpProvider:
@@ -74,7 +74,10 @@ class HttpProvider:
             try:
                 raw_records, cursor = self.fetch(stream, since=since, cursor=cursor)
             except AuthError as exc:
-                raise self._scope_error(stream, exc) or exc
+                scoped = self._scope_error(stream, exc)
+                if scoped is None:
+                    raise
+                raise scoped from exc
             self._key_works = True
             yield replace(self.parse(stream, raw_records), next_cursor=cursor)
             if cursor is None:

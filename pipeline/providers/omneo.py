@@ -13,7 +13,7 @@ Streams: ``profiles`` (identities; each changed profile's balances are read with
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,7 +28,7 @@ __all__ = ["SPEC", "OmneoProvider"]
 
 
 def _omneo_time(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class OmneoProvider(HttpProvider):

@@ -113,7 +113,7 @@ class MemoryRateLimiter:
         at = max(tats, default=now)
         if at - now > max_wait_s + 1e-9:
             return Reservation(False, at - now)
-        for name, tat, w in zip(names, tats, windows):
+        for name, tat, w in zip(names, tats, windows, strict=True):
             self._tat[name] = max(tat, at) + w.interval_us / 1_000_000 / factor
         if factor < 1:
             self._factor[scope] = min(1.0, factor + INCREASE)

@@ -20,7 +20,8 @@ __all__ = ["HEADROOM", "LIMITS", "RATE_CLASSES", "Window", "endpoint_class", "wi
 
 _S = SECOND_S
 #: (kind, endpoint class) → windows, read from each platform's and provider's spec
-LIMITS: Mapping[str, Mapping[str, tuple[Window, ...]]] = {s.kind: s.limits for s in (*PLATFORM_SPECS, *PROVIDER_SPECS)}
+LIMITS: Mapping[str, Mapping[str, tuple[Window, ...]]] = {**{s.kind: s.limits for s in PLATFORM_SPECS},
+                                                           **{s.kind: s.limits for s in PROVIDER_SPECS}}
 
 #: kind → (path pattern, endpoint class); first match wins, else "default".
 RATE_CLASSES: Mapping[str, Sequence[tuple[re.Pattern[str], str]]] = {

@@ -66,8 +66,8 @@ def windows(client: redis.Redis, scopes: Sequence[tuple[str, str]], now_s: float
                 pipe.hgetall(keys.activity(merchant, scope, window.granularity, start))
                 plan.append(((merchant, scope), window.name))
     out: dict[tuple[str, str], dict[str, Counter[str]]] = {s: {w.name: Counter() for w in WINDOWS} for s in scopes}
-    for (scope, window_name), raw in zip(plan, pipe.execute()):
-        out[scope][window_name].update({_text(k): int(v) for k, v in raw.items()})
+    for (pair, window_name), raw in zip(plan, pipe.execute(), strict=True):
+        out[pair][window_name].update({_text(k): int(v) for k, v in raw.items()})
     return {s: {w: dict(c) for w, c in per.items()} for s, per in out.items()}
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import redis
@@ -45,7 +45,7 @@ class RedisContributions:
         pipe.hgetall(key)
         pipe.time()
         *_, rows, (seconds, micros) = pipe.execute()
-        at = datetime.fromtimestamp(seconds, timezone.utc) + timedelta(microseconds=micros)
+        at = datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=micros)
         return {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in rows.items()}, at
 
 
@@ -54,7 +54,7 @@ class MemoryContributions:
 
     def __init__(self) -> None:
         self._data: dict[tuple[str, str, str, str], dict[str, dict[str, Any]]] = {}
-        self._last = datetime.min.replace(tzinfo=timezone.utc)
+        self._last = datetime.min.replace(tzinfo=UTC)
 
     def apply(self, merchant: str, provider: str, kind: str, identity: str, member: str,
               value: Mapping[str, Any] | None) -> tuple[dict[str, dict[str, Any]], datetime]:
@@ -63,5 +63,5 @@ class MemoryContributions:
             members.pop(member, None)
         else:
             members[member] = json.loads(json.dumps(value, default=str))
-        self._last = max(datetime.now(timezone.utc), self._last + timedelta(microseconds=1))
+        self._last = max(datetime.now(UTC), self._last + timedelta(microseconds=1))
         return {k: dict(v) for k, v in members.items()}, self._last

@@ -13,16 +13,16 @@ the console (``pipeline.state.activity``), in the same round trip.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping
 from typing import Literal, Protocol
-
-import time
 
 import redis
 
 from pipeline import keys
 from pipeline.clock import Clock
+from pipeline.redistext import text
 from pipeline.state import activity
 
 __all__ = ["COUNTERS", "CounterName", "Counters", "MemoryCounters", "RedisCounters"]
@@ -53,7 +53,7 @@ class RedisCounters:
         self._clock = clock
 
     def add(self, merchant: str, counts: Mapping[CounterName, int], *, platform: str | None = None) -> None:
-        nonzero = {k: v for k, v in counts.items() if v}
+        nonzero: dict[str, int] = {k: v for k, v in counts.items() if v}
         if not nonzero:
             return
         pipe = self._redis.pipeline(transaction=False)
@@ -65,7 +65,7 @@ class RedisCounters:
 
     def get(self, merchant: str) -> dict[str, int]:
         raw = self._redis.hgetall(keys.stats(merchant))
-        values = {k.decode(): int(v) for k, v in raw.items()}
+        values = {text(k): int(v) for k, v in raw.items()}
         return {name: values.get(name, 0) for name in COUNTERS}
 
 

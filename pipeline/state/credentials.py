@@ -9,6 +9,7 @@ from typing import Protocol
 import redis
 
 from pipeline import keys
+from pipeline.redistext import text_map
 
 __all__ = ["CredentialState", "CredentialStore", "MemoryCredentialStore", "RedisCredentialStore"]
 
@@ -38,7 +39,7 @@ class RedisCredentialStore:
         raw = self._redis.hgetall(keys.credential(merchant, role, kind))
         if not raw:
             return None
-        data = {k.decode(): v.decode() for k, v in raw.items()}
+        data = text_map(raw)
         return CredentialState(datetime.fromisoformat(data["failing_since"]),
                                datetime.fromisoformat(data["last_attempt"]), data["reason"])
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 import redis
+from redis.typing import EncodableT
 
 from pipeline import keys
 from pipeline.types import Customer
@@ -29,7 +30,7 @@ class RedisCustomerDirectory:
     def put_many(self, merchant: str, provider: str, customers: Iterable[Customer]) -> None:
         pipe = self._redis.pipeline(transaction=False)
         for c in customers:
-            fields = {k: v for k, v in (("email", c.email), ("phone", c.phone)) if v}
+            fields: dict[EncodableT, EncodableT] = {k: v for k, v in (("email", c.email), ("phone", c.phone)) if v}
             key = keys.customer(merchant, provider, c.provider_id)
             pipe.delete(key)
             if fields:
@@ -43,7 +44,7 @@ class RedisCustomerDirectory:
         for cid in ids:
             pipe.hgetall(keys.customer(merchant, provider, cid))
         found: dict[str, Customer] = {}
-        for cid, raw in zip(ids, pipe.execute()):
+        for cid, raw in zip(ids, pipe.execute(), strict=True):
             if raw:
                 data: Mapping[bytes, bytes] = raw
                 found[cid] = Customer(provider_id=cid, email=_text(data.get(b"email")), phone=_text(data.get(b"phone")))

@@ -179,7 +179,7 @@ class RedisDueStore:
                 lease_s: float = HANDOVER_LEASE_S) -> list[DueBatch]:
         flat = self._release(keys=[keys.due(platform), keys.due_bodies(platform), keys.due_holders(platform)],
                              args=[_score(now_s), limit, _score(now_s + lease_s)])
-        pairs = zip(flat[::2], flat[1::2])
+        pairs = zip(flat[::2], flat[1::2], strict=True)
         return [_decode(i.decode() if isinstance(i, bytes) else i, body) for i, body in pairs]
 
     def queued(self, platform: str, batch_ids: Sequence[str], *, until_s: float) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import redis
 
@@ -43,7 +43,8 @@ class RedisJournal:
 
     def read(self, key: str, *, count: int = 100, after: str | None = None) -> list[tuple[str, dict[str, Any]]]:
         start = f"({after}" if after else "-"
-        rows = self._redis.xrange(key, min=start, max="+", count=count)
+        # a stream this project writes: every entry has an id and fields (redis-py allows nil for XAUTOCLAIM)
+        rows = cast("list[tuple[bytes, dict[bytes, bytes]]]", self._redis.xrange(key, min=start, max="+", count=count))
         return [(rid.decode() if isinstance(rid, bytes) else rid, json.loads(fields[b"json"])) for rid, fields in rows]
 
     def delete(self, key: str, entry_id: str) -> bool:

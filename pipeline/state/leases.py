@@ -129,7 +129,7 @@ class RedisLeases:
 
     def expired(self, kind: str, *, now_s: float, limit: int = 100) -> list[tuple[str, str]]:
         flat = self._expired(keys=self._keys(kind), args=[repr(float(now_s)), limit])
-        return [(_s(n), _s(h)) for n, h in zip(flat[::2], flat[1::2])]
+        return [(_s(n), _s(h)) for n, h in zip(flat[::2], flat[1::2], strict=True)]
 
     def holder(self, kind: str, name: str) -> tuple[str, float] | None:
         pipe = self._redis.pipeline(transaction=True)

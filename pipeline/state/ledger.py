@@ -152,7 +152,7 @@ class MemoryLedger:
                    unless: Sequence[str] | None = None) -> list[Claim]:
         done = self.which_exist(unless) if unless else [False] * len(names)
         out = []
-        for n, d in zip(names, done):
+        for n, d in zip(names, done, strict=True):
             held = self.which_exist([n])[0]
             out.append(Claim.DONE if d else Claim.BUSY if not self.claim(n, ttl_s=ttl_s, owner=owner)
                        else Claim.RESUMED if held else Claim.TAKEN)

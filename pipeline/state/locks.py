@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Protocol
 
 import redis
@@ -27,7 +27,7 @@ class LockTimeout(Exception):
 
 
 class Locks(Protocol):
-    def hold(self, name: str, *, ttl_s: float = LOCK_TTL_S, wait_s: float = 10.0) -> contextmanager:  # type: ignore[type-arg]
+    def hold(self, name: str, *, ttl_s: float = LOCK_TTL_S, wait_s: float = 10.0) -> AbstractContextManager[None]:
         """Context manager holding ``name``; raises LockTimeout after ``wait_s``. The lock
         expires after ``ttl_s`` should its holder die."""
         ...
@@ -51,10 +51,9 @@ class RedisLocks:
                 with self._keeper.keep(lock.reacquire, every_s=ttl_s / 3):
                     yield
         finally:
-            try:
+            # expired while held: the work was slow, and another holder may follow
+            with suppress(redis.exceptions.LockError):
                 lock.release()
-            except redis.exceptions.LockError:
-                pass  # expired while held: the work was slow, and another holder may follow
 
 
 class MemoryLocks:

@@ -11,6 +11,7 @@ from typing import Protocol
 import redis
 
 from pipeline import keys
+from pipeline.redistext import text_map
 
 __all__ = ["MemoryPauses", "Pause", "Pauses", "RedisPauses"]
 
@@ -39,7 +40,7 @@ class RedisPauses:
         self._redis = client
 
     def get(self, merchant: str, platform: str) -> Pause | None:
-        raw = {k.decode(): v.decode() for k, v in self._redis.hgetall(keys.pause(merchant, platform)).items()}
+        raw = text_map(self._redis.hgetall(keys.pause(merchant, platform)))
         if not raw:
             return None
         return Pause(raw["reason"], datetime.fromisoformat(raw["since"]),

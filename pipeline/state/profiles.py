@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 import redis
@@ -66,7 +66,7 @@ def plan(properties: Mapping[str, Value], as_of: datetime, stored: Mapping[str, 
 
 def _utc(at: str) -> str:
     """A source time in one fixed UTC form, so that text order is time order (compared in Lua)."""
-    return datetime.fromisoformat(at).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    return datetime.fromisoformat(at).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 #: per property (ARGV: ttl, then name, UTC time, entry JSON [time, hash, UTC time]): write
@@ -98,7 +98,7 @@ class RedisProfileStates:
         pipe = self._redis.pipeline(transaction=False)
         for identity in identities:
             pipe.hgetall(keys.profile_state(merchant, platform, keys.identity_hash(identity)))
-        return [{k.decode(): tuple(json.loads(v)[:2]) for k, v in raw.items()}  # type: ignore[misc]
+        return [{k.decode(): tuple(json.loads(v)[:2]) for k, v in raw.items()}
                 for raw in (pipe.execute() if identities else [])]
 
     def put_many(self, merchant: str, platform: str, updates: Sequence[tuple[str, Mapping[str, Entry]]], *,

@@ -14,6 +14,7 @@ from typing import Protocol
 import redis
 
 from pipeline import keys
+from pipeline.redistext import text, text_map
 
 __all__ = ["MemoryScopeStore", "MissingScope", "RedisScopeStore", "ScopeStore"]
 
@@ -55,7 +56,7 @@ class RedisScopeStore:
     def missing(self, merchant: str, provider: str, stream: str, *, scope: str, at: datetime, reason: str) -> None:
         key = keys.missing_scopes(merchant, provider)
         old = self._redis.hget(key, stream)
-        since = _decode(stream, old.decode()).since if old else at
+        since = _decode(stream, text(old)).since if old else at
         self._redis.hset(key, stream, json.dumps({"scope": scope, "since": since.isoformat(), "reason": reason}))
 
     def granted(self, merchant: str, provider: str, stream: str) -> None:
@@ -63,7 +64,7 @@ class RedisScopeStore:
 
     def get(self, merchant: str, provider: str) -> list[MissingScope]:
         raw = self._redis.hgetall(keys.missing_scopes(merchant, provider))
-        return sorted((_decode(k.decode(), v.decode()) for k, v in raw.items()), key=lambda m: m.stream)
+        return sorted((_decode(k, v) for k, v in text_map(raw).items()), key=lambda m: m.stream)
 
 
 class MemoryScopeStore:

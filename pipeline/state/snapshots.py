@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import redis
 
@@ -36,7 +36,7 @@ class RedisSnapshotStore:
         if not ids:
             return {}
         raw = self._redis.hmget(keys.snapshot(merchant, provider, stream), list(ids))
-        return {i: json.loads(v) for i, v in zip(ids, raw) if v is not None}
+        return {i: json.loads(v) for i, v in zip(ids, raw, strict=True) if v is not None}
 
     def put_many(self, merchant: str, provider: str, stream: str, snapshots: Mapping[str, Mapping[str, Any]]) -> None:
         if snapshots:
@@ -45,8 +45,9 @@ class RedisSnapshotStore:
 
     def scan(self, merchant: str, provider: str, stream: str, *, cursor: str | None,
              count: int) -> tuple[dict[str, dict[str, Any]], str | None]:
-        next_cursor, found = self._redis.hscan(keys.snapshot(merchant, provider, stream), int(cursor or 0),
-                                               count=count)
+        next_cursor, page = self._redis.hscan(keys.snapshot(merchant, provider, stream), int(cursor or 0),
+                                              count=count)
+        found = cast("dict[bytes, bytes]", page)  # fields and values: HSCAN without NOVALUES
         rows = {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in found.items()}
         return rows, (str(next_cursor) if int(next_cursor) else None)
 

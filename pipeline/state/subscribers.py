@@ -12,6 +12,7 @@ import redis
 
 from pipeline import keys
 from pipeline.clock import Clock
+from pipeline.redistext import text
 
 __all__ = ["ABSENT", "MemorySubscriberCache", "RedisSubscriberCache", "SubscriberCache"]
 
@@ -37,7 +38,7 @@ class RedisSubscriberCache:
 
     def get(self, merchant: str, platform: str, identity: str) -> str | None:
         raw = self._redis.get(keys.subscriber(merchant, platform, keys.identity_hash(identity)))
-        return None if raw is None else raw.decode()
+        return None if raw is None else text(raw)
 
     def put(self, merchant: str, platform: str, identity: str, subscriber_id: str, *, ttl_s: int) -> None:
         self._redis.set(keys.subscriber(merchant, platform, keys.identity_hash(identity)), subscriber_id, ex=ttl_s)

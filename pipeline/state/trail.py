@@ -3,9 +3,9 @@ customer's event?" (the console's customer lookup).
 
 Each entry is keyed by ``keys.identity_hash`` of the customer's email and of their phone (the
 hash keys already use; a phone as ``+`` and its digits, ``identity``), so a lookup hashes what the
-operator typed the same way; no email or phone is stored. An entry holds only the merchant, platform, kind, event name, delivery id
-(the idempotency key the platform received), outcome, time, dead-letter entry id, HTTP status
-and a masked reason.
+operator typed the same way; no email or phone is stored. An entry holds only the merchant,
+platform, kind, event name, delivery id (the idempotency key the platform received), outcome,
+time, dead-letter entry id, HTTP status and a masked reason.
 
 Bounded: each identity keeps its newest ``max_entries`` entries, and entries and keys expire
 with the acknowledgement ledger (``ttl_s``: ``DEDUP_TTL_S``). The deliverer writes a batch's
@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 import redis
 
@@ -127,7 +127,7 @@ class RedisTrail:
             self._record(keys=list(index), args=[self._ttl_s, self._max, newest - self._ttl_s, *args])
 
     def lookup(self, identity: str, *, limit: int = MAX_ENTRIES) -> list[TrailEntry]:
-        rows = self._redis.zrevrange(keys.trail(identity), 0, max(0, limit - 1))
+        rows = cast("list[bytes]", self._redis.zrevrange(keys.trail(identity), 0, max(0, limit - 1)))  # no scores asked
         return [TrailEntry(**json.loads(r)) for r in rows]
 
 

@@ -79,7 +79,7 @@ def _table(rows: list[Entry]) -> str:
     body = [(e.kind, e.provider, e.resource, e.shape, e.name, ",".join(e.platforms),
              str(len(e.properties)) if e.kind == "event" else "-") for e in rows]
     widths = [max(len(r[i]) for r in (header, *body)) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in (header, *body)) + "\n"
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in (header, *body)) + "\n"
 
 
 def _md_escape(text: str) -> str:

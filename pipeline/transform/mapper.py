@@ -10,8 +10,20 @@ from typing import Any
 
 from pipeline.errors import InvalidRecord
 from pipeline.transform.catalog import EVENT_RULES, PROFILE_RULES
-from pipeline.transform.rules import (Abs, Count, Each, EventRule, Expr, Field, ProfileRule, Test, Whole, YesNo, lookup,
-                                      scalar)
+from pipeline.transform.rules import (
+    Abs,
+    Count,
+    Each,
+    EventRule,
+    Expr,
+    Field,
+    ProfileRule,
+    Test,
+    Whole,
+    YesNo,
+    lookup,
+    scalar,
+)
 from pipeline.types import Event, Item, ProfileUpdate, Record, Value, stable_id
 
 __all__ = ["Mapper", "evaluate_properties"]

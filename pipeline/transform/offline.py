@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pipeline.clock import SystemClock
 from pipeline.destinations.registry import encoding
 from pipeline.errors import InvalidRecord
 from pipeline.providers.resources import decode, unwrap
-from pipeline.clock import SystemClock
 from pipeline.state.contributions import MemoryContributions
 from pipeline.transform.mapper import Mapper
 from pipeline.transform.okendo_stats import OkendoMapper

@@ -27,7 +27,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pipeline import keys
@@ -54,7 +54,7 @@ def next_birthday(day: Any, month: Any, today: datetime) -> datetime | None:
     in common years."""
     if not isinstance(day, int) or not isinstance(month, int) or not 1 <= month <= 12:
         return None
-    start = today.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     for year in (start.year, start.year + 1):
         candidate = start.replace(year=year, month=month, day=min(day, calendar.monthrange(year, month)[1]))
         if candidate >= start:
@@ -117,13 +117,17 @@ def summarise(kind: str, members: Mapping[str, Mapping[str, Any]]) -> dict[str, 
 def _owner(kind: str, record: Record) -> str | None:
     """Whose aggregate a contribution belongs to (a delete names it only in its snapshot)."""
     data, previous = record.data, record.data.get("previous") or {}
+    owner: str | None  # the email as the payload has it (``lookup`` reads untyped JSON)
     if kind == "reviews":
-        return lookup(data, "reviewer.email") or lookup(previous, "reviewer.email")
+        owner = lookup(data, "reviewer.email") or lookup(previous, "reviewer.email")
+        return owner
     if kind == "referrals":
         source = data if data.get("activityType") else previous
         if source.get("activityType") == "coupon_redeemed" and lookup(source, "referrer.email"):
-            return lookup(source, "referrer.email")  # a redeemed coupon is the referrer's success
-    return lookup(data, "customer.email") or lookup(previous, "customer.email")
+            owner = lookup(source, "referrer.email")  # a redeemed coupon is the referrer's success
+            return owner
+    owner = lookup(data, "customer.email") or lookup(previous, "customer.email")
+    return owner
 
 
 class OkendoMapper(Mapper):

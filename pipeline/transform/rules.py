@@ -12,7 +12,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 __all__ = ["Abs", "Cond", "Count", "Each", "EventRule", "Expr", "Field", "ProfileRule", "Test", "Whole", "YesNo",
            "lookup", "scalar"]
@@ -195,8 +195,8 @@ class Whole:
     path: str
 
 
-Expr = Union[Field, Abs, Test, YesNo, Count, Each, Whole]
-Platforms = Union[tuple[str, ...], None]
+Expr = Field | Abs | Test | YesNo | Count | Each | Whole
+Platforms = tuple[str, ...] | None
 
 
 @dataclass(frozen=True, kw_only=True)

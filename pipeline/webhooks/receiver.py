@@ -30,7 +30,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,10 +199,9 @@ def make_app(*, resolve: Resolve, accept: Accept, replays: ReplayGuard, clock: C
         except Exception as exc:  # noqa: BLE001 - the queue is down: let the sender retry later
             count(provider, "unavailable")
             log.warning("webhook could not be enqueued (%s)", type(exc).__name__, extra=context)
-            try:
+            # the pending marker expires in PENDING_TTL_S; retries get 503 until then
+            with suppress(*DEPENDENCY_ERRORS):
                 replays.abandon(provider, merchant, message_id, attempt=attempt)
-            except DEPENDENCY_ERRORS:
-                pass  # the pending marker expires in PENDING_TTL_S; retries get 503 until then
             return _unavailable(start_response, "try again later")
         try:
             replays.confirm(provider, merchant, message_id)

@@ -16,8 +16,9 @@ enqueue failed and the marker could not be removed (Redis frozen), the marker ex
 marker never outlives a failed enqueue as a "seen" id. The broker message carries only the
 message id: the body (personal data) stays in the state Redis until the task has processed it;
 ``finish`` then deletes it. ``abandon`` leaves a tombstone in the body's place (no personal data)
-so a task whose message was published although its enqueue raised can name what happened. A redelivered or second task message for that id finds no body and
-a ``done`` marker: it was processed, so it does nothing (no second hand-over).
+so a task whose message was published although its enqueue raised can name what happened. A
+redelivered or second task message for that id finds no body and a ``done`` marker: it was
+processed, so it does nothing (no second hand-over).
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ def _check_time(name: str, stamp: str, now_s: float, tolerance_s: int) -> None:
 def _timed(spec: Scheme, headers: Mapping[str, str], now_s: float, tolerance_s: int) -> tuple[str, str, str]:
     names = (spec.id_header, spec.timestamp_header, spec.signature_header)
     msg_id, stamp, given = (_header(headers, h) for h in names)
-    missing = [h for h, v in zip(names, (msg_id, stamp, given)) if not v]
+    missing = [h for h, v in zip(names, (msg_id, stamp, given), strict=True) if not v]
     if missing:
         raise SignatureError(f"missing header(s): {', '.join(missing)}")
     if not _MSG_ID.fullmatch(msg_id):

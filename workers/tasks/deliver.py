@@ -10,14 +10,16 @@ Platform failures are handled per delivery inside the batch (retry, skip, dead-l
 Deliveries to retry or deferred by the rate limiter become follow-up batches in the due set,
 in the same transaction that finishes this one (never a Celery countdown); ``release`` (every
 worker's dispatcher, every second: workers/dispatch.py; and after every batch) puts them back on
-the platform's queue when their time comes. If Redis is unreachable, the task waits for it (``until_redis_answers``) with its
-message unacknowledged; acknowledged deliveries are recognised by the ledger and not sent again.
+the platform's queue when their time comes. If Redis is unreachable, the task waits for it
+(``until_redis_answers``) with its message unacknowledged; acknowledged deliveries are
+recognised by the ledger and not sent again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from celery import shared_task
@@ -26,8 +28,8 @@ from pipeline.config import PLATFORM_DEFAULTS
 from pipeline.observability.metrics import record_batch
 from pipeline.state.due import HANDOVER_LEASE_S, QUEUED_LEASE_S, RUN_LEASE_S, Hold
 from pipeline.types import Delivery
-from workers.current import runtime
 from workers.config import INFRA_ERRORS, delivery_queue
+from workers.current import runtime
 from workers.resilience import until_redis_answers
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ def publish(merchant: str, platform: str, deliveries: Sequence[Delivery], *, que
 
 
 @shared_task(name="lp.deliver_batch", bind=True, autoretry_for=INFRA_ERRORS, retry_backoff=2, retry_backoff_max=60,
-          retry_jitter=True, max_retries=50)
+             retry_jitter=True, max_retries=50)
 def deliver_batch(self: Any, merchant: str, platform: str, deliveries: list[dict[str, Any]],
                   batch_id: str | None = None) -> None:
     now_s = runtime().clock.now().timestamp()
@@ -72,7 +74,8 @@ def deliver_batch(self: Any, merchant: str, platform: str, deliveries: list[dict
         until_redis_answers(lambda: runtime().due.finish(platform, batch_id, merchant=merchant, then=then, queue=queue))
     else:  # a message published before batches were kept in the due set
         for follow_up, due_at_s in then:
-            until_redis_answers(lambda: runtime().due.add(merchant, platform, follow_up, due_at_s=due_at_s, queue=queue))
+            until_redis_answers(partial(runtime().due.add, merchant, platform, follow_up, due_at_s=due_at_s,
+                                        queue=queue))
     log.info("batch: %d delivered, %d skipped, %d unchanged, %d duplicate, %d dead-lettered, %d to retry, "
              "%d deferred", result.delivered, result.skipped, result.unchanged, result.duplicates,
              result.dead_lettered, len(result.retry), len(result.deferred),

@@ -10,6 +10,7 @@ reason (its body in the entry), never acknowledged with nothing left to re-drive
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from celery import shared_task
@@ -17,15 +18,15 @@ from celery.exceptions import Reject
 from redis.exceptions import RedisError
 
 from pipeline.observability.metrics import record_webhook_intake
-from workers.current import runtime
 from workers.config import INFRA_ERRORS, WEBHOOK_QUEUE
+from workers.current import runtime
 from workers.resilience import until_redis_answers
 
 log = logging.getLogger(__name__)
 
 
 @shared_task(name="lp.handle_webhook", bind=True, queue=WEBHOOK_QUEUE, autoretry_for=INFRA_ERRORS, retry_backoff=2,
-          retry_backoff_max=60, retry_jitter=True, max_retries=50)
+             retry_backoff_max=60, retry_jitter=True, max_retries=50)
 def handle_webhook(self: Any, provider: str, merchant: str, body: str | None = None, event: str | None = None, *,
                    ref: str | None = None) -> str:
     def run() -> str:
@@ -70,7 +71,7 @@ def handle_webhook(self: Any, provider: str, merchant: str, body: str | None = N
         log.error("webhook retries exhausted (%s): quarantining it", type(exc).__name__,
                   extra={"merchant": merchant, "provider": provider})
         try:
-            outcome = until_redis_answers(lambda: give_up(exc))
+            outcome = until_redis_answers(partial(give_up, exc))
         except INFRA_ERRORS as again:  # not even that: back to the queue, never acknowledged and lost
             raise Reject(f"could not quarantine ({type(again).__name__})", requeue=True) from again
     if outcome == "quarantined":

@@ -31,7 +31,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.destinations.encoding.phone import to_e164
@@ -71,8 +71,8 @@ def metric_name(name: str) -> str:
 
 
 def _timestamp(value: datetime) -> str:
-    value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
 
 
 def encode_value(value: Value) -> Any:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -56,7 +56,7 @@ def decimal_text(value: float) -> str:
 
 def _encode_value(value: Value) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, float):
         return decimal_text(value)
     return value
@@ -68,7 +68,7 @@ def encode_properties(properties: Mapping[str, Value]) -> dict[str, Any]:
 
 
 def _occurred_at(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def identifiers(customer: Customer) -> dict[str, str]:

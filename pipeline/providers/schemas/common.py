@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
@@ -30,7 +31,7 @@ class Timestamp(fields.DateTime):
     """ISO 8601 with an offset, or Omneo/Okendo-style naive ``YYYY-MM-DD HH:MM:SS`` read as UTC."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         if not isinstance(value, str) or not value:
             raise ValidationError("must be a date-time string")
@@ -39,7 +40,7 @@ class Timestamp(fields.DateTime):
             parsed = datetime.fromisoformat(text)
         except ValueError:
             raise ValidationError(f"not an ISO 8601 date-time: {value[:40]!r}") from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def first_error(messages: Any, prefix: str = "") -> tuple[str, str]:

@@ -19,7 +19,7 @@ types, the v3 API reference and seed 003's "Working with Rewards").
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -117,7 +117,7 @@ class _Zoned(Lenient):
 
     @post_load
     def _resolve_times(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        zone: Any = timezone.utc
+        zone: Any = UTC
         if data.get("timezone"):
             try:
                 zone = ZoneInfo(data["timezone"])
@@ -126,8 +126,8 @@ class _Zoned(Lenient):
                                       field_name="timezone") from None
         for name, value in data.items():
             if isinstance(value, datetime) and value.tzinfo is None:
-                local = value.replace(tzinfo=zone if name in _LOCAL_TIMES else timezone.utc)
-                data[name] = local.astimezone(timezone.utc)
+                local = value.replace(tzinfo=zone if name in _LOCAL_TIMES else UTC)
+                data[name] = local.astimezone(UTC)
         return data
 
 

@@ -28,7 +28,9 @@ never fire:
 
 from __future__ import annotations
 
-from pipeline.transform.rules import Abs, Cond, Count, Each, EventRule, Field, ProfileRule, YesNo
+from collections.abc import Mapping
+
+from pipeline.transform.rules import Abs, Cond, Count, Each, EventRule, Expr, Field, Platforms, ProfileRule, YesNo
 
 __all__ = ["EVENTS", "NO_PUBLIC_SOURCE", "PROFILES", "UNPUBLISHED"]
 
@@ -42,7 +44,7 @@ _NONE = "no_public_source"  # the stream of their rules: no connector produces i
 _NPS_DOC = "No public source: Okendo publishes no webhook, endpoint or derivation for this event; never sent."
 
 
-def _event(stream: str, event: str, properties: dict, *, when: tuple[Cond, ...] = (), platforms=_PS,
+def _event(stream: str, event: str, properties: Mapping[str, Expr], *, when: tuple[Cond, ...] = (), platforms: Platforms = _PS,
            occurred_at: str = "dateCreated", per_version: bool = False, source: str = "001", doc: str = "",
            ) -> EventRule:
     return EventRule(provider="okendo", stream=stream, event=event, occurred_at=occurred_at, when=when,
@@ -67,7 +69,7 @@ UNPUBLISHED: dict[str, frozenset[str]] = {
     "Submitted Okendo Survey": frozenset({"First Name", "Last Name"}),  # customer{} carries email and id only
 }
 
-_REVIEW = {
+_REVIEW: dict[str, Expr] = {
     # review.create: webhook prefix + REST Review object (webhooks.md §6.5)
     "Bought For": Field("boughtFor"), "Coupon Code": Field("reward.code"),
     "Coupon Description": Field("reward.description"), "Is Recommended": YesNo("isRecommended"),
@@ -89,7 +91,7 @@ _REVIEW = {
     "[Review Attribute]": Each("productAttributes", key="title", value="value"),
     "[Rated Attribute]": Each("attributesWithRating", key="title", value="value"),
 }
-_SURVEY = {"Survey Name": Field("surveyName"), "Email Address": Field("customer.email"),
+_SURVEY: dict[str, Expr] = {"Survey Name": Field("surveyName"), "Email Address": Field("customer.email"),
            "First Name": Field("customer.firstName"), "Last Name": Field("customer.lastName"),
            "[Survey Question]": Each("answers", key="question", value="answer")}
 _ENROLLED = {"ActivityID": Field("activityId"), "Date": Field("_received_at"), "Description": Field("description"),

@@ -6,16 +6,16 @@
   is merchant-only text and is never forwarded.
 * ``customers`` snapshots set "Enrolled in Smile" (state is ``member``) and "Smile Points
   Balance", the two properties seed 002 names. Seed 002's integration sends profile data
-  only: the events here are ours (source "API"), named in the style of the other programs. Smile has no list of enrolments or tier
-  changes, so they are found by diffing a customer with its previous snapshot; the first
-  snapshot of a customer is the baseline and fires nothing.
+  only: the events here are ours (source "API"), named in the style of the other programs.
+  Smile has no list of enrolments or tier changes, so they are found by diffing a customer
+  with its previous snapshot; the first snapshot of a customer is the baseline and fires nothing.
 """
 
 from __future__ import annotations
 
-from pipeline.transform.rules import Abs, Cond, EventRule, Field, ProfileRule, Test
+from pipeline.transform.rules import Abs, Cond, EventRule, Expr, Field, ProfileRule, Test
 
-_TXN = {"Points": Abs("points_change"), "Description": Field("description"), "Transaction ID": Field("id")}
+_TXN: dict[str, Expr] = {"Points": Abs("points_change"), "Description": Field("description"), "Transaction ID": Field("id")}
 _SEEN_BEFORE = Cond("previous", "not_null")
 
 EVENTS: tuple[EventRule, ...] = (
