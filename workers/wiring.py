@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 import httpx
 import redis
+from redis import Redis
 
 from pipeline.bulk import BulkSync, RedisBulkProgress
 from pipeline.clock import Clock, SystemClock
@@ -137,7 +138,7 @@ class Runtime:
         return RedisReplayGuard(connect(self.settings.redis_url, socket_timeout=timeout_s,
                                         socket_connect_timeout=timeout_s, health_check_interval=30))
 
-    def broker_redis(self) -> redis.Redis | None:
+    def broker_redis(self) -> Redis | None:
         """The broker's Redis, for queue depths (None when the broker is not Redis)."""
         url = self.settings.broker_url
         if url == self.settings.redis_url:
