@@ -81,9 +81,21 @@ class BulkReport:
 
 
 class BulkSync:
-    def __init__(self, *, merchant: str, provider: Provider, platforms: Sequence[str], enqueue: Enqueue,
-                 mapper: Mapper, cursors: CursorStore, progress: BulkProgress, clock: Clock, batch_size: int = 100,
-                 full: bool = False, name: str = "initial") -> None:
+    def __init__(
+        self,
+        *,
+        merchant: str,
+        provider: Provider,
+        platforms: Sequence[str],
+        enqueue: Enqueue,
+        mapper: Mapper,
+        cursors: CursorStore,
+        progress: BulkProgress,
+        clock: Clock,
+        batch_size: int = 100,
+        full: bool = False,
+        name: str = "initial",
+    ) -> None:
         self._merchant = merchant
         self._provider = provider
         self._platforms = tuple(platforms)
@@ -106,14 +118,24 @@ class BulkSync:
         if not state.in_progress:
             state = CursorState(window_start="")
             self._cursors.put(self._merchant, namespace, stream, state)
-            self._progress.update(self._merchant, {"status": "running", "started_at": self._clock.now().isoformat(),
-                                                   "customers": 0, "deliveries": 0, "pages": 0, "full": self._full})
+            self._progress.update(
+                self._merchant,
+                {
+                    "status": "running",
+                    "started_at": self._clock.now().isoformat(),
+                    "customers": 0,
+                    "deliveries": 0,
+                    "pages": 0,
+                    "full": self._full,
+                },
+            )
         else:
             self._progress.update(self._merchant, {"status": "running", "resumed_at": self._clock.now().isoformat()})
         for page in self._provider.pages(stream, since=None, cursor=state.page_cursor):
             updates = [i for i in self._mapper.map_all(page.records) if isinstance(i, ProfileUpdate)]
-            deliveries = [Delivery(platform=p, item=u, full=self._full) for u in updates for p in self._platforms
-                          if goes_to(u, p)]
+            deliveries = [
+                Delivery(platform=p, item=u, full=self._full) for u in updates for p in self._platforms if goes_to(u, p)
+            ]
             enqueue_batches(self._enqueue, deliveries, self._platforms, self._batch)
             if page.after_handover is not None:
                 page.after_handover()
@@ -122,8 +144,11 @@ class BulkSync:
             report.pages += 1
             report.customers += len(page.records)
             report.deliveries += len(deliveries)
-            self._progress.update(self._merchant, {"updated_at": self._clock.now().isoformat()},
-                                  add={"pages": 1, "customers": len(page.records), "deliveries": len(deliveries)})
+            self._progress.update(
+                self._merchant,
+                {"updated_at": self._clock.now().isoformat()},
+                add={"pages": 1, "customers": len(page.records), "deliveries": len(deliveries)},
+            )
             if on_page is not None:
                 on_page(len(page.records))
         self._cursors.put(self._merchant, namespace, stream, CursorState(last_success_at=self._clock.now().isoformat()))

@@ -31,10 +31,12 @@ def catalog(provider: str | None, platform: str | None, fmt: str) -> None:
 
 @main.command()
 @click.option("--provider", required=True, type=click.Choice(provider_kinds()))
-@click.option("--resource", help="Resource of every line (e.g. points_transactions). Without it, each line is a "
-                                 "whole webhook delivery whose envelope names its resource.")
-@click.option("--platform", type=click.Choice(platform_kinds()),
-              help="Print exactly what this platform would receive.")
+@click.option(
+    "--resource",
+    help="Resource of every line (e.g. points_transactions). Without it, each line is a "
+    "whole webhook delivery whose envelope names its resource.",
+)
+@click.option("--platform", type=click.Choice(platform_kinds()), help="Print exactly what this platform would receive.")
 @click.option("--event", help="For Omneo pushes: the trigger their x-omneo-event header names (e.g. reward.issued).")
 def transform(provider: str, resource: str | None, platform: str | None, event: str | None) -> None:
     """Map raw provider records (JSON lines on stdin) to events and property updates (JSON lines on stdout)."""
@@ -44,8 +46,7 @@ def transform(provider: str, resource: str | None, platform: str | None, event: 
 
     invalid = 0
     stdin = click.open_file("-")
-    for result in transform_lines(stdin, provider=provider, resource=resource, platform=platform,
-                                  event=event):
+    for result in transform_lines(stdin, provider=provider, resource=resource, platform=platform, event=event):
         if result.error is not None:
             invalid += 1
             click.echo(f"line {result.line}: {result.error}", err=True)

@@ -39,11 +39,24 @@ __all__ = ["Connection", "PlatformAccount", "ProviderAccount", "Secret", "load_c
 
 #: Known kinds and their defaults, read from the integration specs (one registry line each).
 PROVIDER_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
-    s.kind: {"base_url": s.base_url, "rate_per_s": None, "page_size": s.page_size, "webhooks": s.webhooks,
-             "sync_interval_s": s.sync_interval_s} for s in PROVIDER_SPECS}
+    s.kind: {
+        "base_url": s.base_url,
+        "rate_per_s": None,
+        "page_size": s.page_size,
+        "webhooks": s.webhooks,
+        "sync_interval_s": s.sync_interval_s,
+    }
+    for s in PROVIDER_SPECS
+}
 PLATFORM_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
-    s.kind: {"base_url": s.base_url, "rate_per_s": None, "unknown_subscriber": s.unknown_subscriber,
-             "no_skip_reason": s.no_skip_reason} for s in PLATFORM_SPECS}
+    s.kind: {
+        "base_url": s.base_url,
+        "rate_per_s": None,
+        "unknown_subscriber": s.unknown_subscriber,
+        "no_skip_reason": s.no_skip_reason,
+    }
+    for s in PLATFORM_SPECS
+}
 UNKNOWN_SUBSCRIBER_POLICIES = ("skip", "create")
 #: (provider, platform) → the unknown-subscriber policy its integration guide states, where it
 #: differs from the platform's default. Seed 000 (Rediem → Postscript): "All customer records
@@ -53,8 +66,9 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def load_connections(path: str | os.PathLike[str], env: Mapping[str, str] | None = None, *,
-                     require_secrets: bool = True) -> dict[str, Connection]:
+def load_connections(
+    path: str | os.PathLike[str], env: Mapping[str, str] | None = None, *, require_secrets: bool = True
+) -> dict[str, Connection]:
     """Read and validate a connections file; credentials are resolved from ``env``.
 
     ``require_secrets=False`` is for operator commands that send nothing (the console, ``dlq``,
@@ -71,12 +85,14 @@ def load_connections(path: str | os.PathLike[str], env: Mapping[str, str] | None
         document = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", source=source) from None
-    return parse_connections(document, source=source, env=os.environ if env is None else env,
-                             require_secrets=require_secrets)
+    return parse_connections(
+        document, source=source, env=os.environ if env is None else env, require_secrets=require_secrets
+    )
 
 
-def parse_connections(document: Mapping[str, Any], *, source: str, env: Mapping[str, str],
-                      require_secrets: bool = True) -> dict[str, Connection]:
+def parse_connections(
+    document: Mapping[str, Any], *, source: str, env: Mapping[str, str], require_secrets: bool = True
+) -> dict[str, Connection]:
     """Validate an already-parsed connections document."""
     reader = _Reader(source, env, require_secrets=require_secrets)
     unknown = set(document) - {"merchants"}
@@ -89,16 +105,21 @@ def parse_connections(document: Mapping[str, Any], *, source: str, env: Mapping[
     for merchant, body in merchants.items():
         where = f"merchants.{merchant}"
         if not _ID.match(merchant):
-            raise ConfigError("merchant ids are lower-case letters, digits, '-' and '_' (max 63)", source=source, key=where)
+            raise ConfigError(
+                "merchant ids are lower-case letters, digits, '-' and '_' (max 63)", source=source, key=where
+            )
         if not isinstance(body, Mapping):
             raise ConfigError("must be a table", source=source, key=where)
         reader.no_unknown(body, where, {"provider", "platforms", "name"})
-        provider = reader.provider(reader.table(body, "provider", f"{where}.provider", required=True), f"{where}.provider")
+        provider = reader.provider(
+            reader.table(body, "provider", f"{where}.provider", required=True), f"{where}.provider"
+        )
         platform_list = body.get("platforms")
         if not isinstance(platform_list, list) or not platform_list:
             raise ConfigError("needs at least one [[...platforms]] entry", source=source, key=f"{where}.platforms")
-        platforms = tuple(reader.platform(p, f"{where}.platforms[{i}]", provider=provider.kind)
-                          for i, p in enumerate(platform_list))
+        platforms = tuple(
+            reader.platform(p, f"{where}.platforms[{i}]", provider=provider.kind) for i, p in enumerate(platform_list)
+        )
         kinds = [p.kind for p in platforms]
         if len(set(kinds)) != len(kinds):
             raise ConfigError("a platform kind is connected twice", source=source, key=f"{where}.platforms")
@@ -130,16 +151,21 @@ class _Reader:
     def no_unknown(self, body: Mapping[str, Any], where: str, allowed: set[str]) -> None:
         unknown = set(body) - allowed
         if unknown:
-            raise self.fail(where, f"unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}")
+            raise self.fail(
+                where, f"unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}"
+            )
 
     @overload
-    def number(self, body: Mapping[str, Any], name: str, where: str, default: float, *,
-               minimum: float = 0.0) -> float: ...
+    def number(
+        self, body: Mapping[str, Any], name: str, where: str, default: float, *, minimum: float = 0.0
+    ) -> float: ...
     @overload
-    def number(self, body: Mapping[str, Any], name: str, where: str, default: None, *,
-               minimum: float = 0.0) -> float | None: ...
-    def number(self, body: Mapping[str, Any], name: str, where: str, default: float | None, *,
-               minimum: float = 0.0) -> float | None:
+    def number(
+        self, body: Mapping[str, Any], name: str, where: str, default: None, *, minimum: float = 0.0
+    ) -> float | None: ...
+    def number(
+        self, body: Mapping[str, Any], name: str, where: str, default: float | None, *, minimum: float = 0.0
+    ) -> float | None:
         value = body.get(name, default)
         if value is None:
             return None
@@ -149,7 +175,9 @@ class _Reader:
             raise self.fail(f"{where}.{name}", f"must be greater than {minimum:g}")
         return float(value)
 
-    def common(self, body: Any, where: str, defaults: Mapping[str, Mapping[str, Any]], extra: set[str]) -> dict[str, Any]:
+    def common(
+        self, body: Any, where: str, defaults: Mapping[str, Mapping[str, Any]], extra: set[str]
+    ) -> dict[str, Any]:
         if not isinstance(body, Mapping):
             raise self.fail(where, "must be a table")
         self.no_unknown(body, where, {"kind", "base_url", "credential_env", "rate_per_s", "rate_scale"} | extra)
@@ -174,15 +202,18 @@ class _Reader:
     def secret(self, body: Mapping[str, Any], name: str, where: str) -> Secret:
         env_name = body.get(name)
         if not isinstance(env_name, str) or not _ENV_NAME.match(env_name):
-            raise self.fail(f"{where}.{name}", "must name an environment variable (the secret itself never goes in this file)")
+            raise self.fail(
+                f"{where}.{name}", "must name an environment variable (the secret itself never goes in this file)"
+            )
         secret = self.env.get(env_name, "")
         if not secret.strip() and self.require_secrets:
             raise self.fail(f"{where}.{name}", f"environment variable {env_name} is not set or empty")
         return Secret(secret.strip())
 
     def provider(self, body: Any, where: str) -> ProviderAccount:
-        fields = self.common(body, where, PROVIDER_DEFAULTS,
-                             {"sync_interval_s", "lookback_s", "page_size", "webhook_secret_env"})
+        fields = self.common(
+            body, where, PROVIDER_DEFAULTS, {"sync_interval_s", "lookback_s", "page_size", "webhook_secret_env"}
+        )
         defaults = PROVIDER_DEFAULTS[fields["kind"]]
         page_size = body.get("page_size", defaults["page_size"])
         if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 250:
@@ -204,11 +235,15 @@ class _Reader:
 
     def platform(self, body: Any, where: str, *, provider: str = "") -> PlatformAccount:
         fields = self.common(body, where, PLATFORM_DEFAULTS, {"unknown_subscriber"})
-        default = SEED_UNKNOWN_SUBSCRIBER.get((provider, fields["kind"]),
-                                              PLATFORM_DEFAULTS[fields["kind"]]["unknown_subscriber"])
+        default = SEED_UNKNOWN_SUBSCRIBER.get(
+            (provider, fields["kind"]), PLATFORM_DEFAULTS[fields["kind"]]["unknown_subscriber"]
+        )
         policy = body.get("unknown_subscriber", default)
         if policy not in UNKNOWN_SUBSCRIBER_POLICIES:
-            raise self.fail(f"{where}.unknown_subscriber", f"must be one of {', '.join(UNKNOWN_SUBSCRIBER_POLICIES)}, got {policy!r}")
+            raise self.fail(
+                f"{where}.unknown_subscriber",
+                f"must be one of {', '.join(UNKNOWN_SUBSCRIBER_POLICIES)}, got {policy!r}",
+            )
         no_skip = PLATFORM_DEFAULTS[fields["kind"]]["no_skip_reason"]
         if no_skip and policy == "skip":
             raise self.fail(f"{where}.unknown_subscriber", no_skip)

@@ -59,24 +59,36 @@ class DlqFilter:
     ids: frozenset[str] = field(default_factory=frozenset)
 
     def matches(self, e: DeadLetter) -> bool:
-        return ((self.error_class is None or e.error_class == self.error_class)
-                and (self.http_status is None or e.http_status == self.http_status)
-                and (self.event_name is None or e.event_name == self.event_name)
-                and (self.since is None or e.dead_lettered_at >= self.since)
-                and (self.until is None or e.dead_lettered_at < self.until)
-                and (not self.ids or e.id in self.ids))
+        return (
+            (self.error_class is None or e.error_class == self.error_class)
+            and (self.http_status is None or e.http_status == self.http_status)
+            and (self.event_name is None or e.event_name == self.event_name)
+            and (self.since is None or e.dead_lettered_at >= self.since)
+            and (self.until is None or e.dead_lettered_at < self.until)
+            and (not self.ids or e.id in self.ids)
+        )
 
 
 def _entry(merchant: str, platform: str, entry_id: str, raw: dict[str, Any]) -> DeadLetter:
-    return DeadLetter(id=entry_id, merchant=merchant, platform=platform, delivery=Delivery.from_dict(raw["delivery"]),
-                      event_name=raw.get("event_name"), kind=raw.get("kind", ""), error_class=raw["error_class"],
-                      http_status=raw.get("http_status"), reason=raw.get("reason", ""),
-                      response_excerpt=raw.get("response_excerpt", ""), attempts=raw.get("attempts", []),
-                      dead_lettered_at=datetime.fromisoformat(raw["dead_lettered_at"]))
+    return DeadLetter(
+        id=entry_id,
+        merchant=merchant,
+        platform=platform,
+        delivery=Delivery.from_dict(raw["delivery"]),
+        event_name=raw.get("event_name"),
+        kind=raw.get("kind", ""),
+        error_class=raw["error_class"],
+        http_status=raw.get("http_status"),
+        reason=raw.get("reason", ""),
+        response_excerpt=raw.get("response_excerpt", ""),
+        attempts=raw.get("attempts", []),
+        dead_lettered_at=datetime.fromisoformat(raw["dead_lettered_at"]),
+    )
 
 
-def entries(journal: Journal, connections: Iterable[tuple[str, str]], flt: DlqFilter,
-            *, page: int = 500) -> Iterator[DeadLetter]:
+def entries(
+    journal: Journal, connections: Iterable[tuple[str, str]], flt: DlqFilter, *, page: int = 500
+) -> Iterator[DeadLetter]:
     """Matching entries of the given (merchant, platform) streams, oldest first per stream."""
     for merchant, platform in connections:
         if (flt.merchant and merchant != flt.merchant) or (flt.platform and platform != flt.platform):
@@ -105,8 +117,15 @@ def _rate(platform: str, rate_per_s: float | None) -> float:
     return min(w.limit / w.period_s for w in windows)
 
 
-def replay(selected: Sequence[DeadLetter], *, due: DueStore, clock: Clock, share: float,
-           rates: dict[tuple[str, str], float | None], dry_run: bool = False) -> ReplayReport:
+def replay(
+    selected: Sequence[DeadLetter],
+    *,
+    due: DueStore,
+    clock: Clock,
+    share: float,
+    rates: dict[tuple[str, str], float | None],
+    dry_run: bool = False,
+) -> ReplayReport:
     """Schedule the selected entries for delivery again, paced at ``share`` of each
     platform's rate (``rates``: the connection's configured rate, None for the defaults)."""
     if not 0 < share <= 1:
@@ -119,11 +138,12 @@ def replay(selected: Sequence[DeadLetter], *, due: DueStore, clock: Clock, share
     for (merchant, platform), items in groups.items():
         per_s = _rate(platform, rates.get((merchant, platform))) * share
         for start in range(0, len(items), REPLAY_BATCH):
-            chunk = items[start:start + REPLAY_BATCH]
+            chunk = items[start : start + REPLAY_BATCH]
             offset = start / per_s
-            deliveries = [replace(e.delivery, replay_of=e.id,
-                                  attempts=(*e.delivery.attempts, Attempt(at=now, outcome=REPLAY)))
-                          for e in chunk]
+            deliveries = [
+                replace(e.delivery, replay_of=e.id, attempts=(*e.delivery.attempts, Attempt(at=now, outcome=REPLAY)))
+                for e in chunk
+            ]
             if not dry_run:
                 due.add(merchant, platform, deliveries, due_at_s=(now + timedelta(seconds=offset)).timestamp())
             report.batches += 1

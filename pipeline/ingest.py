@@ -35,15 +35,16 @@ __all__ = ["Enqueue", "Ingestor", "SyncReport", "enqueue_batches"]
 Enqueue = Callable[[str, list[Delivery]], None]
 
 
-def enqueue_batches(enqueue: Enqueue, deliveries: Sequence[Delivery], platforms: Sequence[str],
-                    batch_size: int) -> None:
+def enqueue_batches(
+    enqueue: Enqueue, deliveries: Sequence[Delivery], platforms: Sequence[str], batch_size: int
+) -> None:
     """Hand deliveries over per platform, in batches of at most ``batch_size`` (more for a
     platform with a larger bulk endpoint: ``destinations.registry.BATCH_SIZES``)."""
     for platform in platforms:
         mine = [d for d in deliveries if d.platform == platform]
         size = platform_batch_size(platform, batch_size)
         for start in range(0, len(mine), size):
-            enqueue(platform, mine[start:start + size])
+            enqueue(platform, mine[start : start + size])
 
 
 @dataclass
@@ -61,10 +62,24 @@ class SyncReport:
 class Ingestor:
     """Runs the incremental sync of one merchant's provider account."""
 
-    def __init__(self, *, merchant: str, provider: Provider, platforms: Sequence[str], enqueue: Enqueue,
-                 mapper: Mapper, cursors: CursorStore, ledger: Ledger, quarantine: Journal,
-                 counters: Counters, clock: Clock, lookback_s: float, batch_size: int, seen_ttl_s: int,
-                 scopes: ScopeStore | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        merchant: str,
+        provider: Provider,
+        platforms: Sequence[str],
+        enqueue: Enqueue,
+        mapper: Mapper,
+        cursors: CursorStore,
+        ledger: Ledger,
+        quarantine: Journal,
+        counters: Counters,
+        clock: Clock,
+        lookback_s: float,
+        batch_size: int,
+        seen_ttl_s: int,
+        scopes: ScopeStore | None = None,
+    ) -> None:
         self._merchant = merchant
         self._provider = provider
         self._platforms = tuple(platforms)
@@ -94,13 +109,16 @@ class Ingestor:
                 self.sync_stream(stream, report, on_page)
             except ScopeMissing as exc:
                 report.skipped[stream] = str(exc)
-                self._scopes.missing(self._merchant, kind, stream, scope=exc.scope, at=self._clock.now(),
-                                     reason=str(exc))
+                self._scopes.missing(
+                    self._merchant, kind, stream, scope=exc.scope, at=self._clock.now(), reason=str(exc)
+                )
                 continue
             self._scopes.granted(self._merchant, kind, stream)
         if report.skipped and len(report.skipped) == len(self._provider.streams):
-            raise AuthError(f"{kind}: the API key has none of the scopes its streams need "
-                            f"({', '.join(sorted(report.skipped))})", status=403)
+            raise AuthError(
+                f"{kind}: the API key has none of the scopes its streams need ({', '.join(sorted(report.skipped))})",
+                status=403,
+            )
         self._counters.add(self._merchant, {"syncs_completed": 1})
         return report
 
@@ -122,8 +140,12 @@ class Ingestor:
             state = replace(state, page_cursor=page.next_cursor, max_seen=max_seen)
             self._cursors.put(self._merchant, kind, stream, state)
         watermark = _latest(state.watermark, state.max_seen)
-        self._cursors.put(self._merchant, kind, stream, CursorState(
-            watermark=watermark, last_success_at=self._clock.now().isoformat()))
+        self._cursors.put(
+            self._merchant,
+            kind,
+            stream,
+            CursorState(watermark=watermark, last_success_at=self._clock.now().isoformat()),
+        )
         report.streams[stream] = watermark or ""
 
     def hand_over(self, records: Sequence[Record]) -> SyncReport:
@@ -137,8 +159,15 @@ class Ingestor:
         """Quarantine, dedup, transform and enqueue one page; returns its newest ``updated_at``."""
         kind = self._provider.kind
         for rejected in page.rejected:
-            quarantine.put(self._quarantine, self._clock, merchant=self._merchant, provider=kind,
-                           resource=rejected.stream, payload=rejected.payload, error=rejected.error)
+            quarantine.put(
+                self._quarantine,
+                self._clock,
+                merchant=self._merchant,
+                provider=kind,
+                resource=rejected.stream,
+                payload=rejected.payload,
+                error=rejected.error,
+            )
         seen_keys = [keys.seen(self._merchant, kind, r.stream, r.version) for r in page.records]
         seen = self._ledger.which_exist(seen_keys)
         fresh = [r for r, s in zip(page.records, seen, strict=True) if not s]
@@ -151,12 +180,20 @@ class Ingestor:
             except InvalidRecord as exc:
                 quarantined += 1
                 data = {k: v for k, v in record.data.items() if k != "previous" and not k.startswith("_")}
-                quarantine.put(self._quarantine, self._clock, merchant=self._merchant, provider=kind,
-                               resource=stream, payload=json.loads(json.dumps(data, default=str)), error=exc)
+                quarantine.put(
+                    self._quarantine,
+                    self._clock,
+                    merchant=self._merchant,
+                    provider=kind,
+                    resource=stream,
+                    payload=json.loads(json.dumps(data, default=str)),
+                    error=exc,
+                )
                 continue
             transformed += len(items)
-            deliveries.extend(Delivery(platform=p, item=item) for item in items for p in self._platforms
-                              if goes_to(item, p))
+            deliveries.extend(
+                Delivery(platform=p, item=item) for item in items for p in self._platforms if goes_to(item, p)
+            )
         enqueue_batches(self._enqueue, deliveries, self._platforms, self._batch_size)
         if page.after_handover is not None:
             page.after_handover()
@@ -167,10 +204,16 @@ class Ingestor:
         report.duplicates += len(page.records) - len(fresh)
         report.transformed += transformed
         report.enqueued += len(deliveries)
-        self._counters.add(self._merchant, {
-            "pulled": len(page.records) + len(page.rejected), "quarantined": quarantined,
-            "transformed": transformed,
-            "enqueued": len(deliveries), "repulled": len(page.records) - len(fresh)})
+        self._counters.add(
+            self._merchant,
+            {
+                "pulled": len(page.records) + len(page.rejected),
+                "quarantined": quarantined,
+                "transformed": transformed,
+                "enqueued": len(deliveries),
+                "repulled": len(page.records) - len(fresh),
+            },
+        )
         newest = max((r.updated_at for r in page.records), default=None)
         return newest.isoformat() if newest else None
 

@@ -51,8 +51,16 @@ def once_per_slot(ledger: Ledger, job: str, merchant: str, *, interval_s: float,
 
 
 @contextmanager
-def held(leases: Leases, kind: str, name: str, holder: str, *, clock: Clock, keeper: Keeper | None,
-         ttl_s: float = SYNC_LEASE_S) -> Iterator[Callable[[], None] | None]:
+def held(
+    leases: Leases,
+    kind: str,
+    name: str,
+    holder: str,
+    *,
+    clock: Clock,
+    keeper: Keeper | None,
+    ttl_s: float = SYNC_LEASE_S,
+) -> Iterator[Callable[[], None] | None]:
     """Hold the ``kind`` lease on ``name`` while the block runs: yields ``renew`` (it raises
     LeaseLost once the lease was handed on), or None if another holder's lease runs."""
     state = leases.acquire(kind, name, holder, now_s=clock.now().timestamp(), ttl_s=ttl_s)
@@ -76,9 +84,20 @@ def held(leases: Leases, kind: str, name: str, holder: str, *, clock: Clock, kee
         leases.release(kind, name, holder)
 
 
-def run_sync(*, merchant: str, provider: str, interval_s: float, ingestor: Callable[[], Ingestor], ledger: Ledger,
-             leases: Leases, holder: str, credentials: CredentialStore, clock: Clock, scheduled: bool = True,
-             keeper: Keeper | None = None) -> SyncOutcome:
+def run_sync(
+    *,
+    merchant: str,
+    provider: str,
+    interval_s: float,
+    ingestor: Callable[[], Ingestor],
+    ledger: Ledger,
+    leases: Leases,
+    holder: str,
+    credentials: CredentialStore,
+    clock: Clock,
+    scheduled: bool = True,
+    keeper: Keeper | None = None,
+) -> SyncOutcome:
     """Run one merchant's sync unless another beat already ran this slot, a sync is running,
     or the connection is paused because its credential was refused.
 

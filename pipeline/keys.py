@@ -164,6 +164,7 @@ def lease_holders(kind: str) -> str:
 
 # --- operator console (issue 16) ---------------------------------------------------------
 
+
 def activity(merchant: str, scope: str, granularity: str, bucket: int) -> str:
     """Hash with TTL: counters of one (merchant, platform or ``ingest``) in one time bucket
     (``granularity`` ``m``: a minute, ``h``: an hour; ``bucket``: its start, Unix seconds)."""

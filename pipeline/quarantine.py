@@ -35,20 +35,49 @@ class QuarantineEntry:
     extra: Mapping[str, Any]
 
 
-def put(journal: Journal, clock: Clock, *, merchant: str, provider: str, resource: str,
-        payload: Mapping[str, Any], error: InvalidRecord, extra: Mapping[str, Any] | None = None) -> str:
+def put(
+    journal: Journal,
+    clock: Clock,
+    *,
+    merchant: str,
+    provider: str,
+    resource: str,
+    payload: Mapping[str, Any],
+    error: InvalidRecord,
+    extra: Mapping[str, Any] | None = None,
+) -> str:
     """Quarantine one record; returns the entry id."""
-    return journal.append(keys.quarantine(provider), {
-        "merchant": merchant, "provider": provider, "stream": resource, "field": error.field, "error": str(error),
-        "payload": dict(payload), "extra": dict(extra or {}), "at": clock.now().isoformat()})
+    return journal.append(
+        keys.quarantine(provider),
+        {
+            "merchant": merchant,
+            "provider": provider,
+            "stream": resource,
+            "field": error.field,
+            "error": str(error),
+            "payload": dict(payload),
+            "extra": dict(extra or {}),
+            "at": clock.now().isoformat(),
+        },
+    )
 
 
 def entries(journal: Journal, provider: str, *, count: int = 100, after: str | None = None) -> list[QuarantineEntry]:
     """Quarantined records of one provider, oldest first."""
-    return [QuarantineEntry(id=entry_id, merchant=e["merchant"], provider=e["provider"], resource=e["stream"],
-                            field=e.get("field"), error=e["error"], at=e["at"], payload=e["payload"],
-                            extra=e.get("extra") or {})
-            for entry_id, e in journal.read(keys.quarantine(provider), count=count, after=after)]
+    return [
+        QuarantineEntry(
+            id=entry_id,
+            merchant=e["merchant"],
+            provider=e["provider"],
+            resource=e["stream"],
+            field=e.get("field"),
+            error=e["error"],
+            at=e["at"],
+            payload=e["payload"],
+            extra=e.get("extra") or {},
+        )
+        for entry_id, e in journal.read(keys.quarantine(provider), count=count, after=after)
+    ]
 
 
 @dataclass
@@ -57,8 +86,15 @@ class RedriveReport:
     still_invalid: dict[str, str] = field(default_factory=dict)
 
 
-def redrive(journal: Journal, provider: str, *, handover: Callable[[str, list[Record]], None],
-            ids: Iterable[str] | None = None, dry_run: bool = False, batch: int = 500) -> RedriveReport:
+def redrive(
+    journal: Journal,
+    provider: str,
+    *,
+    handover: Callable[[str, list[Record]], None],
+    ids: Iterable[str] | None = None,
+    dry_run: bool = False,
+    batch: int = 500,
+) -> RedriveReport:
     """Decode quarantined records again; hand the valid ones over and remove them.
 
     Args:

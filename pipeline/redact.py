@@ -11,8 +11,10 @@ __all__ = ["mask", "mask_email", "mask_phone"]
 # starts (the look-behind), and every repetition is bounded (RFC 5321 limits: local part 64, domain
 # 255, label 63), so each start is tried over a bounded window and a long run without "@" costs one
 # pass, not one pass per character.
-_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{0,63}"
-                    r"@((?:[A-Za-z0-9-]{1,63}\.){1,8}[A-Za-z]{2,24})(?![A-Za-z0-9-])")
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{0,63}"
+    r"@((?:[A-Za-z0-9-]{1,63}\.){1,8}[A-Za-z]{2,24})(?![A-Za-z0-9-])"
+)
 _PHONE = re.compile(r"(?<![\d+])\+?\d[\d\s().-]{6,30}\d")
 
 
@@ -28,8 +30,10 @@ def mask_phone(text: str) -> str:
 
 #: Whole values that look like phone numbers to ``_PHONE`` but are not: ISO-8601 times and Redis
 #: stream entry ids (``dlq show`` printed ``***47`` for both).
-_STRUCTURAL = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
-                         r"|\d{13}-\d{1,10}")
+_STRUCTURAL = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"|\d{13}-\d{1,10}"
+)
 
 
 def mask(value: Any) -> Any:

@@ -60,8 +60,10 @@ class SentinelTarget:
 
     def sentinel_kwargs(self) -> dict[str, Any]:
         """Connection arguments of the sentinels themselves."""
-        out: dict[str, Any] = {"socket_timeout": self.socket_timeout_s or 5.0,
-                               "socket_connect_timeout": self.socket_timeout_s or 5.0}
+        out: dict[str, Any] = {
+            "socket_timeout": self.socket_timeout_s or 5.0,
+            "socket_connect_timeout": self.socket_timeout_s or 5.0,
+        }
         if self.sentinel_username:
             out["username"] = self.sentinel_username
         if self.sentinel_password:
@@ -118,10 +120,17 @@ def parse_sentinel_url(url: str, *, key: str = "REDIS_URL") -> SentinelTarget:
         timeout_s = float(timeout) if timeout else None
     except ValueError:
         raise _fail(key, f"socket_timeout must be a number of seconds, got {timeout!r}") from None
-    return SentinelTarget(sentinels=tuple(dict.fromkeys(hosts)), master_name=master, db=db, username=username,
-                          password=password, sentinel_username=query.get("sentinel_username") or None,
-                          sentinel_password=query.get("sentinel_password") or None,
-                          ssl=query.get("ssl", "").lower() in ("1", "true", "yes"), socket_timeout_s=timeout_s)
+    return SentinelTarget(
+        sentinels=tuple(dict.fromkeys(hosts)),
+        master_name=master,
+        db=db,
+        username=username,
+        password=password,
+        sentinel_username=query.get("sentinel_username") or None,
+        sentinel_password=query.get("sentinel_password") or None,
+        ssl=query.get("ssl", "").lower() in ("1", "true", "yes"),
+        socket_timeout_s=timeout_s,
+    )
 
 
 def validate_url(url: str, *, key: str, extra_schemes: frozenset[str] = frozenset()) -> None:
@@ -131,8 +140,10 @@ def validate_url(url: str, *, key: str, extra_schemes: frozenset[str] = frozense
         parse_sentinel_url(url, key=key)
     elif scheme not in PLAIN_SCHEMES | extra_schemes:
         host = urlparse(url.split(";")[0]).hostname or ""  # never the user info or query (passwords)
-        raise _fail(key, f"unsupported URL scheme {scheme!r} (host {host!r}); "
-                         f"expected redis://, rediss://, unix:// or sentinel://")
+        raise _fail(
+            key,
+            f"unsupported URL scheme {scheme!r} (host {host!r}); expected redis://, rediss://, unix:// or sentinel://",
+        )
 
 
 def is_sentinel(url: str) -> bool:

@@ -11,6 +11,7 @@ from pipeline.redisurl import validate_url
 
 __all__ = ["Settings"]
 
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything a process needs that is not per-connection.

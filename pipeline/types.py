@@ -9,7 +9,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
-__all__ = ["Attempt", "Customer", "Delivery", "Event", "Item", "ProfileUpdate", "Record", "Value", "goes_to", "item_from_dict"]
+__all__ = [
+    "Attempt",
+    "Customer",
+    "Delivery",
+    "Event",
+    "Item",
+    "ProfileUpdate",
+    "Record",
+    "Value",
+    "goes_to",
+    "item_from_dict",
+]
 
 #: A property value as the catalog produces it; platforms encode it further.
 Value = str | int | float | bool | datetime | None
@@ -109,13 +120,23 @@ class Attempt:
     worker: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"at": self.at.isoformat(), "outcome": self.outcome, "status": self.status,
-                "latency_ms": self.latency_ms, "worker": self.worker}
+        return {
+            "at": self.at.isoformat(),
+            "outcome": self.outcome,
+            "status": self.status,
+            "latency_ms": self.latency_ms,
+            "worker": self.worker,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
-        return cls(at=datetime.fromisoformat(data["at"]), outcome=data["outcome"], status=data.get("status"),
-                   latency_ms=data.get("latency_ms"), worker=data.get("worker", ""))
+        return cls(
+            at=datetime.fromisoformat(data["at"]),
+            outcome=data["outcome"],
+            status=data.get("status"),
+            latency_ms=data.get("latency_ms"),
+            worker=data.get("worker", ""),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,15 +161,23 @@ class Delivery:
         return replace(self, attempts=(*self.attempts, attempt))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"platform": self.platform, "item": _item_to_dict(self.item),
-                "attempts": [a.to_dict() for a in self.attempts], **({"full": True} if self.full else {}),
-                **({"replay_of": self.replay_of} if self.replay_of else {})}
+        return {
+            "platform": self.platform,
+            "item": _item_to_dict(self.item),
+            "attempts": [a.to_dict() for a in self.attempts],
+            **({"full": True} if self.full else {}),
+            **({"replay_of": self.replay_of} if self.replay_of else {}),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Delivery:
-        return cls(platform=data["platform"], item=item_from_dict(data["item"]),
-                   attempts=tuple(Attempt.from_dict(a) for a in data.get("attempts", ())), full=bool(data.get("full")),
-                   replay_of=data.get("replay_of"))
+        return cls(
+            platform=data["platform"],
+            item=item_from_dict(data["item"]),
+            attempts=tuple(Attempt.from_dict(a) for a in data.get("attempts", ())),
+            full=bool(data.get("full")),
+            replay_of=data.get("replay_of"),
+        )
 
 
 def _encode_value(value: Value) -> Any:
@@ -162,10 +191,15 @@ def _decode_value(value: Any) -> Value:
 
 
 def _item_to_dict(item: Item) -> dict[str, Any]:
-    base = {"kind": item.kind, "id": item.id, "merchant": item.merchant, "provider": item.provider,
-            "customer": item.customer.to_dict(),
-            "properties": {k: _encode_value(v) for k, v in item.properties.items()},
-            "platforms": list(item.platforms) if item.platforms is not None else None}
+    base = {
+        "kind": item.kind,
+        "id": item.id,
+        "merchant": item.merchant,
+        "provider": item.provider,
+        "customer": item.customer.to_dict(),
+        "properties": {k: _encode_value(v) for k, v in item.properties.items()},
+        "platforms": list(item.platforms) if item.platforms is not None else None,
+    }
     if isinstance(item, Event):
         return {**base, "name": item.name, "occurred_at": item.occurred_at.isoformat()}
     return {**base, "as_of": item.as_of.isoformat()}
@@ -173,10 +207,14 @@ def _item_to_dict(item: Item) -> dict[str, Any]:
 
 def item_from_dict(data: Mapping[str, Any]) -> Item:
     """Inverse of the item part of ``Delivery.to_dict``."""
-    common = {"id": data["id"], "merchant": data["merchant"], "provider": data["provider"],
-              "customer": Customer(**data["customer"]),
-              "properties": {k: _decode_value(v) for k, v in data["properties"].items()},
-              "platforms": tuple(data["platforms"]) if data.get("platforms") is not None else None}
+    common = {
+        "id": data["id"],
+        "merchant": data["merchant"],
+        "provider": data["provider"],
+        "customer": Customer(**data["customer"]),
+        "properties": {k: _decode_value(v) for k, v in data["properties"].items()},
+        "platforms": tuple(data["platforms"]) if data.get("platforms") is not None else None,
+    }
     if data["kind"] == "event":
         return Event(name=data["name"], occurred_at=datetime.fromisoformat(data["occurred_at"]), **common)
     if data["kind"] == "profile":

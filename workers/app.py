@@ -29,8 +29,14 @@ __all__ = ["INCLUDE", "create_app"]
 
 #: The modules a worker imports at start: the tasks, and the signal handlers of every worker
 #: (heartbeat and metrics, leases on held batches, the dispatcher of due batches).
-INCLUDE = ("workers.tasks.deliver", "workers.tasks.ingest", "workers.tasks.webhooks", "workers.observability",
-           "workers.leases", "workers.dispatch")
+INCLUDE = (
+    "workers.tasks.deliver",
+    "workers.tasks.ingest",
+    "workers.tasks.webhooks",
+    "workers.observability",
+    "workers.leases",
+    "workers.dispatch",
+)
 
 
 def create_app(settings: Settings, connections: Mapping[str, Connection] | None = None) -> Celery:

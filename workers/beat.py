@@ -56,8 +56,9 @@ class LeasedScheduler(PersistentScheduler):  # type: ignore[misc]  # celery is u
         if mono - self._renewed_at < 1.0:
             return self.leading
         try:
-            state = runtime().leases.acquire(KIND, NAME, self.holder, now_s=runtime().clock.now().timestamp(),
-                                           ttl_s=BEAT_LEASE_S)
+            state = runtime().leases.acquire(
+                KIND, NAME, self.holder, now_s=runtime().clock.now().timestamp(), ttl_s=BEAT_LEASE_S
+            )
         except RedisError as exc:
             log.warning("beat could not renew its lead: %s", type(exc).__name__)
             return False  # it cannot send without Redis (the broker) anyway
@@ -69,8 +70,11 @@ class LeasedScheduler(PersistentScheduler):  # type: ignore[misc]  # celery is u
         if mono - self._summary_at >= SUMMARY_EVERY_S:
             sent = quiet.take()
             if sent:
-                log.info("housekeeping, last %.0f s: %s", mono - self._summary_at,
-                         ", ".join(f"{task} sent {n}" for task, n in sorted(sent.items())))
+                log.info(
+                    "housekeeping, last %.0f s: %s",
+                    mono - self._summary_at,
+                    ", ".join(f"{task} sent {n}" for task, n in sorted(sent.items())),
+                )
             self._summary_at = mono
         return leading
 

@@ -58,12 +58,18 @@ def _known(rt: Any, merchant: str | None = None, platform: str | None = None) ->
     """Exit 2 with a message for a merchant not in the connections file, or a platform it does
     not connect (or no merchant connects)."""
     if merchant is not None and merchant not in rt.connections:
-        click.echo(f"unknown merchant {merchant!r}: not in {rt.settings.connections_file} "
-                   f"(known: {', '.join(sorted(rt.connections)) or 'none'})", err=True)
+        click.echo(
+            f"unknown merchant {merchant!r}: not in {rt.settings.connections_file} "
+            f"(known: {', '.join(sorted(rt.connections)) or 'none'})",
+            err=True,
+        )
         sys.exit(2)
     if platform is not None:
-        connected = {p.kind for c in rt.connections.values() for p in c.platforms} if merchant is None else \
-            {p.kind for p in rt.connections[merchant].platforms}
+        connected = (
+            {p.kind for c in rt.connections.values() for p in c.platforms}
+            if merchant is None
+            else {p.kind for p in rt.connections[merchant].platforms}
+        )
         if platform not in connected:
             where = f"{merchant} connects" if merchant else "connected platforms are"
             click.echo(f"unknown platform {platform!r}: {where} {', '.join(sorted(connected)) or 'none'}", err=True)
@@ -87,9 +93,21 @@ def quarantine_list(provider: str | None, limit: int, as_json: bool) -> None:
     rows = [e for p in ([provider] if provider else PROVIDERS) for e in entries(journal, p, count=limit)]
     if as_json:
         for e in rows:
-            click.echo(json.dumps({"id": e.id, "merchant": e.merchant, "provider": e.provider,
-                                   "resource": e.resource, "field": e.field, "error": e.error, "at": e.at,
-                                   "payload": mask(dict(e.payload))}, sort_keys=True))
+            click.echo(
+                json.dumps(
+                    {
+                        "id": e.id,
+                        "merchant": e.merchant,
+                        "provider": e.provider,
+                        "resource": e.resource,
+                        "field": e.field,
+                        "error": e.error,
+                        "at": e.at,
+                        "payload": mask(dict(e.payload)),
+                    },
+                    sort_keys=True,
+                )
+            )
         return
     if not rows:
         click.echo("quarantine is empty")
@@ -120,8 +138,16 @@ def quarantine_redrive(provider: str, ids: tuple[str, ...], dry_run: bool) -> No
     sys.exit(1 if report.still_invalid else 0)
 
 
-def _dlq_filter(merchant: str | None, platform: str | None, error_class: str | None, status: int | None,
-                event: str | None, since: str | None, until: str | None, ids: tuple[str, ...] = ()) -> Any:
+def _dlq_filter(
+    merchant: str | None,
+    platform: str | None,
+    error_class: str | None,
+    status: int | None,
+    event: str | None,
+    since: str | None,
+    until: str | None,
+    ids: tuple[str, ...] = (),
+) -> Any:
     from datetime import datetime
 
     from pipeline.dlq import DlqFilter
@@ -135,39 +161,67 @@ def _dlq_filter(merchant: str | None, platform: str | None, error_class: str | N
             raise click.BadParameter(f"not an ISO 8601 time: {text!r}", param_hint=name) from None
         return value if value.tzinfo else value.replace(tzinfo=UTC)
 
-    return DlqFilter(merchant=merchant, platform=platform, error_class=error_class, http_status=status,
-                     event_name=event, since=when(since, "--since"), until=when(until, "--until"),
-                     ids=frozenset(ids))
+    return DlqFilter(
+        merchant=merchant,
+        platform=platform,
+        error_class=error_class,
+        http_status=status,
+        event_name=event,
+        since=when(since, "--since"),
+        until=when(until, "--until"),
+        ids=frozenset(ids),
+    )
 
 
 def _dlq_filters(f: Any) -> Any:
-    for option in reversed([
-        click.option("--merchant"), click.option("--platform", type=click.Choice(PLATFORMS)),
-        click.option("--error-class", help="e.g. FatalError, RetriableError, AuthError"),
-        click.option("--status", type=int, help="HTTP status of the last attempt"),
-        click.option("--event", help='event name, e.g. "Smile Points Earned"'),
-        click.option("--since", help="ISO 8601; dead-lettered at or after"),
-        click.option("--until", help="ISO 8601; dead-lettered before"),
-    ]):
+    for option in reversed(
+        [
+            click.option("--merchant"),
+            click.option("--platform", type=click.Choice(PLATFORMS)),
+            click.option("--error-class", help="e.g. FatalError, RetriableError, AuthError"),
+            click.option("--status", type=int, help="HTTP status of the last attempt"),
+            click.option("--event", help='event name, e.g. "Smile Points Earned"'),
+            click.option("--since", help="ISO 8601; dead-lettered at or after"),
+            click.option("--until", help="ISO 8601; dead-lettered before"),
+        ]
+    ):
         f = option(f)
     return f
 
 
-def _selected(merchant: str | None, platform: str | None, error_class: str | None, status: int | None,
-              event: str | None, since: str | None, until: str | None, ids: tuple[str, ...] = ()) -> list[Any]:
+def _selected(
+    merchant: str | None,
+    platform: str | None,
+    error_class: str | None,
+    status: int | None,
+    event: str | None,
+    since: str | None,
+    until: str | None,
+    ids: tuple[str, ...] = (),
+) -> list[Any]:
     from pipeline.dlq import entries
 
     rt = _runtime(secrets=False)
     _known(rt, merchant, platform)
     pairs = [(m, p.kind) for m, c in sorted(rt.connections.items()) for p in c.platforms]
-    return list(entries(rt.journal, pairs,
-                        _dlq_filter(merchant, platform, error_class, status, event, since, until, ids)))
+    return list(
+        entries(rt.journal, pairs, _dlq_filter(merchant, platform, error_class, status, event, since, until, ids))
+    )
 
 
 def _row(e: Any) -> dict[str, Any]:
-    return {"id": e.id, "merchant": e.merchant, "platform": e.platform, "kind": e.kind, "event": e.event_name,
-            "error_class": e.error_class, "http_status": e.http_status, "reason": mask(e.reason),
-            "attempts": len(e.attempts), "dead_lettered_at": e.dead_lettered_at.isoformat()}
+    return {
+        "id": e.id,
+        "merchant": e.merchant,
+        "platform": e.platform,
+        "kind": e.kind,
+        "event": e.event_name,
+        "error_class": e.error_class,
+        "http_status": e.http_status,
+        "reason": mask(e.reason),
+        "attempts": len(e.attempts),
+        "dead_lettered_at": e.dead_lettered_at.isoformat(),
+    }
 
 
 @main.group()
@@ -191,8 +245,10 @@ def dlq_list(as_json: bool, limit: int, **filters: Any) -> None:
         return
     click.echo(f"{'ID':<17} {'MERCHANT':<20} {'PLATFORM':<10} {'STATUS':<6} {'ERROR':<15} EVENT / REASON")
     for r in rows:
-        click.echo(f"{r['id']:<17} {r['merchant']:<20} {r['platform']:<10} {r['http_status'] or '-'!s:<6} "
-                   f"{r['error_class']:<15} {r['event'] or r['kind']}: {r['reason'][:80]}")
+        click.echo(
+            f"{r['id']:<17} {r['merchant']:<20} {r['platform']:<10} {r['http_status'] or '-'!s:<6} "
+            f"{r['error_class']:<15} {r['event'] or r['kind']}: {r['reason'][:80]}"
+        )
 
 
 @dlq.command("show")
@@ -205,16 +261,34 @@ def dlq_show(entry_id: str) -> None:
         sys.exit(1)
     e = found[0]
     item = e.delivery.item
-    click.echo(json.dumps(mask({**_row(e), "delivery_id": e.delivery.id, "response_excerpt": e.response_excerpt,
-                                "attempts": e.attempts, "properties": {k: str(v) for k, v in item.properties.items()},
-                                "customer": item.customer.to_dict()}), indent=2, sort_keys=True))
+    click.echo(
+        json.dumps(
+            mask(
+                {
+                    **_row(e),
+                    "delivery_id": e.delivery.id,
+                    "response_excerpt": e.response_excerpt,
+                    "attempts": e.attempts,
+                    "properties": {k: str(v) for k, v in item.properties.items()},
+                    "customer": item.customer.to_dict(),
+                }
+            ),
+            indent=2,
+            sort_keys=True,
+        )
+    )
 
 
 @dlq.command("replay")
 @_dlq_filters
 @click.option("--id", "ids", multiple=True, help="Only these entries (repeatable).")
-@click.option("--share", default=0.5, show_default=True, type=click.FloatRange(0.01, 1.0),
-              help="Most of a platform's rate the replay may take, so live traffic keeps flowing.")
+@click.option(
+    "--share",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0.01, 1.0),
+    help="Most of a platform's rate the replay may take, so live traffic keeps flowing.",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would be replayed; change nothing.")
 def dlq_replay(ids: tuple[str, ...], share: float, dry_run: bool, **filters: Any) -> None:
     """Deliver the matching entries again; each leaves the queue once its replay succeeded."""
@@ -225,8 +299,10 @@ def dlq_replay(ids: tuple[str, ...], share: float, dry_run: bool, **filters: Any
     rates = {(m, p.kind): p.rate_per_s for m, c in rt.connections.items() for p in c.platforms}
     report = replay(selected, due=rt.due, clock=rt.clock, share=share, rates=rates, dry_run=dry_run)
     verb = "would replay" if dry_run else "replaying"
-    click.echo(f"{verb} {report.replayed} entr{'y' if report.replayed == 1 else 'ies'} in {report.batches} "
-               f"batch(es), paced over {report.paced_over_s:.0f}s at {share:.0%} of each platform's rate")
+    click.echo(
+        f"{verb} {report.replayed} entr{'y' if report.replayed == 1 else 'ies'} in {report.batches} "
+        f"batch(es), paced over {report.paced_over_s:.0f}s at {share:.0%} of each platform's rate"
+    )
     for connection, n in sorted(report.by_connection.items()):
         click.echo(f"  {connection}: {n}")
 
@@ -265,7 +341,9 @@ def connection_resume(merchant: str, platform: str) -> None:
     pauses = rt.pauses
     was = pauses.get(merchant, platform)
     pauses.resume(merchant, platform)
-    click.echo(f"resumed {merchant}/{platform}" + (f" (was paused: {mask(was.reason)})" if was else " (was not paused)"))
+    click.echo(
+        f"resumed {merchant}/{platform}" + (f" (was paused: {mask(was.reason)})" if was else " (was not paused)")
+    )
 
 
 @main.command()
@@ -311,8 +389,10 @@ def sync_initial(merchant: str, full: bool) -> None:
         click.echo("interrupted: run the same command again to resume from the last page", err=True)
         sys.exit(130)
     bar.close()
-    click.echo(f"{'resumed and ' if report.resumed else ''}handed over {report.customers} customers "
-               f"({report.deliveries} profile updates) to the bulk queue; `loyalty-pipeline status` shows delivery")
+    click.echo(
+        f"{'resumed and ' if report.resumed else ''}handed over {report.customers} customers "
+        f"({report.deliveries} profile updates) to the bulk queue; `loyalty-pipeline status` shows delivery"
+    )
 
 
 import workers.cli_console  # noqa: E402  (console, customer, connection list)
@@ -330,6 +410,9 @@ def main(args: list[str] | None = None, **kwargs: Any) -> Any:  # type: ignore[n
             where = Settings.from_env().redis_url.rsplit("@", 1)[-1]
         except Exception:  # noqa: BLE001 - the settings are not what is wrong here
             where = "REDIS_URL"
-        click.echo(f"loyalty-pipeline: Redis at {where} did not answer ({type(exc).__name__}: "
-                   f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})", err=True)
+        click.echo(
+            f"loyalty-pipeline: Redis at {where} did not answer ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})",
+            err=True,
+        )
         sys.exit(1)

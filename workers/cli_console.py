@@ -15,8 +15,13 @@ __all__: list[str] = []
 
 
 @main.command()
-@click.option("--bind", default="127.0.0.1:8081", show_default=True, envvar="CONSOLE_BIND",
-              help="HOST:PORT. Off loopback, CONSOLE_TOKEN must be set.")
+@click.option(
+    "--bind",
+    default="127.0.0.1:8081",
+    show_default=True,
+    envvar="CONSOLE_BIND",
+    help="HOST:PORT. Off loopback, CONSOLE_TOKEN must be set.",
+)
 @click.option("--threads", default=8, show_default=True)
 def console(bind: str, threads: int) -> None:
     """Serve the operator console (overview, dead letters, quarantine, customers, connections)."""
@@ -50,10 +55,15 @@ def customer(who: str, as_json: bool) -> None:
         return
     click.echo(f"{'WHEN':<20} {'MERCHANT':<18} {'PLATFORM':<10} {'STATE':<13} WHAT / DETAIL")
     for latest, _ in groups:
-        detail = {"delivered": f"key {latest.delivery_id}", "dead_lettered": f"dlq {latest.dlq_id}: {latest.detail}",
-                  "retrying": f"answered {latest.http_status or latest.detail}"}.get(latest.outcome, latest.detail)
-        click.echo(f"{latest.at[:19]:<20} {latest.merchant:<18} {latest.platform:<10} {latest.outcome:<13} "
-                   f"{latest.name}: {mask(detail)}")
+        detail = {
+            "delivered": f"key {latest.delivery_id}",
+            "dead_lettered": f"dlq {latest.dlq_id}: {latest.detail}",
+            "retrying": f"answered {latest.http_status or latest.detail}",
+        }.get(latest.outcome, latest.detail)
+        click.echo(
+            f"{latest.at[:19]:<20} {latest.merchant:<18} {latest.platform:<10} {latest.outcome:<13} "
+            f"{latest.name}: {mask(detail)}"
+        )
 
 
 @connection.command("list")
@@ -66,10 +76,19 @@ def connection_list(as_json: bool) -> None:
         cred = creds.get(merchant, "provider", conn.provider.kind)
         for account in conn.platforms:
             pause = pauses.get(merchant, account.kind)
-            row = {"merchant": merchant, "provider": conn.provider.kind, "platform": account.kind,
-                   "paused": {"reason": mask(pause.reason), "since": pause.since.isoformat(),
-                              "until": pause.until.isoformat() if pause.until else None} if pause else None,
-                   "provider_credential_failing": mask(cred.reason) if cred else None}
+            row = {
+                "merchant": merchant,
+                "provider": conn.provider.kind,
+                "platform": account.kind,
+                "paused": {
+                    "reason": mask(pause.reason),
+                    "since": pause.since.isoformat(),
+                    "until": pause.until.isoformat() if pause.until else None,
+                }
+                if pause
+                else None,
+                "provider_credential_failing": mask(cred.reason) if cred else None,
+            }
             if as_json:
                 click.echo(json.dumps(row, sort_keys=True))
             else:

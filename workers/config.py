@@ -13,7 +13,16 @@ from pipeline.redisurl import broker_options
 from pipeline.settings import Settings
 from pipeline.state.locks import LockTimeout
 
-__all__ = ["BROKER_SOCKET_TIMEOUT_S", "BULK_QUEUE", "INFRA_ERRORS", "INGEST_QUEUE", "WEBHOOK_QUEUE", "celery_config", "delivery_queue", "queue_names"]
+__all__ = [
+    "BROKER_SOCKET_TIMEOUT_S",
+    "BULK_QUEUE",
+    "INFRA_ERRORS",
+    "INGEST_QUEUE",
+    "WEBHOOK_QUEUE",
+    "celery_config",
+    "delivery_queue",
+    "queue_names",
+]
 
 INGEST_QUEUE = "ingest"
 #: Accepted webhooks: short tasks, kept apart from long syncs so they are handled promptly.
@@ -43,9 +52,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return {
         **broker,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {**broker["broker_transport_options"], "visibility_timeout": VISIBILITY_TIMEOUT_S,
-                                       "socket_timeout": BROKER_SOCKET_TIMEOUT_S,
-                                       "socket_connect_timeout": BROKER_SOCKET_TIMEOUT_S},
+        "broker_transport_options": {
+            **broker["broker_transport_options"],
+            "visibility_timeout": VISIBILITY_TIMEOUT_S,
+            "socket_timeout": BROKER_SOCKET_TIMEOUT_S,
+            "socket_connect_timeout": BROKER_SOCKET_TIMEOUT_S,
+        },
         # each queue its own direct exchange and routing key: a message goes to exactly one queue
         # (a bare Queue(name) binds to the default exchange and key, so every queue gets every message)
         "task_queues": [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in queue_names()],

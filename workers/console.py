@@ -48,8 +48,16 @@ def build(settings: Settings, connections: Mapping[str, Connection], *, token: s
 
         rt.ingestor(merchant, enqueue).hand_over(records)
 
-    deps = ConsoleDeps(redis=rt.redis, connections=connections, clock=rt.clock, due=rt.due, queues=queue_names(),
-                       dedup_ttl_s=settings.dedup_ttl_s, handover=handover, status=rt.status_stores())
+    deps = ConsoleDeps(
+        redis=rt.redis,
+        connections=connections,
+        clock=rt.clock,
+        due=rt.due,
+        queues=queue_names(),
+        dedup_ttl_s=settings.dedup_ttl_s,
+        handover=handover,
+        status=rt.status_stores(),
+    )
     return make_console(deps, ConsoleAuth(token))
 
 
@@ -67,9 +75,14 @@ def serve(bind: str, *, env: Mapping[str, str] | None = None, threads: int = 8) 
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            options: dict[str, Any] = {"bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-                                       "workers": 1, "worker_class": "gthread", "threads": threads,
-                                       "accesslog": "-", "timeout": 60}
+            options: dict[str, Any] = {
+                "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+                "workers": 1,
+                "worker_class": "gthread",
+                "threads": threads,
+                "accesslog": "-",
+                "timeout": 60,
+            }
             for key, value in options.items():
                 self.cfg.set(key, value)
 

@@ -66,8 +66,13 @@ def dispatch_once() -> Counter[str]:
     now_s = runtime().clock.now().timestamp()
     for kind in LEASE_KINDS:
         for name, holder in runtime().leases.expired(kind, now_s=now_s, limit=RESUME_LIMIT):
-            log.warning("%s of %s resumed: its holder %s stopped renewing its lease", kind, name, holder or "?",
-                        extra={"merchant": name})
+            log.warning(
+                "%s of %s resumed: its holder %s stopped renewing its lease",
+                kind,
+                name,
+                holder or "?",
+                extra={"merchant": name},
+            )
             resume(kind, name)
             done[f"resumed_{kind}"] += 1
     return done
@@ -89,12 +94,15 @@ def _loop(stop: threading.Event, rng: random.Random) -> None:
         if now - last_summary >= SUMMARY_EVERY_S:
             totals.update({f"{task} tasks": n for task, n in quiet.take().items()})
             if totals:
-                log.info("housekeeping, last %.0f s: %d dispatcher turns, %s", now - last_summary, turns,
-                         ", ".join(f"{k} {v}" for k, v in sorted(totals.items())))
+                log.info(
+                    "housekeeping, last %.0f s: %d dispatcher turns, %s",
+                    now - last_summary,
+                    turns,
+                    ", ".join(f"{k} {v}" for k, v in sorted(totals.items())),
+                )
             totals, turns, last_summary = Counter(), 0, now
 
 
 @worker_ready.connect
 def _start_dispatcher(**_: Any) -> None:
-    threading.Thread(target=_loop, args=(threading.Event(), random.Random()), name="dispatcher",
-                     daemon=True).start()
+    threading.Thread(target=_loop, args=(threading.Event(), random.Random()), name="dispatcher", daemon=True).start()

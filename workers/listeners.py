@@ -39,8 +39,12 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
 
 def listeners(env: Mapping[str, str] | None = None) -> Listeners:
     env = os.environ if env is None else env
-    found = Listeners(web_host=env.get("WEB_HOST") or "0.0.0.0", port=_port(env, "PORT", 8000),
-                      ops_host=env.get("OPS_HOST") or "127.0.0.1", ops_port=_port(env, "OPS_PORT", 9180))
+    found = Listeners(
+        web_host=env.get("WEB_HOST") or "0.0.0.0",
+        port=_port(env, "PORT", 8000),
+        ops_host=env.get("OPS_HOST") or "127.0.0.1",
+        ops_port=_port(env, "OPS_PORT", 9180),
+    )
     if found.port == found.ops_port:
         raise ValueError(f"OPS_PORT must differ from PORT ({found.port}): /metrics must not be on the public port")
     return found

@@ -41,8 +41,9 @@ def configure(settings: Settings) -> None:
     if settings.sentry_dsn:
         from sentry_sdk.integrations.celery import CeleryIntegration
 
-        init_sentry(settings.sentry_dsn, environment=settings.sentry_environment or None,
-                    integrations=[CeleryIntegration()])
+        init_sentry(
+            settings.sentry_dsn, environment=settings.sentry_environment or None, integrations=[CeleryIntegration()]
+        )
 
 
 _served: list[int] = []
@@ -52,8 +53,10 @@ _served: list[int] = []
 def _check_pool(sender: Any = None, **_: Any) -> None:
     pool = getattr(getattr(sender, "pool_cls", None), "__module__", "") or ""
     if runtime().settings.metrics_port is not None and pool.endswith("prefork"):
-        log.warning("METRICS_PORT with the prefork pool: tasks run in child processes, whose counters this "
-                    "port does not serve; use --pool threads")
+        log.warning(
+            "METRICS_PORT with the prefork pool: tasks run in child processes, whose counters this "
+            "port does not serve; use --pool threads"
+        )
 
 
 @worker_ready.connect

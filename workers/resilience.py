@@ -23,8 +23,9 @@ T = TypeVar("T")
 PATIENCE_S = 180.0
 
 
-def until_redis_answers(work: Callable[[], T], *, patience_s: float = PATIENCE_S,
-                        sleep: Callable[[float], None] = time.sleep) -> T:
+def until_redis_answers(
+    work: Callable[[], T], *, patience_s: float = PATIENCE_S, sleep: Callable[[float], None] = time.sleep
+) -> T:
     """Run ``work``; on a Redis error, wait (1, 2, 4 … 10 s) and run it again, up to ``patience_s``."""
     waited, delay = 0.0, 1.0
     while True:

@@ -25,8 +25,14 @@ def build_schedule(connections: Mapping[str, Connection]) -> dict[str, dict[str,
     deliveries are handed out by the workers themselves (workers/dispatch.py), not by beat."""
     schedule: dict[str, dict[str, Any]] = {}
     # liveness that proves consumption: whichever worker consumes one records it (workers/observability.py)
-    schedule |= {f"heartbeat:{queue}": {"task": "lp.heartbeat", "schedule": timedelta(seconds=10),
-                                        "options": {"queue": queue, "expires": 10}} for queue in queue_names()}
+    schedule |= {
+        f"heartbeat:{queue}": {
+            "task": "lp.heartbeat",
+            "schedule": timedelta(seconds=10),
+            "options": {"queue": queue, "expires": 10},
+        }
+        for queue in queue_names()
+    }
     schedule |= {
         f"balances:{merchant}": {
             "task": BALANCE_TASK,

@@ -39,8 +39,12 @@ def _accept(provider: str, merchant: str, message_id: str) -> None:
     # the message carries the id only: the body (personal data) waits in Redis (pipeline.webhooks.replay).
     # One retry (a broker connection dropped since the last request): each attempt waits at most
     # BROKER_SOCKET_TIMEOUT_S, so a frozen broker is a 503 in ~2 × 5 s, inside Okendo's 15 s deadline.
-    handle_webhook.apply_async((provider, merchant), {"ref": message_id}, retry=True,
-                               retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5})
+    handle_webhook.apply_async(
+        (provider, merchant),
+        {"ref": message_id},
+        retry=True,
+        retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5},
+    )
 
 
 def _read_deadline() -> AbstractContextManager[Any]:
@@ -66,8 +70,22 @@ def _known_keys() -> Iterator[str]:
 
 #: The replay guard's own client (Runtime.web_replay_guard): REDIS_TIMEOUT_S is well inside a sender's
 #: deadline (Okendo: 15 s).
-_public = make_app(resolve=runtime.webhook_endpoint, accept=_accept, replays=runtime.web_replay_guard(REDIS_TIMEOUT_S),
-                   clock=runtime.clock, observe=record_webhook_intake, read_deadline=_read_deadline)
-_ops = ops_app(web_routes(state=runtime.redis, broker=runtime.broker_redis(), queues=queue_names(),
-                          known_keys=_known_keys, cache_s=METRICS_CACHE_S, connections=runtime.connections))
+_public = make_app(
+    resolve=runtime.webhook_endpoint,
+    accept=_accept,
+    replays=runtime.web_replay_guard(REDIS_TIMEOUT_S),
+    clock=runtime.clock,
+    observe=record_webhook_intake,
+    read_deadline=_read_deadline,
+)
+_ops = ops_app(
+    web_routes(
+        state=runtime.redis,
+        broker=runtime.broker_redis(),
+        queues=queue_names(),
+        known_keys=_known_keys,
+        cache_s=METRICS_CACHE_S,
+        connections=runtime.connections,
+    )
+)
 application = by_listener(_public, _ops, listeners().ops_port)

@@ -61,8 +61,13 @@ Publish = Callable[..., None]
 class Runtime:
     """Per-process adapters, built lazily (after the worker forks) and reused across tasks."""
 
-    def __init__(self, settings: Settings, connections: Mapping[str, Connection], clock: Clock | None = None,
-                 publish: Publish | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        connections: Mapping[str, Connection],
+        clock: Clock | None = None,
+        publish: Publish | None = None,
+    ) -> None:
         self.settings = settings
         self.connections = connections
         self.clock = clock or SystemClock()
@@ -135,8 +140,14 @@ class Runtime:
     def web_replay_guard(self, timeout_s: float) -> RedisReplayGuard:
         """The web process's guard, on its own client: a frozen Redis costs a request ``timeout_s``,
         then 503, well inside a sender's deadline, instead of holding it until Redis wakes."""
-        return RedisReplayGuard(connect(self.settings.redis_url, socket_timeout=timeout_s,
-                                        socket_connect_timeout=timeout_s, health_check_interval=30))
+        return RedisReplayGuard(
+            connect(
+                self.settings.redis_url,
+                socket_timeout=timeout_s,
+                socket_connect_timeout=timeout_s,
+                health_check_interval=30,
+            )
+        )
 
     def broker_redis(self) -> Redis | None:
         """The broker's Redis, for queue depths (None when the broker is not Redis)."""
@@ -153,8 +164,14 @@ class Runtime:
 
     def status_stores(self) -> Stores:
         """What ``pipeline.status.collect`` reads."""
-        return Stores(redis=self.redis, cursors=self.cursors, credentials=self.credentials, pauses=self.pauses,
-                      counters=self.counters, scopes=self.scopes)
+        return Stores(
+            redis=self.redis,
+            cursors=self.cursors,
+            credentials=self.credentials,
+            pauses=self.pauses,
+            counters=self.counters,
+            scopes=self.scopes,
+        )
 
     def enqueue_for(self, merchant: str, queue: str | None = None) -> Enqueue:
         """Hands ``merchant``'s batches to delivery (on ``queue``, default each platform's own)."""
@@ -170,10 +187,19 @@ class Runtime:
     def bulk_sync(self, merchant: str, queue: str, *, full: bool = False, name: str = "initial") -> BulkSync:
         """Every customer of ``merchant``'s provider to every connected platform, through ``queue``."""
         conn = self.connection(merchant)
-        return BulkSync(merchant=merchant, provider=self.provider(merchant), platforms=[p.kind for p in conn.platforms],
-                        enqueue=self.enqueue_for(merchant, queue), mapper=self.mapper, cursors=self.cursors,
-                        progress=self.bulk_progress, clock=self.clock, batch_size=self.settings.delivery_batch_size,
-                        full=full, name=name)
+        return BulkSync(
+            merchant=merchant,
+            provider=self.provider(merchant),
+            platforms=[p.kind for p in conn.platforms],
+            enqueue=self.enqueue_for(merchant, queue),
+            mapper=self.mapper,
+            cursors=self.cursors,
+            progress=self.bulk_progress,
+            clock=self.clock,
+            batch_size=self.settings.delivery_batch_size,
+            full=full,
+            name=name,
+        )
 
     @cached_property
     def keeper(self) -> Keeper:
@@ -185,36 +211,79 @@ class Runtime:
         """The catalog mapper; Okendo records first update their customer's aggregates in Redis."""
         return OkendoMapper(RedisContributions(self.redis), self.clock)
 
-    def _client(self, role: str, merchant: str, kind: str, base_url: str, headers: dict[str, str],
-                rate_per_s: float | None, *, max_wait_s: float | None = None, rate_scale: float = 1.0) -> httpx.Client:
+    def _client(
+        self,
+        role: str,
+        merchant: str,
+        kind: str,
+        base_url: str,
+        headers: dict[str, str],
+        rate_per_s: float | None,
+        *,
+        max_wait_s: float | None = None,
+        rate_scale: float = 1.0,
+    ) -> httpx.Client:
         if os.getpid() != self._pid:  # forked: never share sockets with the parent
             self._clients.clear()
             self._pid = os.getpid()
         key = (f"{role}:{merchant}", kind)
         if key not in self._clients:
-            throttle = Throttle(limiter=self.limiter, clock=self.clock, kind=kind, scope=f"{role}:{kind}:{merchant}",
-                                rate_per_s=rate_per_s, max_wait_s=max_wait_s, rate_scale=rate_scale)
-            self._clients[key] = build_client(base_url=base_url, headers=headers,
-                                              timeout_s=self.settings.http_timeout_s, before_request=throttle.before,
-                                              after_response=throttle.after)
+            throttle = Throttle(
+                limiter=self.limiter,
+                clock=self.clock,
+                kind=kind,
+                scope=f"{role}:{kind}:{merchant}",
+                rate_per_s=rate_per_s,
+                max_wait_s=max_wait_s,
+                rate_scale=rate_scale,
+            )
+            self._clients[key] = build_client(
+                base_url=base_url,
+                headers=headers,
+                timeout_s=self.settings.http_timeout_s,
+                before_request=throttle.before,
+                after_response=throttle.after,
+            )
         return self._clients[key]
 
     def provider(self, merchant: str) -> Provider:
         account = self.connection(merchant).provider
         cls = PROVIDERS[account.kind]
-        client = self._client("provider", merchant, account.kind, account.base_url, cls.auth_headers(account),
-                              account.rate_per_s, rate_scale=account.rate_scale)
-        return cls(merchant=merchant, account=account, client=client, directory=RedisCustomerDirectory(self.redis),
-                   snapshots=RedisSnapshotStore(self.redis), clock=self.clock)
+        client = self._client(
+            "provider",
+            merchant,
+            account.kind,
+            account.base_url,
+            cls.auth_headers(account),
+            account.rate_per_s,
+            rate_scale=account.rate_scale,
+        )
+        return cls(
+            merchant=merchant,
+            account=account,
+            client=client,
+            directory=RedisCustomerDirectory(self.redis),
+            snapshots=RedisSnapshotStore(self.redis),
+            clock=self.clock,
+        )
 
     def ingestor(self, merchant: str, enqueue: Enqueue) -> Ingestor:
         conn = self.connection(merchant)
         return Ingestor(
-            merchant=merchant, provider=self.provider(merchant), platforms=[p.kind for p in conn.platforms],
-            enqueue=enqueue, mapper=self.mapper, cursors=self.cursors, ledger=self.ledger,
-            quarantine=self.journal, counters=self.counters, clock=self.clock,
-            lookback_s=conn.provider.lookback_s, batch_size=self.settings.delivery_batch_size,
-            seen_ttl_s=self.settings.dedup_ttl_s, scopes=self.scopes,
+            merchant=merchant,
+            provider=self.provider(merchant),
+            platforms=[p.kind for p in conn.platforms],
+            enqueue=enqueue,
+            mapper=self.mapper,
+            cursors=self.cursors,
+            ledger=self.ledger,
+            quarantine=self.journal,
+            counters=self.counters,
+            clock=self.clock,
+            lookback_s=conn.provider.lookback_s,
+            batch_size=self.settings.delivery_batch_size,
+            seen_ttl_s=self.settings.dedup_ttl_s,
+            scopes=self.scopes,
         )
 
     def webhook_endpoint(self, provider: str, merchant: str) -> Endpoint | None:
@@ -222,32 +291,58 @@ class Runtime:
         conn = self.connections.get(merchant)
         if conn is None or conn.provider.kind != provider or conn.provider.webhook_secret is None:
             return None
-        return Endpoint(provider=provider, merchant=merchant, scheme=WEBHOOK_SCHEMES[provider],
-                        secret=conn.provider.webhook_secret)
+        return Endpoint(
+            provider=provider, merchant=merchant, scheme=WEBHOOK_SCHEMES[provider], secret=conn.provider.webhook_secret
+        )
 
     def webhook_intake(self, merchant: str, enqueue: Enqueue) -> WebhookIntake:
         conn = self.connection(merchant)
         return WebhookIntake(
-            merchant=merchant, provider=conn.provider.kind, hand_over=self.ingestor(merchant, enqueue).hand_over,
-            snapshots=RedisSnapshotStore(self.redis), sequences=RedisSequenceStore(self.redis),
-            quarantine_journal=self.journal, counters=self.counters, clock=self.clock,
-            locks=RedisLocks(self.redis, keeper=self.keeper))
+            merchant=merchant,
+            provider=conn.provider.kind,
+            hand_over=self.ingestor(merchant, enqueue).hand_over,
+            snapshots=RedisSnapshotStore(self.redis),
+            sequences=RedisSequenceStore(self.redis),
+            quarantine_journal=self.journal,
+            counters=self.counters,
+            clock=self.clock,
+            locks=RedisLocks(self.redis, keeper=self.keeper),
+        )
 
     def deliverer(self, merchant: str, platform: str) -> Deliverer:
         account = self.connection(merchant).platform(platform)
         cls = DESTINATIONS[account.kind]
-        client = self._client("platform", merchant, account.kind, account.base_url, cls.auth_headers(account),
-                              account.rate_per_s, max_wait_s=self.settings.max_inline_wait_s,
-                              rate_scale=account.rate_scale)
-        destination = cls(merchant=merchant, account=account, client=client,
-                          subscribers=RedisSubscriberCache(self.redis))
+        client = self._client(
+            "platform",
+            merchant,
+            account.kind,
+            account.base_url,
+            cls.auth_headers(account),
+            account.rate_per_s,
+            max_wait_s=self.settings.max_inline_wait_s,
+            rate_scale=account.rate_scale,
+        )
+        destination = cls(
+            merchant=merchant, account=account, client=client, subscribers=RedisSubscriberCache(self.redis)
+        )
         journal = self.journal
         s = self.settings
         return Deliverer(
-            merchant=merchant, platform=platform, destination=destination, ledger=self.ledger,
-            dead_letters=journal, skipped=journal, counters=self.counters, clock=self.clock,
-            pauses=self.pauses, profiles=RedisProfileStates(self.redis),
-            dedup_ttl_s=s.dedup_ttl_s, max_attempts=s.delivery_max_attempts, retry_base_s=s.delivery_retry_base_s,
-            retry_max_s=s.delivery_retry_max_s, worker=self.worker, persist=until_redis_answers,
+            merchant=merchant,
+            platform=platform,
+            destination=destination,
+            ledger=self.ledger,
+            dead_letters=journal,
+            skipped=journal,
+            counters=self.counters,
+            clock=self.clock,
+            pauses=self.pauses,
+            profiles=RedisProfileStates(self.redis),
+            dedup_ttl_s=s.dedup_ttl_s,
+            max_attempts=s.delivery_max_attempts,
+            retry_base_s=s.delivery_retry_base_s,
+            retry_max_s=s.delivery_retry_max_s,
+            worker=self.worker,
+            persist=until_redis_answers,
             trail=self.trail,
         )

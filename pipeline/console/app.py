@@ -25,9 +25,13 @@ log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
 MAX_FORM_BYTES = 1 << 20
 _STATIC = {"live.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
-_HEADERS = [("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"),
-            ("X-Frame-Options", "DENY"), ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"),
-            ("Cache-Control", "no-store")]
+_HEADERS = [
+    ("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"),
+    ("X-Frame-Options", "DENY"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cache-Control", "no-store"),
+]
 
 
 @dataclass
@@ -76,10 +80,15 @@ def _request(environ: dict[str, Any]) -> Request:
     with suppress(Exception):  # a malformed cookie header is no cookie
         cookie.load(environ.get("HTTP_COOKIE", ""))
     headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
-    return Request(method=method, path=environ.get("PATH_INFO", "/") or "/",
-                   query=parse_qs(environ.get("QUERY_STRING", "")), form=form,
-                   cookies={k: m.value for k, m in cookie.items()}, headers=headers,
-                   secure=environ.get("wsgi.url_scheme") == "https" or headers.get("x-forwarded-proto") == "https")
+    return Request(
+        method=method,
+        path=environ.get("PATH_INFO", "/") or "/",
+        query=parse_qs(environ.get("QUERY_STRING", "")),
+        form=form,
+        cookies={k: m.value for k, m in cookie.items()},
+        headers=headers,
+        secure=environ.get("wsgi.url_scheme") == "https" or headers.get("x-forwarded-proto") == "https",
+    )
 
 
 Handler = Callable[["Console", Request, re.Match[str]], Response]
@@ -92,12 +101,17 @@ class Console:
         self.deps = deps
         self.auth = auth
         self._routes = [(method, re.compile(f"^{pattern}$"), handler) for method, pattern, handler in routes]
-        self._env = Environment(loader=PackageLoader("pipeline.console", "templates"),
-                                autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
+        self._env = Environment(
+            loader=PackageLoader("pipeline.console", "templates"),
+            autoescape=select_autoescape(default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
 
     def render(self, request: Request, template: str, **context: Any) -> Response:
-        body = self._env.get_template(template).render(csrf=request.csrf, auth_required=self.auth.required,
-                                                      path=request.path, deps=self.deps, **context)
+        body = self._env.get_template(template).render(
+            csrf=request.csrf, auth_required=self.auth.required, path=request.path, deps=self.deps, **context
+        )
         return Response(body=body.encode())
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -106,10 +120,17 @@ class Console:
             response = self._dispatch(request)
         except redis.RedisError as exc:
             log.warning("console: Redis did not answer: %s", type(exc).__name__)
-            response = Response("503 Service Unavailable", f"Redis did not answer ({type(exc).__name__}); "
-                                "try again in a moment".encode(), "text/plain; charset=utf-8")
-        headers = [("Content-Type", response.content_type), ("Content-Length", str(len(response.body))),
-                   *_HEADERS, *response.headers]
+            response = Response(
+                "503 Service Unavailable",
+                f"Redis did not answer ({type(exc).__name__}); try again in a moment".encode(),
+                "text/plain; charset=utf-8",
+            )
+        headers = [
+            ("Content-Type", response.content_type),
+            ("Content-Length", str(len(response.body))),
+            *_HEADERS,
+            *response.headers,
+        ]
         start_response(response.status, headers)
         return [response.body]
 
@@ -119,7 +140,7 @@ class Console:
         if request.path == "/favicon.ico":
             return Response("204 No Content")
         if request.path.startswith("/static/"):
-            return self._static(request.path[len("/static/"):])
+            return self._static(request.path[len("/static/") :])
         new_cookie = None
         request.session = self.auth.session(request.cookies.get(COOKIE))
         if request.session is None and not self.auth.required:
@@ -133,8 +154,9 @@ class Console:
         elif request.session is None:
             return Response.redirect("/login")
         elif request.method == "POST" and not self.auth.check_csrf(request.session, request.arg("csrf")):
-            return Response("403 Forbidden", b"missing or wrong CSRF token: reload the page and try again",
-                            "text/plain")
+            return Response(
+                "403 Forbidden", b"missing or wrong CSRF token: reload the page and try again", "text/plain"
+            )
         else:
             response = self._route(request)
         if new_cookie:

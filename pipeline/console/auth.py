@@ -42,8 +42,11 @@ def is_loopback(host: str) -> bool:
 def require_credentials(host: str, token: str | None) -> None:
     """Refuse to serve the console off loopback without credentials (ConfigError names the fix)."""
     if not token and not is_loopback(host):
-        raise ConfigError(f"the console binds {host}, which is not loopback: set CONSOLE_TOKEN "
-                          "(or bind 127.0.0.1 and reach it through a tunnel)", key="CONSOLE_TOKEN")
+        raise ConfigError(
+            f"the console binds {host}, which is not loopback: set CONSOLE_TOKEN "
+            "(or bind 127.0.0.1 and reach it through a tunnel)",
+            key="CONSOLE_TOKEN",
+        )
     if token and len(token) < 16:
         raise ConfigError("must be at least 16 characters", key="CONSOLE_TOKEN")
 
@@ -55,8 +58,9 @@ class Session:
 
 
 class ConsoleAuth:
-    def __init__(self, token: str | None, *, session_ttl_s: int = 12 * 3600,
-                 now_s: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, token: str | None, *, session_ttl_s: int = 12 * 3600, now_s: Callable[[], float] = time.time
+    ) -> None:
         self._token = token or None
         self._key = hashlib.sha256(b"lp-console-session\x00" + token.encode()).digest() if token else os.urandom(32)
         self._ttl_s = session_ttl_s
@@ -95,8 +99,13 @@ class ConsoleAuth:
         return session is not None and bool(presented) and hmac.compare_digest(presented or "", self.csrf(session))
 
     def cookie(self, value: str, *, secure: bool, clear: bool = False) -> str:
-        attrs = [f"{COOKIE}={'' if clear else value}", "Path=/", "HttpOnly", "SameSite=Strict",
-                 f"Max-Age={0 if clear else self._ttl_s}"]
+        attrs = [
+            f"{COOKIE}={'' if clear else value}",
+            "Path=/",
+            "HttpOnly",
+            "SameSite=Strict",
+            f"Max-Age={0 if clear else self._ttl_s}",
+        ]
         if secure:
             attrs.append("Secure")
         return "; ".join(attrs)

@@ -29,8 +29,15 @@ from pipeline.types import Record
 __all__ = ["ConsoleDeps", "customer", "dead_letter", "dead_letters", "overview", "quarantine", "row"]
 
 #: Columns of the overview's flow, in pipeline order: (counter, label).
-FLOW = (("pulled", "pulled"), ("transformed", "transformed"), ("delivered", "delivered"), ("skipped", "skipped"),
-        ("retried", "retrying"), ("dead_lettered", "dead-lettered"), ("rate_limited", "429s"))
+FLOW = (
+    ("pulled", "pulled"),
+    ("transformed", "transformed"),
+    ("delivered", "delivered"),
+    ("skipped", "skipped"),
+    ("retried", "retrying"),
+    ("dead_lettered", "dead-lettered"),
+    ("rate_limited", "429s"),
+)
 
 #: A connection whose last successful pull is older than this many sync intervals is late
 #: (the same N as the SyncLagHigh alert in deploy/prometheus/alerts.yml).
@@ -90,8 +97,17 @@ def overview(deps: ConsoleDeps) -> dict[str, Any]:
                 counts = {**ingest[w.name], **sent[w.name]}
                 per[w.name] = {name: counts.get(name, 0) for name, _ in FLOW}
                 per[w.name]["per_min"] = round(counts.get("delivered", 0) / (w.span_s / 60), 2)
-            flows.append({"merchant": conn["merchant"], "provider": conn["provider"], "platform": p["platform"],
-                          "dlq": p["dlq"], "paused": p["paused"], "limiter": p["limiter"], **per})
+            flows.append(
+                {
+                    "merchant": conn["merchant"],
+                    "provider": conn["provider"],
+                    "platform": p["platform"],
+                    "dlq": p["dlq"],
+                    "paused": p["paused"],
+                    "limiter": p["limiter"],
+                    **per,
+                }
+            )
     data["flows"] = flows
     data["flow_columns"] = FLOW
     for conn in data["connections"]:  # free text from platforms and providers: masked
@@ -105,9 +121,18 @@ def overview(deps: ConsoleDeps) -> dict[str, Any]:
 
 def row(e: DeadLetter) -> dict[str, Any]:
     """A dead letter as the CLI lists it (``dlq list --json``), masked."""
-    return {"id": e.id, "merchant": e.merchant, "platform": e.platform, "kind": e.kind, "event": e.event_name,
-            "error_class": e.error_class, "http_status": e.http_status, "reason": mask(e.reason),
-            "attempts": len(e.attempts), "dead_lettered_at": e.dead_lettered_at.isoformat()}
+    return {
+        "id": e.id,
+        "merchant": e.merchant,
+        "platform": e.platform,
+        "kind": e.kind,
+        "event": e.event_name,
+        "error_class": e.error_class,
+        "http_status": e.http_status,
+        "reason": mask(e.reason),
+        "attempts": len(e.attempts),
+        "dead_lettered_at": e.dead_lettered_at.isoformat(),
+    }
 
 
 def dead_letters(deps: ConsoleDeps, flt: DlqFilter, *, limit: int | None = None) -> list[DeadLetter]:
@@ -122,17 +147,28 @@ def dead_letters(deps: ConsoleDeps, flt: DlqFilter, *, limit: int | None = None)
 def dead_letter(deps: ConsoleDeps, merchant: str, platform: str, entry_id: str) -> dict[str, Any] | None:
     """One entry as ``dlq show`` prints it: the delivery, the request summary, every attempt."""
     for e in entries(RedisJournal(deps.redis), [(merchant, platform)], DlqFilter(ids=frozenset([entry_id]))):
-        found = cast("list[tuple[bytes, dict[bytes, bytes]]]",  # a stream this project writes (journal.py)
-                     deps.redis.xrange(keys.dlq(merchant, platform), min=entry_id, max=entry_id, count=1))
+        found = cast(
+            "list[tuple[bytes, dict[bytes, bytes]]]",  # a stream this project writes (journal.py)
+            deps.redis.xrange(keys.dlq(merchant, platform), min=entry_id, max=entry_id, count=1),
+        )
         raw = json.loads(found[0][1][b"json"]) if found else {}
         item = e.delivery.item
-        return {**row(e), "delivery_id": e.delivery.id, "request": mask(raw.get("request", "")),
-                "response_excerpt": mask(e.response_excerpt), "attempts": e.attempts, "provider": item.provider,
-                "occurred_at": getattr(item, "occurred_at", getattr(item, "as_of", None)),
-                # text is masked; numbers (points, transaction ids) are not personal and stay readable
-                "properties": {k: mask(v) if isinstance(v, str) else str(v) for k, v in item.properties.items()},
-                "customer": {"provider_id": item.customer.provider_id, "email": mask_email(item.customer.email or ""),
-                             "phone": mask_phone(item.customer.phone or "")}}
+        return {
+            **row(e),
+            "delivery_id": e.delivery.id,
+            "request": mask(raw.get("request", "")),
+            "response_excerpt": mask(e.response_excerpt),
+            "attempts": e.attempts,
+            "provider": item.provider,
+            "occurred_at": getattr(item, "occurred_at", getattr(item, "as_of", None)),
+            # text is masked; numbers (points, transaction ids) are not personal and stay readable
+            "properties": {k: mask(v) if isinstance(v, str) else str(v) for k, v in item.properties.items()},
+            "customer": {
+                "provider_id": item.customer.provider_id,
+                "email": mask_email(item.customer.email or ""),
+                "phone": mask_phone(item.customer.phone or ""),
+            },
+        }
     return None
 
 
@@ -146,8 +182,13 @@ def customer(deps: ConsoleDeps, typed: str) -> dict[str, Any]:
         deliveries.append({"latest": latest.__dict__, "history": [h.__dict__ for h in history]})
     platforms = sorted({d["latest"]["platform"] for d in deliveries})
     # entries hold no email or phone (their detail was masked when written)
-    return {"identity": identity, "masked": mask(typed.strip()), "deliveries": deliveries, "platforms": platforms,
-            "counts": _count(d["latest"]["outcome"] for d in deliveries)}
+    return {
+        "identity": identity,
+        "masked": mask(typed.strip()),
+        "deliveries": deliveries,
+        "platforms": platforms,
+        "counts": _count(d["latest"]["outcome"] for d in deliveries),
+    }
 
 
 def _count(values: Any) -> dict[str, int]:
@@ -162,8 +203,18 @@ def quarantine(deps: ConsoleDeps, provider: str | None, *, limit: int = 200) -> 
     rows = []
     for kind in [provider] if provider else deps.providers:
         for e in quarantined(journal, kind, count=limit):
-            rows.append({"id": e.id, "merchant": e.merchant, "provider": e.provider, "resource": e.resource,
-                         "field": e.field, "error": mask(e.error), "at": e.at, "payload": mask(dict(e.payload))})
+            rows.append(
+                {
+                    "id": e.id,
+                    "merchant": e.merchant,
+                    "provider": e.provider,
+                    "resource": e.resource,
+                    "field": e.field,
+                    "error": mask(e.error),
+                    "at": e.at,
+                    "payload": mask(dict(e.payload)),
+                }
+            )
     return rows[:limit]
 
 

@@ -53,8 +53,16 @@ def _filter(console: Console, request: Request, *, with_ids: bool = False) -> tu
     except ValueError as exc:
         return None, f"bad filter: {exc}"
     ids = frozenset(request.args("id")) if with_ids else frozenset()
-    return DlqFilter(merchant=values["merchant"], platform=values["platform"], error_class=values["error_class"],
-                     http_status=status, event_name=values["event"], since=since, until=until, ids=ids), None
+    return DlqFilter(
+        merchant=values["merchant"],
+        platform=values["platform"],
+        error_class=values["error_class"],
+        http_status=status,
+        event_name=values["event"],
+        since=since,
+        until=until,
+        ids=ids,
+    ), None
 
 
 def _values(request: Request) -> dict[str, str]:
@@ -64,8 +72,15 @@ def _values(request: Request) -> dict[str, str]:
 def dlq_list(console: Console, request: Request, _: re.Match[str]) -> Response:
     flt, error = _filter(console, request)
     rows = [data.row(e) for e in data.dead_letters(console.deps, flt, limit=LIST_LIMIT)] if flt else []
-    page = console.render(request, "dlq.html", rows=rows, error=error, values=_values(request), limit=LIST_LIMIT,
-                          notice=request.arg("notice"))
+    page = console.render(
+        request,
+        "dlq.html",
+        rows=rows,
+        error=error,
+        values=_values(request),
+        limit=LIST_LIMIT,
+        notice=request.arg("notice"),
+    )
     if error:
         page.status = "400 Bad Request"
     return page
@@ -108,8 +123,14 @@ def dlq_replay(console: Console, request: Request, _: re.Match[str]) -> Response
     confirmed = request.arg("confirm") == "yes"
     report = replay(selected, due=deps.due, clock=deps.clock, share=share, rates=deps.rates(), dry_run=not confirmed)
     if not confirmed:
-        return console.render(request, "replay_preview.html", report=report, share=share,
-                              rows=[data.row(e) for e in selected[:LIST_LIMIT]], fields=_carry(request))
+        return console.render(
+            request,
+            "replay_preview.html",
+            report=report,
+            share=share,
+            rows=[data.row(e) for e in selected[:LIST_LIMIT]],
+            fields=_carry(request),
+        )
     job = secrets.token_hex(8)
     if selected:
         key = keys.console_replay(job)
@@ -140,8 +161,13 @@ def dlq_purge(console: Console, request: Request, _: re.Match[str]) -> Response:
     if error:
         return _bad(console, request, error)
     if request.arg("confirm") != "yes":
-        return console.render(request, "purge_confirm.html", rows=[data.row(e) for e in selected[:LIST_LIMIT]],
-                              count=len(selected), fields=_carry(request))
+        return console.render(
+            request,
+            "purge_confirm.html",
+            rows=[data.row(e) for e in selected[:LIST_LIMIT]],
+            count=len(selected),
+            fields=_carry(request),
+        )
     n = purge(RedisJournal(console.deps.redis), selected)
     log.info("console: %s purged %d dead-letter entries", _who(request), n)
     return Response.redirect("/dlq", notice=f"purged {n} entr{'y' if n == 1 else 'ies'}")
@@ -151,8 +177,13 @@ def quarantine_list(console: Console, request: Request, _: re.Match[str]) -> Res
     provider = request.arg("provider") or None
     if provider and provider not in console.deps.providers:
         return _bad(console, request, f"unknown provider {provider!r}")
-    return console.render(request, "quarantine.html", rows=data.quarantine(console.deps, provider),
-                          provider=provider, notice=request.arg("notice"))
+    return console.render(
+        request,
+        "quarantine.html",
+        rows=data.quarantine(console.deps, provider),
+        provider=provider,
+        notice=request.arg("notice"),
+    )
 
 
 def quarantine_redrive(console: Console, request: Request, _: re.Match[str]) -> Response:
@@ -161,14 +192,23 @@ def quarantine_redrive(console: Console, request: Request, _: re.Match[str]) -> 
         return _bad(console, request, f"unknown provider {provider!r}")
     ids = request.args("id") or None
     confirmed = request.arg("confirm") == "yes"
-    report = redrive(RedisJournal(console.deps.redis), provider, handover=console.deps.handover, ids=ids,
-                     dry_run=not confirmed)
+    report = redrive(
+        RedisJournal(console.deps.redis), provider, handover=console.deps.handover, ids=ids, dry_run=not confirmed
+    )
     if not confirmed:
-        return console.render(request, "redrive_preview.html", report=report, provider=provider,
-                              fields=[("provider", provider), *(("id", i) for i in ids or ())])
+        return console.render(
+            request,
+            "redrive_preview.html",
+            report=report,
+            provider=provider,
+            fields=[("provider", provider), *(("id", i) for i in ids or ())],
+        )
     log.info("console: %s re-drove %d quarantined %s records", _who(request), len(report.redriven), provider)
-    return Response.redirect("/quarantine", provider=provider,
-                             notice=f"re-drove {len(report.redriven)}; {len(report.still_invalid)} still invalid")
+    return Response.redirect(
+        "/quarantine",
+        provider=provider,
+        notice=f"re-drove {len(report.redriven)}; {len(report.still_invalid)} still invalid",
+    )
 
 
 def customers(console: Console, request: Request, _: re.Match[str]) -> Response:
@@ -190,8 +230,9 @@ def connection_resume(console: Console, request: Request, _: re.Match[str]) -> R
     was = pauses.get(merchant, platform)
     pauses.resume(merchant, platform)
     log.info("console: %s resumed %s/%s", _who(request), merchant, platform)
-    return Response.redirect("/connections", notice=f"resumed {merchant}/{platform}"
-                             + ("" if was else " (it was not paused)"))
+    return Response.redirect(
+        "/connections", notice=f"resumed {merchant}/{platform}" + ("" if was else " (it was not paused)")
+    )
 
 
 def _bad(console: Console, request: Request, message: str) -> Response:

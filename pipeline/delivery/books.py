@@ -35,10 +35,25 @@ __all__ = ["Books"]
 class Books:
     """The delivery records of one (merchant, platform)."""
 
-    def __init__(self, *, merchant: str, platform: str, ledger: Ledger, dead_letters: Journal, skipped: Journal,
-                 pauses: Pauses, clock: Clock, dedup_ttl_s: int, max_attempts: int, retry_base_s: float,
-                 retry_max_s: float, worker: str = "", rand: Callable[[], float] = random.random,
-                 persist: Callable[[Callable[[], Any]], Any] | None = None, trail: Trail | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        merchant: str,
+        platform: str,
+        ledger: Ledger,
+        dead_letters: Journal,
+        skipped: Journal,
+        pauses: Pauses,
+        clock: Clock,
+        dedup_ttl_s: int,
+        max_attempts: int,
+        retry_base_s: float,
+        retry_max_s: float,
+        worker: str = "",
+        rand: Callable[[], float] = random.random,
+        persist: Callable[[Callable[[], Any]], Any] | None = None,
+        trail: Trail | None = None,
+    ) -> None:
         self.merchant = merchant
         self.platform = platform
         self.clock = clock
@@ -64,21 +79,25 @@ class Books:
         """For each delivery, whether the platform has acknowledged it (one round trip)."""
         return self._ledger.which_exist([self._acked_key(d) for d in deliveries])
 
-    def claim(self, deliveries: Sequence[Delivery], owner: str,
-              result: BatchResult) -> tuple[list[Delivery], list[Delivery], list[str]]:
+    def claim(
+        self, deliveries: Sequence[Delivery], owner: str, result: BatchResult
+    ) -> tuple[list[Delivery], list[Delivery], list[str]]:
         """Claim ``deliveries`` for sending as ``owner`` (one round trip): returns (claimed,
         held by another batch, claim keys taken). Those acknowledged meanwhile count as duplicates."""
         claims = [keys.inflight(self.merchant, self.platform, d.id) for d in deliveries]
-        got = self._ledger.claim_many(claims, ttl_s=INFLIGHT_TTL_S, owner=owner,
-                                      unless=[self._acked_key(d) for d in deliveries])
+        got = self._ledger.claim_many(
+            claims, ttl_s=INFLIGHT_TTL_S, owner=owner, unless=[self._acked_key(d) for d in deliveries]
+        )
         for d, g in zip(deliveries, got, strict=True):
             if g is Claim.DONE:
                 self.duplicate(d, result)
         result.resumed += sum(g is Claim.RESUMED for g in got)
         taken = (Claim.TAKEN, Claim.RESUMED)
-        return ([d for d, g in zip(deliveries, got, strict=True) if g in taken],
-                [d for d, g in zip(deliveries, got, strict=True) if g is Claim.BUSY],
-                [c for c, g in zip(claims, got, strict=True) if g in taken])
+        return (
+            [d for d, g in zip(deliveries, got, strict=True) if g in taken],
+            [d for d, g in zip(deliveries, got, strict=True) if g is Claim.BUSY],
+            [c for c, g in zip(claims, got, strict=True) if g in taken],
+        )
 
     def release(self, claims: Sequence[str], owner: str) -> None:
         self.persist(lambda: self._ledger.release_many(claims, owner=owner))
@@ -121,8 +140,12 @@ class Books:
         """A single send's answer: delivered, or skipped by policy (journaled with its reason)."""
         self._acknowledge([delivery])
         if sent.outcome == "skipped":
-            entry = {"delivery_id": delivery.id, "kind": delivery.item.kind, "reason": sent.reason,
-                     "at": self.clock.now().isoformat()}
+            entry = {
+                "delivery_id": delivery.id,
+                "kind": delivery.item.kind,
+                "reason": sent.reason,
+                "at": self.clock.now().isoformat(),
+            }
             self.persist(lambda: self._skipped.append(keys.skipped(self.merchant, self.platform), entry))
             result.skipped += 1
             self.note(result, delivery, "skipped", detail=sent.reason or "")
@@ -130,8 +153,16 @@ class Books:
             result.delivered += 1
             self.note(result, delivery, "delivered")
 
-    def failed(self, group: Sequence[Delivery], exc: PipelineError, *, started: float, result: BatchResult,
-               bulk: bool = False, on_refused: Callable[[], object] | None = None) -> bool:
+    def failed(
+        self,
+        group: Sequence[Delivery],
+        exc: PipelineError,
+        *,
+        started: float,
+        result: BatchResult,
+        bulk: bool = False,
+        on_refused: Callable[[], object] | None = None,
+    ) -> bool:
         """Settle ``group``, the deliveries of one send that raised ``exc``, by ``outcome_for(exc)``.
         Returns True when the deliveries after them in the batch must wait too.
 
@@ -158,8 +189,13 @@ class Books:
                 result.deferred.extend(group)
             else:
                 self._dead_letter_each(group, exc, started, result)
-            self._pauses.pause(self.merchant, self.platform, since=self.clock.now(), reason=str(exc),
-                               until=self.clock.now() + timedelta(seconds=AUTH_RECHECK_S))
+            self._pauses.pause(
+                self.merchant,
+                self.platform,
+                since=self.clock.now(),
+                reason=str(exc),
+                until=self.clock.now() + timedelta(seconds=AUTH_RECHECK_S),
+            )
             result.defer_s = max(result.defer_s, PAUSE_RECHECK_S)
             return not bulk
         if on_refused is not None:
@@ -168,8 +204,9 @@ class Books:
             self._dead_letter_each(group, exc, started, result)
         return False
 
-    def _dead_letter_each(self, group: Sequence[Delivery], exc: PipelineError, started: float,
-                          result: BatchResult) -> None:
+    def _dead_letter_each(
+        self, group: Sequence[Delivery], exc: PipelineError, started: float, result: BatchResult
+    ) -> None:
         for d in group:
             self.dead_letter(d.with_attempt(self._attempt(exc, started)), exc, reason=str(exc), result=result)
 
@@ -179,11 +216,12 @@ class Books:
         since_replay = failed.attempts
         for i, a in enumerate(failed.attempts):
             if a.outcome == REPLAY:
-                since_replay = failed.attempts[i + 1:]
+                since_replay = failed.attempts[i + 1 :]
         counted = [a for a in since_replay if a.outcome != RateLimited.__name__]
         if len(counted) >= self._max_attempts:
-            self.dead_letter(failed, exc, reason=f"retries exhausted after {len(failed.attempts)} attempts",
-                             result=result)
+            self.dead_letter(
+                failed, exc, reason=f"retries exhausted after {len(failed.attempts)} attempts", result=result
+            )
             return
         delay = backoff_s(max(1, len(counted)), base_s=self._base_s, cap_s=self._cap_s, rand=self._rand)
         result.retry.append(failed)
@@ -193,8 +231,13 @@ class Books:
         result.retry_in_s = max(result.retry_in_s, delay, min(retry_after_s, self._cap_s))
 
     def _attempt(self, exc: PipelineError, started: float) -> Attempt:
-        return Attempt(at=self.clock.now(), outcome=type(exc).__name__, status=getattr(exc, "status", None),
-                       latency_ms=round((self.clock.monotonic() - started) * 1000, 2), worker=self._worker)
+        return Attempt(
+            at=self.clock.now(),
+            outcome=type(exc).__name__,
+            status=getattr(exc, "status", None),
+            latency_ms=round((self.clock.monotonic() - started) * 1000, 2),
+            worker=self._worker,
+        )
 
     def dead_letter(self, delivery: Delivery, exc: Exception, *, reason: str, result: BatchResult) -> None:
         """Append to the dead-letter stream (and count it). A failed replay replaces its entry
@@ -204,23 +247,27 @@ class Books:
         if delivery.replay_of:
             self._dead.delete(key, delivery.replay_of)
             delivery = replace(delivery, replay_of=None)
-        dlq_id = self._dead.append(key, {
-            "delivery_id": delivery.id,
-            "delivery": delivery.to_dict(),
-            "request": f"{self.platform} {delivery.item.kind} for {delivery.item.provider} "
-                       f"{getattr(delivery.item, 'name', 'profile properties')}",
-            "event_name": getattr(delivery.item, "name", None),
-            "kind": delivery.item.kind,
-            "error_class": type(exc).__name__,
-            "http_status": last.status if last else None,
-            "response_excerpt": getattr(exc, "response_excerpt", ""),
-            "reason": reason,
-            "attempts": [a.to_dict() for a in delivery.attempts],
-            "dead_lettered_at": self.clock.now().isoformat(),
-        })
+        dlq_id = self._dead.append(
+            key,
+            {
+                "delivery_id": delivery.id,
+                "delivery": delivery.to_dict(),
+                "request": f"{self.platform} {delivery.item.kind} for {delivery.item.provider} "
+                f"{getattr(delivery.item, 'name', 'profile properties')}",
+                "event_name": getattr(delivery.item, "name", None),
+                "kind": delivery.item.kind,
+                "error_class": type(exc).__name__,
+                "http_status": last.status if last else None,
+                "response_excerpt": getattr(exc, "response_excerpt", ""),
+                "reason": reason,
+                "attempts": [a.to_dict() for a in delivery.attempts],
+                "dead_lettered_at": self.clock.now().isoformat(),
+            },
+        )
         result.dead_lettered += 1
-        self.note(result, delivery, "dead_lettered", http_status=last.status if last else None, detail=reason,
-                  dlq_id=dlq_id)
+        self.note(
+            result, delivery, "dead_lettered", http_status=last.status if last else None, detail=reason, dlq_id=dlq_id
+        )
 
     # -- the customer trail -------------------------------------------------------------------
 

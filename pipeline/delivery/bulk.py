@@ -72,9 +72,11 @@ class ProfilesInBulk:
                 return contended
             observe_latency(books.platform, books.clock.monotonic() - started)
             books.delivered_in_bulk(sent, result)
-            books.persist(lambda: self._profiles.put_many(books.merchant, books.platform,
-                                                          [(identity(u), e) for _, u, e in planned],
-                                                          ttl_s=books.dedup_ttl_s))
+            books.persist(
+                lambda: self._profiles.put_many(
+                    books.merchant, books.platform, [(identity(u), e) for _, u, e in planned], ttl_s=books.dedup_ttl_s
+                )
+            )
         finally:
             books.release(claims, owner)
         return contended
@@ -103,8 +105,14 @@ class EventsInBulk:
             try:
                 self._destination.send_events_bulk([(d.id, d.item) for d in mine if isinstance(d.item, Event)])
             except PipelineError as exc:  # anything else is a bug and propagates (outcomes.py)
-                books.failed(mine, exc, started=started, result=result, bulk=True,
-                             on_refused=lambda: self._singles.send_each(mine, result, owner=None))
+                books.failed(
+                    mine,
+                    exc,
+                    started=started,
+                    result=result,
+                    bulk=True,
+                    on_refused=lambda: self._singles.send_each(mine, result, owner=None),
+                )
                 return contended
             observe_latency(books.platform, books.clock.monotonic() - started)
             books.delivered_in_bulk(mine, result)
@@ -113,8 +121,9 @@ class EventsInBulk:
         return contended
 
 
-def bulk_sends(destination: Destination, *, books: Books, singles: SingleSends,
-               profiles: ProfileStates) -> list[BulkSend]:
+def bulk_sends(
+    destination: Destination, *, books: Books, singles: SingleSends, profiles: ProfileStates
+) -> list[BulkSend]:
     """The bulk sends ``destination`` supports, in the order a batch uses them."""
     sends: list[BulkSend] = []
     if isinstance(destination, BulkProfileDestination):

@@ -51,11 +51,28 @@ __all__ = ["Deliverer"]
 class Deliverer:
     """Sends batches for one (merchant, platform)."""
 
-    def __init__(self, *, merchant: str, platform: str, destination: Destination, ledger: Ledger,
-                 dead_letters: Journal, skipped: Journal, counters: Counters, clock: Clock, pauses: Pauses,
-                 profiles: ProfileStates, dedup_ttl_s: int, max_attempts: int, retry_base_s: float,
-                 retry_max_s: float, worker: str = "", rand: Callable[[], float] = random.random,
-                 persist: Callable[[Callable[[], Any]], Any] | None = None, trail: Trail | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        merchant: str,
+        platform: str,
+        destination: Destination,
+        ledger: Ledger,
+        dead_letters: Journal,
+        skipped: Journal,
+        counters: Counters,
+        clock: Clock,
+        pauses: Pauses,
+        profiles: ProfileStates,
+        dedup_ttl_s: int,
+        max_attempts: int,
+        retry_base_s: float,
+        retry_max_s: float,
+        worker: str = "",
+        rand: Callable[[], float] = random.random,
+        persist: Callable[[Callable[[], Any]], Any] | None = None,
+        trail: Trail | None = None,
+    ) -> None:
         self._merchant = merchant
         self._platform = platform
         self._counters = counters
@@ -64,10 +81,23 @@ class Deliverer:
         # what must be written once a platform has acknowledged (the ledger) goes through
         # ``persist``, which the workers make wait for Redis: an outage then costs a wait, not
         # a resend of everything acknowledged since the batch began
-        self._books = Books(merchant=merchant, platform=platform, ledger=ledger, dead_letters=dead_letters,
-                            skipped=skipped, pauses=pauses, clock=clock, dedup_ttl_s=dedup_ttl_s,
-                            max_attempts=max_attempts, retry_base_s=retry_base_s, retry_max_s=retry_max_s,
-                            worker=worker, rand=rand, persist=persist, trail=trail)
+        self._books = Books(
+            merchant=merchant,
+            platform=platform,
+            ledger=ledger,
+            dead_letters=dead_letters,
+            skipped=skipped,
+            pauses=pauses,
+            clock=clock,
+            dedup_ttl_s=dedup_ttl_s,
+            max_attempts=max_attempts,
+            retry_base_s=retry_base_s,
+            retry_max_s=retry_max_s,
+            worker=worker,
+            rand=rand,
+            persist=persist,
+            trail=trail,
+        )
         self._singles = SingleSends(destination=destination, books=self._books, profiles=profiles)
         self._bulk = bulk_sends(destination, books=self._books, singles=self._singles, profiles=profiles)
 
@@ -121,13 +151,26 @@ class Deliverer:
             self._pauses.resume(self._merchant, self._platform)  # the recheck succeeded
         streak = self._pauses.streak(self._merchant, self._platform, dead=result.dead_lettered, delivered=progressed)
         if streak >= DLQ_GUARD_STREAK and self._pauses.get(self._merchant, self._platform) is None:
-            self._pauses.pause(self._merchant, self._platform, since=self._clock.now(), until=None,
-                               reason=f"dead-letter guard: {streak} deliveries in a row were dead-lettered")
+            self._pauses.pause(
+                self._merchant,
+                self._platform,
+                since=self._clock.now(),
+                until=None,
+                reason=f"dead-letter guard: {streak} deliveries in a row were dead-lettered",
+            )
         self._books.write_trail(result)
-        self._counters.add(self._merchant, {
-            "delivered": result.delivered, "skipped": result.skipped, "unchanged": result.unchanged,
-            "duplicates_dropped": result.duplicates, "dead_lettered": result.dead_lettered,
-            "resent_after_interruption": result.resumed,
-            "retried": len(result.retry), "deferred": len(result.deferred),
-            "rate_limited": sum(1 for d in result.retry if d.attempts and d.attempts[-1].status == 429)},
-            platform=self._platform)
+        self._counters.add(
+            self._merchant,
+            {
+                "delivered": result.delivered,
+                "skipped": result.skipped,
+                "unchanged": result.unchanged,
+                "duplicates_dropped": result.duplicates,
+                "dead_lettered": result.dead_lettered,
+                "resent_after_interruption": result.resumed,
+                "retried": len(result.retry),
+                "deferred": len(result.deferred),
+                "rate_limited": sum(1 for d in result.retry if d.attempts and d.attempts[-1].status == 429),
+            },
+            platform=self._platform,
+        )

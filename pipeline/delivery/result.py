@@ -7,8 +7,18 @@ from dataclasses import dataclass, field
 from pipeline.state.trail import TrailEntry
 from pipeline.types import Customer, Delivery, ProfileUpdate
 
-__all__ = ["AUTH_RECHECK_S", "BULK_MIN_EVENTS", "BULK_MIN_PROFILES", "BatchResult", "CONTENDED_RECHECK_S",
-           "DLQ_GUARD_STREAK", "INFLIGHT_TTL_S", "PAUSE_RECHECK_S", "REPLAY", "identity"]
+__all__ = [
+    "AUTH_RECHECK_S",
+    "BULK_MIN_EVENTS",
+    "BULK_MIN_PROFILES",
+    "BatchResult",
+    "CONTENDED_RECHECK_S",
+    "DLQ_GUARD_STREAK",
+    "INFLIGHT_TTL_S",
+    "PAUSE_RECHECK_S",
+    "REPLAY",
+    "identity",
+]
 
 #: Dead-letters in a row that pause a connection (arroyo's DlqLimit, by count).
 DLQ_GUARD_STREAK = 50
@@ -49,4 +59,3 @@ class BatchResult:
 def identity(update: ProfileUpdate) -> str:
     c = update.customer
     return c.email or c.phone or f"{update.provider}:{c.provider_id}"
-

@@ -46,7 +46,7 @@ class SingleSends:
                 finally:
                     self._books.release(claims, owner)
             if hold:
-                result.deferred.extend(deliveries[index + 1:])
+                result.deferred.extend(deliveries[index + 1 :])
                 break
         return contended
 
@@ -55,8 +55,9 @@ class SingleSends:
         books, item, remember = self._books, delivery.item, None
         if isinstance(item, ProfileUpdate):
             who = identity(item)
-            profile_plan = plan(item.properties, item.as_of, self._profiles.get(books.merchant, books.platform, who),
-                                full=delivery.full)
+            profile_plan = plan(
+                item.properties, item.as_of, self._profiles.get(books.merchant, books.platform, who), full=delivery.full
+            )
             if not profile_plan.send:
                 books.unchanged([delivery], result)
                 return False
@@ -70,6 +71,7 @@ class SingleSends:
         books.sent(delivery, sent, result)
         if remember is not None and sent.outcome == "delivered":
             who, entries = remember
-            books.persist(lambda: self._profiles.put(books.merchant, books.platform, who, entries,
-                                                     ttl_s=books.dedup_ttl_s))
+            books.persist(
+                lambda: self._profiles.put(books.merchant, books.platform, who, entries, ttl_s=books.dedup_ttl_s)
+            )
         return False

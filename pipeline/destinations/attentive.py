@@ -31,8 +31,9 @@ __all__ = ["SPEC", "AttentiveDestination"]
 class AttentiveDestination:
     kind: ClassVar[str] = "attentive"
 
-    def __init__(self, *, merchant: str, account: PlatformAccount, client: httpx.Client,
-                 subscribers: SubscriberCache) -> None:
+    def __init__(
+        self, *, merchant: str, account: PlatformAccount, client: httpx.Client, subscribers: SubscriberCache
+    ) -> None:
         self._merchant = merchant
         self._client = client
 
@@ -51,8 +52,11 @@ class AttentiveDestination:
         if not (item.customer.email or item.customer.phone):
             return SendResult("skipped", reason="customer has neither email nor phone")
         try:
-            body = (encoding.encode_event(item, delivery_id=delivery_id) if isinstance(item, Event)
-                    else encoding.encode_attributes(item))
+            body = (
+                encoding.encode_event(item, delivery_id=delivery_id)
+                if isinstance(item, Event)
+                else encoding.encode_attributes(item)
+            )
         except ValueError as exc:
             raise FatalError(f"attentive cannot take this {item.kind}: {exc}") from None
         path = encoding.EVENTS_PATH if isinstance(item, Event) else encoding.ATTRIBUTES_PATH
@@ -65,22 +69,36 @@ class AttentiveDestination:
         usable = [u for u in updates if u.customer.email or u.customer.phone]
         for start in range(0, len(usable), encoding.MAX_BULK_USERS):
             try:
-                body = encoding.encode_bulk_attributes(usable[start:start + encoding.MAX_BULK_USERS])
+                body = encoding.encode_bulk_attributes(usable[start : start + encoding.MAX_BULK_USERS])
             except ValueError as exc:
                 raise FatalError(f"attentive cannot take this bulk request: {exc}") from None
-            job = str(answer_json(self._post(encoding.BULK_ATTRIBUTES_PATH, body), "POST bulk attributes").get("batchJobId", ""))
+            job = str(
+                answer_json(self._post(encoding.BULK_ATTRIBUTES_PATH, body), "POST bulk attributes").get(
+                    "batchJobId", ""
+                )
+            )
         return job
 
 
 SPEC = PlatformSpec(
-    kind="attentive", destination=AttentiveDestination, base_url="https://api.attentivemobile.com",
-    unknown_subscriber="create", no_skip_reason="Attentive has no subscriber lookup: attributes create "
-                                                "or update the user, so only 'create' is possible",
+    kind="attentive",
+    destination=AttentiveDestination,
+    base_url="https://api.attentivemobile.com",
+    unknown_subscriber="create",
+    no_skip_reason="Attentive has no subscriber lookup: attributes create "
+    "or update the user, so only 'create' is possible",
     encoding=Encoding(
-        event_name=encoding.event_type, event_path=encoding.EVENTS_PATH, encode_event=encoding.encode_event,
-        profile_path=f"POST {encoding.ATTRIBUTES_PATH}", encode_profile=encoding.encode_attributes,
-        rules="type without \" ' ( ) { } [ ] \\ | ,; occurredAt RFC 3339 UTC; E.164 phones; no arrays"),
+        event_name=encoding.event_type,
+        event_path=encoding.EVENTS_PATH,
+        encode_event=encoding.encode_event,
+        profile_path=f"POST {encoding.ATTRIBUTES_PATH}",
+        encode_profile=encoding.encode_attributes,
+        rules="type without \" ' ( ) { } [ ] \\ | ,; occurredAt RFC 3339 UTC; E.164 phones; no arrays",
+    ),
     limits={"default": (Window(150, SECOND_S),), "identity": (Window(10, SECOND_S),), "bulk": (Window(100, SECOND_S),)},
-    rate_classes=((r"^/v1/identity-resolution", "identity"), (r"^/v1/subscriptions", "identity"),
-                  (r"^/v2/bulk/", "bulk")),
+    rate_classes=(
+        (r"^/v1/identity-resolution", "identity"),
+        (r"^/v1/subscriptions", "identity"),
+        (r"^/v2/bulk/", "bulk"),
+    ),
 )

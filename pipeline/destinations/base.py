@@ -90,8 +90,9 @@ class DestinationClass(Protocol):
 
     def auth_headers(self, account: PlatformAccount) -> dict[str, str]: ...
 
-    def __call__(self, *, merchant: str, account: PlatformAccount, client: httpx.Client,
-                 subscribers: SubscriberCache) -> Destination: ...
+    def __call__(
+        self, *, merchant: str, account: PlatformAccount, client: httpx.Client, subscribers: SubscriberCache
+    ) -> Destination: ...
 
 
 def answer_json(response: httpx.Response, what: str) -> dict[str, Any]:

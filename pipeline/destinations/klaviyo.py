@@ -35,8 +35,9 @@ ABSENT_TTL_S = 15 * 60
 class KlaviyoDestination:
     kind: ClassVar[str] = "klaviyo"
 
-    def __init__(self, *, merchant: str, account: PlatformAccount, client: httpx.Client,
-                 subscribers: SubscriberCache) -> None:
+    def __init__(
+        self, *, merchant: str, account: PlatformAccount, client: httpx.Client, subscribers: SubscriberCache
+    ) -> None:
         self._merchant = merchant
         self._account = account
         self._client = client
@@ -44,21 +45,43 @@ class KlaviyoDestination:
 
     @staticmethod
     def auth_headers(account: PlatformAccount) -> dict[str, str]:
-        return {"Authorization": f"Klaviyo-API-Key {account.credential.reveal()}", "revision": encoding.REVISION,
-                "Accept": encoding.CONTENT_TYPE}
+        return {
+            "Authorization": f"Klaviyo-API-Key {account.credential.reveal()}",
+            "revision": encoding.REVISION,
+            "Accept": encoding.CONTENT_TYPE,
+        }
 
-    def _send(self, method: str, path: str, *, what: str, body: dict[str, Any] | None = None,
-              params: dict[str, str] | None = None) -> httpx.Response:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
         """The answer, whatever its status; transport failures raised classified."""
         headers = {"Content-Type": encoding.CONTENT_TYPE} if body is not None else None
         try:
-            return self._client.request(method, path, params=params, headers=headers,
-                                        content=json.dumps(body).encode() if body is not None else None)
+            return self._client.request(
+                method,
+                path,
+                params=params,
+                headers=headers,
+                content=json.dumps(body).encode() if body is not None else None,
+            )
         except httpx.TransportError as exc:
             raise raise_for_transport(exc, what=f"klaviyo {what}") from None
 
-    def _request(self, method: str, path: str, *, what: str, body: dict[str, Any] | None = None,
-                 params: dict[str, str] | None = None) -> httpx.Response:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
         response = self._send(method, path, what=what, body=body, params=params)
         return raise_for_response(response, what=f"klaviyo {what}")
 
@@ -68,15 +91,21 @@ class KlaviyoDestination:
         try:
             if isinstance(item, Event):
                 body = encoding.encode_event(item, delivery_id=delivery_id)
-                return SendResult("delivered", status=self._request(
-                    "POST", encoding.EVENTS_PATH, what="POST /api/events", body=body).status_code)
+                return SendResult(
+                    "delivered",
+                    status=self._request("POST", encoding.EVENTS_PATH, what="POST /api/events", body=body).status_code,
+                )
             body = encoding.encode_profile(item)
         except ValueError as exc:
             raise FatalError(f"klaviyo cannot take this {item.kind}: {exc}") from None
         if self._account.unknown_subscriber == "skip" and not self._known(item.customer):
             return SendResult("skipped", reason="not a Klaviyo profile (policy: skip)")
-        return SendResult("delivered", status=self._request(
-            "POST", encoding.PROFILE_IMPORT_PATH, what="POST /api/profile-import", body=body).status_code)
+        return SendResult(
+            "delivered",
+            status=self._request(
+                "POST", encoding.PROFILE_IMPORT_PATH, what="POST /api/profile-import", body=body
+            ).status_code,
+        )
 
     def send_profiles_bulk(self, updates: Sequence[ProfileUpdate]) -> str:
         """One bulk import job for many profiles; returns the job id (the job runs asynchronously)."""
@@ -84,8 +113,9 @@ class KlaviyoDestination:
             body = encoding.encode_bulk_profiles(list(updates))
         except ValueError as exc:
             raise FatalError(f"klaviyo cannot take this bulk import: {exc}") from None
-        response = self._request("POST", encoding.BULK_PROFILE_IMPORT_PATH, what="POST profile-bulk-import-jobs",
-                                 body=body)
+        response = self._request(
+            "POST", encoding.BULK_PROFILE_IMPORT_PATH, what="POST profile-bulk-import-jobs", body=body
+        )
         return str((answer_json(response, "POST profile-bulk-import-jobs").get("data") or {}).get("id", ""))
 
     def send_events_bulk(self, items: Sequence[tuple[str, Event]]) -> None:
@@ -119,8 +149,9 @@ class KlaviyoDestination:
             except AuthError:
                 raise
             except FatalError as exc:
-                raise FatalError(str(exc) + _where(response, body), status=exc.status,
-                                 response_excerpt=mask(exc.response_excerpt)) from None
+                raise FatalError(
+                    str(exc) + _where(response, body), status=exc.status, response_excerpt=mask(exc.response_excerpt)
+                ) from None
 
     def _known(self, customer: Customer) -> bool:
         identity = customer.email or customer.phone or ""
@@ -128,12 +159,14 @@ class KlaviyoDestination:
         if cached is not None:
             return bool(cached)
         field = "email" if customer.email else "phone_number"
-        response = self._request("GET", "/api/profiles", what="GET /api/profiles",
-                                 params={"filter": f'equals({field},"{identity}")'})
+        response = self._request(
+            "GET", "/api/profiles", what="GET /api/profiles", params={"filter": f'equals({field},"{identity}")'}
+        )
         found = answer_json(response, "GET /api/profiles").get("data") or []
         profile_id = str(found[0]["id"]) if found else ABSENT
-        self._profiles.put(self._merchant, self.kind, identity, profile_id,
-                           ttl_s=PROFILE_TTL_S if profile_id else ABSENT_TTL_S)
+        self._profiles.put(
+            self._merchant, self.kind, identity, profile_id, ttl_s=PROFILE_TTL_S if profile_id else ABSENT_TTL_S
+        )
         return bool(profile_id)
 
 
@@ -174,19 +207,30 @@ def _unique_ids(node: Any) -> list[str]:
 
 
 SPEC = PlatformSpec(
-    kind="klaviyo", destination=KlaviyoDestination, base_url="https://a.klaviyo.com", unknown_subscriber="create",
+    kind="klaviyo",
+    destination=KlaviyoDestination,
+    base_url="https://a.klaviyo.com",
+    unknown_subscriber="create",
     encoding=Encoding(
-        event_name=encoding.metric_name, event_path=encoding.EVENTS_PATH, encode_event=encoding.encode_event,
-        profile_path=f"POST {encoding.PROFILE_IMPORT_PATH}", encode_profile=encoding.encode_profile,
-        rules="metric name under 128 characters; time ISO 8601 UTC; JSON:API bodies"),
+        event_name=encoding.metric_name,
+        event_path=encoding.EVENTS_PATH,
+        encode_event=encoding.encode_event,
+        profile_path=f"POST {encoding.PROFILE_IMPORT_PATH}",
+        encode_profile=encoding.encode_profile,
+        rules="metric name under 128 characters; time ISO 8601 UTC; JSON:API bodies",
+    ),
     limits={  # burst and steady windows per endpoint (XL events, L profiles, M bulk jobs)
         "events": (Window(350, SECOND_S), Window(3500, MINUTE_S)),
         "profiles": (Window(75, SECOND_S), Window(700, MINUTE_S)),
         "bulk": (Window(10, SECOND_S), Window(150, MINUTE_S)),
         "events_bulk": (Window(10, SECOND_S), Window(150, MINUTE_S)),  # bulk create events: its own quota
     },
-    rate_classes=((r"^/api/events", "events"), (r"^/api/event-bulk-create-jobs", "events_bulk"),
-                  (r"^/api/profile-bulk-import-jobs", "bulk"), (r"^/api/profile", "profiles")),
+    rate_classes=(
+        (r"^/api/events", "events"),
+        (r"^/api/event-bulk-create-jobs", "events_bulk"),
+        (r"^/api/profile-bulk-import-jobs", "bulk"),
+        (r"^/api/profile", "profiles"),
+    ),
     # 1,000 events per bulk create request; a batch is one request, one Celery message
     batch_size=1000,
 )

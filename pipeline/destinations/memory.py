@@ -81,13 +81,18 @@ class MemoryBulkDestination(MemoryDestination):
     """A platform with bulk endpoints: each bulk call takes the next of ``bulk`` (``None``:
     accepted; an exception: raised), then is accepted."""
 
-    def __init__(self, *script: Answer, bulk: Sequence[BulkAnswer] = (),
-                 answer: Callable[[Item, str], SendResult] | None = None) -> None:
+    def __init__(
+        self, *script: Answer, bulk: Sequence[BulkAnswer] = (), answer: Callable[[Item, str], SendResult] | None = None
+    ) -> None:
         super().__init__(*script, answer=answer)
         self.bulk_script: list[BulkAnswer] = list(bulk)
 
-    def _bulk(self, method: Literal["send_events_bulk", "send_profiles_bulk"], items: tuple[Item, ...],
-              delivery_ids: tuple[str, ...]) -> None:
+    def _bulk(
+        self,
+        method: Literal["send_events_bulk", "send_profiles_bulk"],
+        items: tuple[Item, ...],
+        delivery_ids: tuple[str, ...],
+    ) -> None:
         error = self.bulk_script.pop(0) if self.bulk_script else None
         self.requests.append(Request(method, items, delivery_ids, error))
         if error is not None:

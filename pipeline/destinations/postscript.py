@@ -46,13 +46,15 @@ ABSENT_TTL_S = 15 * 60
 #: Providers whose events and properties go to existing Postscript subscribers only (seed 001).
 EXISTING_SUBSCRIBERS_ONLY = frozenset({"okendo"})
 
+
 class PostscriptDestination:
     """One merchant's Postscript shop. The client carries auth and the shared rate limit."""
 
     kind: ClassVar[str] = "postscript"
 
-    def __init__(self, *, merchant: str, account: PlatformAccount, client: httpx.Client,
-                 subscribers: SubscriberCache) -> None:
+    def __init__(
+        self, *, merchant: str, account: PlatformAccount, client: httpx.Client, subscribers: SubscriberCache
+    ) -> None:
         self._merchant = merchant
         self._account = account
         self._client = client
@@ -79,8 +81,10 @@ class PostscriptDestination:
         if not identifiers(event.customer):
             return SendResult("skipped", reason="customer has neither email nor phone")
         if event.provider in EXISTING_SUBSCRIBERS_ONLY and self._subscriber_id(event.customer) is None:
-            return SendResult("skipped", reason=f"not a Postscript subscriber ({event.provider} events go to "
-                                                "existing subscribers only)")
+            return SendResult(
+                "skipped",
+                reason=f"not a Postscript subscriber ({event.provider} events go to existing subscribers only)",
+            )
         try:
             body = encode_event(event, delivery_id=delivery_id)
         except ValueError as exc:  # an event Postscript cannot take: the platform's refusal, not a bug
@@ -99,8 +103,12 @@ class PostscriptDestination:
         if subscriber_id is None:
             return self._unknown_subscriber(update, properties)
         try:
-            response = self._request("PATCH", f"/api/v2/subscribers/{subscriber_id}",
-                                     what="PATCH /api/v2/subscribers/{id}", json={"properties": properties})
+            response = self._request(
+                "PATCH",
+                f"/api/v2/subscribers/{subscriber_id}",
+                what="PATCH /api/v2/subscribers/{id}",
+                json={"properties": properties},
+            )
         except FatalError as exc:
             if exc.status == 404:  # the cached id went stale (subscriber removed)
                 self._forget(update.customer)
@@ -110,20 +118,27 @@ class PostscriptDestination:
 
     def _unknown_subscriber(self, update: ProfileUpdate, properties: dict[str, Any]) -> SendResult:
         if update.provider in EXISTING_SUBSCRIBERS_ONLY:
-            return SendResult("skipped", reason=f"not a Postscript subscriber ({update.provider} updates existing "
-                                                "subscribers only)")
+            return SendResult(
+                "skipped", reason=f"not a Postscript subscriber ({update.provider} updates existing subscribers only)"
+            )
         if self._account.unknown_subscriber != "create":
             return SendResult("skipped", reason="not a Postscript subscriber (policy: skip)")
         if not update.customer.phone:
             # A Postscript subscriber is a phone number: without one there is nothing to create.
             # Recorded in the skipped journal with this reason; the customer is added by the
             # first later update that carries a phone.
-            return SendResult("skipped", reason="not a Postscript subscriber and no phone number to create one "
-                                                "(Postscript subscribers are phone numbers)")
+            return SendResult(
+                "skipped",
+                reason="not a Postscript subscriber and no phone number to create one "
+                "(Postscript subscribers are phone numbers)",
+            )
         # developers.postscript.io/reference/create-subscriber: phone_number, email, properties
         # (no keyword: subscribed without a keyword reply; Postscript asks the number to opt in)
-        body = {"phone_number": update.customer.phone, "properties": properties,
-                **({"email": update.customer.email} if update.customer.email else {})}
+        body = {
+            "phone_number": update.customer.phone,
+            "properties": properties,
+            **({"email": update.customer.email} if update.customer.email else {}),
+        }
         try:
             response = self._request("POST", "/api/v2/subscribers", what="POST /api/v2/subscribers", json=body)
         except FatalError as exc:
@@ -132,8 +147,12 @@ class PostscriptDestination:
             found = self._subscriber_id(update.customer) if exc.status in (400, 409, 422) else None
             if found is None:
                 raise
-            response = self._request("PATCH", f"/api/v2/subscribers/{found}", what="PATCH /api/v2/subscribers/{id}",
-                                     json={"properties": properties})
+            response = self._request(
+                "PATCH",
+                f"/api/v2/subscribers/{found}",
+                what="PATCH /api/v2/subscribers/{id}",
+                json={"properties": properties},
+            )
             return SendResult("delivered", status=response.status_code)
         self._forget(update.customer)  # the cached "not a subscriber" is stale now
         return SendResult("delivered", status=response.status_code)
@@ -171,11 +190,17 @@ def _profile_body(update: ProfileUpdate) -> dict[str, Any]:
 
 
 SPEC = PlatformSpec(
-    kind="postscript", destination=PostscriptDestination, base_url="https://api.postscript.io",
+    kind="postscript",
+    destination=PostscriptDestination,
+    base_url="https://api.postscript.io",
     unknown_subscriber="skip",
     encoding=Encoding(
-        event_name=event_type, event_path="/api/v2/events", encode_event=encode_event,
-        profile_path="PATCH /api/v2/subscribers/{subscriber_id}", encode_profile=_profile_body,
-        rules="type: letters, digits, underscores only; occurred_at UTC `%Y-%m-%d %H:%M:%S.%f`"),
+        event_name=event_type,
+        event_path="/api/v2/events",
+        encode_event=encode_event,
+        profile_path="PATCH /api/v2/subscribers/{subscriber_id}",
+        encode_profile=_profile_body,
+        rules="type: letters, digits, underscores only; occurred_at UTC `%Y-%m-%d %H:%M:%S.%f`",
+    ),
     limits={"default": (Window(15, SECOND_S),)},  # 15 rps per token; 429 without Retry-After
 )

@@ -10,8 +10,16 @@ from pipeline.destinations.base import DestinationClass
 from pipeline.destinations.encoding.base import Encoding
 from pipeline.destinations.spec import PlatformSpec
 
-__all__ = ["BATCH_SIZES", "DESTINATIONS", "ENCODINGS", "PLATFORM_SPECS", "batch_size", "encoding", "platform_kinds",
-           "platform_spec"]
+__all__ = [
+    "BATCH_SIZES",
+    "DESTINATIONS",
+    "ENCODINGS",
+    "PLATFORM_SPECS",
+    "batch_size",
+    "encoding",
+    "platform_kinds",
+    "platform_spec",
+]
 
 PLATFORM_SPECS: tuple[PlatformSpec, ...] = (
     postscript.SPEC,

@@ -40,8 +40,10 @@ def build_client(
     """
     mounts: dict[str, httpx.BaseTransport | None] | None = None
     if transport is None:
-        mounts = {pattern: None if url is None else KeepAliveTransport(proxy=url)
-                  for pattern, url in environment_proxies(os.environ if env is None else env).items()}
+        mounts = {
+            pattern: None if url is None else KeepAliveTransport(proxy=url)
+            for pattern, url in environment_proxies(os.environ if env is None else env).items()
+        }
     hooks: dict[str, list[Callable[..., None]]] = {}
     if before_request:
         hooks["request"] = [before_request]

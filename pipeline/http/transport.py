@@ -106,8 +106,9 @@ class KeepAliveTransport(httpx.BaseTransport):
         except TimeoutError as exc:
             connected = conn.sock is not None
             conn.close()
-            raise (httpx.ReadTimeout if connected else httpx.ConnectTimeout)(str(exc) or "timed out",
-                                                                            request=request) from None
+            raise (httpx.ReadTimeout if connected else httpx.ConnectTimeout)(
+                str(exc) or "timed out", request=request
+            ) from None
         except (ConnectionRefusedError, socket.gaierror) as exc:
             conn.close()
             raise httpx.ConnectError(str(exc), request=request) from None
@@ -116,9 +117,12 @@ class KeepAliveTransport(httpx.BaseTransport):
             raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=request) from None
         if raw.will_close:
             conn.close()
-        headers_out = [(k, v) for k, v in raw.getheaders() if k.lower() not in ("transfer-encoding", "content-encoding")]
-        return httpx.Response(raw.status, headers=headers_out, content=content, request=request,
-                              extensions={"http_version": b"HTTP/1.1"})
+        headers_out = [
+            (k, v) for k, v in raw.getheaders() if k.lower() not in ("transfer-encoding", "content-encoding")
+        ]
+        return httpx.Response(
+            raw.status, headers=headers_out, content=content, request=request, extensions={"http_version": b"HTTP/1.1"}
+        )
 
     def close(self) -> None:
         with self._lock:

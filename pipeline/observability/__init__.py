@@ -18,9 +18,15 @@ __all__ = ["web_routes"]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def web_routes(*, state: redis.Redis, broker: redis.Redis | None = None, queues: Sequence[str] = (),
-               known_keys: Callable[[], Iterable[str]] | None = None, cache_s: float = 0.0,
-               connections: Mapping[str, Any] | None = None) -> dict[str, WSGIApp]:
+def web_routes(
+    *,
+    state: redis.Redis,
+    broker: redis.Redis | None = None,
+    queues: Sequence[str] = (),
+    known_keys: Callable[[], Iterable[str]] | None = None,
+    cache_s: float = 0.0,
+    connections: Mapping[str, Any] | None = None,
+) -> dict[str, WSGIApp]:
     """The GET routes of the web process: ``/metrics`` (Prometheus text) and ``/readyz``.
 
     Args:

@@ -34,8 +34,16 @@ import redis
 
 from pipeline import keys
 
-__all__ = ["HEARTBEAT_TTL_S", "beat_heartbeat", "heartbeat_ages", "heartbeat_key", "is_alive", "last_heartbeat",
-           "readiness", "readyz_app"]
+__all__ = [
+    "HEARTBEAT_TTL_S",
+    "beat_heartbeat",
+    "heartbeat_ages",
+    "heartbeat_key",
+    "is_alive",
+    "last_heartbeat",
+    "readiness",
+    "readyz_app",
+]
 
 #: A heartbeat key outlives its worker this long, so a dead worker stays visible for a day.
 HEARTBEAT_TTL_S = 24 * 3600
@@ -78,8 +86,10 @@ def heartbeat_ages(client: redis.Redis, now_s: float | None = None, *, max_keys:
     now_s = time.time() if now_s is None else now_s
     indexed = cast("list[tuple[bytes, float]]", client.zrange(keys.heartbeats(), -max_keys, -1, withscores=True))
     if indexed:
-        return {(name.decode() if isinstance(name, bytes) else name): max(0.0, now_s - float(score))
-                for name, score in sorted(indexed)}
+        return {
+            (name.decode() if isinstance(name, bytes) else name): max(0.0, now_s - float(score))
+            for name, score in sorted(indexed)
+        }
     prefix = heartbeat_key("")
     names: list[str] = []
     for key in client.scan_iter(match=heartbeat_key("*"), count=1_000, _type="string"):
@@ -92,7 +102,7 @@ def heartbeat_ages(client: redis.Redis, now_s: float | None = None, *, max_keys:
         if raw is None:
             continue  # expired between SCAN and MGET
         try:
-            ages[name[len(prefix):]] = max(0.0, now_s - float(raw))
+            ages[name[len(prefix) :]] = max(0.0, now_s - float(raw))
         except (TypeError, ValueError):
             continue  # not ours
     return ages
@@ -122,14 +132,17 @@ def readiness(client: redis.Redis) -> list[str]:
     if missing:
         warnings.append(f"cannot read config ({', '.join(missing)} not reported): cannot check them")
     if config["appendonly"] == "no" and config["save"] is not None and not config["save"].strip():
-        warnings.append("persistence is off (appendonly no, no save points): a restart loses queued tasks, "
-                        "the dead-letter queue and all state; set appendonly yes")
+        warnings.append(
+            "persistence is off (appendonly no, no save points): a restart loses queued tasks, "
+            "the dead-letter queue and all state; set appendonly yes"
+        )
     elif config["appendonly"] == "yes" and config["appendfsync"] == "no":
         warnings.append("appendfsync is no: a crash can lose tens of seconds of writes; use everysec")
     policy = config["maxmemory-policy"]
     if policy is not None and policy != "noeviction":
-        warnings.append(f"maxmemory-policy is {policy}, not noeviction: under memory pressure Redis evicts "
-                        "queued tasks and state")
+        warnings.append(
+            f"maxmemory-policy is {policy}, not noeviction: under memory pressure Redis evicts queued tasks and state"
+        )
     return warnings
 
 
@@ -153,8 +166,11 @@ def readyz_app(state: redis.Redis, *, broker: redis.Redis | None = None) -> Call
                 warnings += [prefix + w for w in readiness(client)]
             except redis.RedisError as exc:
                 name = prefix.rstrip(": ") or "redis"
-                return _reply(start_response, "503 Service Unavailable",
-                              {"error": f"{name} does not answer ({type(exc).__name__})", "warnings": warnings})
+                return _reply(
+                    start_response,
+                    "503 Service Unavailable",
+                    {"error": f"{name} does not answer ({type(exc).__name__})", "warnings": warnings},
+                )
         return _reply(start_response, "200 OK", {"warnings": warnings})
 
     return app

@@ -28,8 +28,16 @@ from typing import IO, Any, Literal
 
 from pipeline.redact import mask_email
 
-__all__ = ["CONTEXT_FIELDS", "JsonFormatter", "QUIET", "RedactFilter", "TextFormatter", "configure_logging",
-           "scrub", "scrub_text"]
+__all__ = [
+    "CONTEXT_FIELDS",
+    "JsonFormatter",
+    "QUIET",
+    "RedactFilter",
+    "TextFormatter",
+    "configure_logging",
+    "scrub",
+    "scrub_text",
+]
 
 QUIET = ("httpx", "httpcore", "urllib3")
 #: Attributes passed through ``extra`` that are copied into every line (ids, never personal data).
@@ -37,7 +45,9 @@ CONTEXT_FIELDS = ("merchant", "platform", "provider", "event_id", "delivery_id")
 FILTERED = "[Filtered]"
 LogFormat = Literal["text", "json"]
 
-_SECRET_NAME = r"[\w.-]{0,64}(?:api[_-]?key|apikey|token|secret|passw(?:or)?d|credential|signature|authorization)[\w.-]{0,64}"
+_SECRET_NAME = (
+    r"[\w.-]{0,64}(?:api[_-]?key|apikey|token|secret|passw(?:or)?d|credential|signature|authorization)[\w.-]{0,64}"
+)
 _SECRETS: tuple[tuple[re.Pattern[str], str], ...] = (
     # scheme + credential: Authorization headers, wherever they end up
     (re.compile(r"(?i)\b(Bearer|Klaviyo-API-Key)(\s{1,8})[A-Za-z0-9._~+/=:-]{4,}"), rf"\1\2{FILTERED}"),
@@ -48,18 +58,28 @@ _SECRETS: tuple[tuple[re.Pattern[str], str], ...] = (
     # user:password@ in URLs (redis://:secret@host too)
     (re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,31}://)[^/\s:@]{0,256}:[^/\s@]{1,256}@"), rf"\1{FILTERED}@"),
     # api_key=..., "token": "...", password: ...
-    (re.compile(rf"(?i)(?<![\w.-])({_SECRET_NAME})(['\"]?\s{{0,8}}[:=]\s{{0,8}}['\"]?)[^'\"\s,;&)}}\]]+"), rf"\1\2{FILTERED}"),
+    (
+        re.compile(rf"(?i)(?<![\w.-])({_SECRET_NAME})(['\"]?\s{{0,8}}[:=]\s{{0,8}}['\"]?)[^'\"\s,;&)}}\]]+"),
+        rf"\1\2{FILTERED}",
+    ),
     # phone=..., 'mobile': '...' (a phone in any format, bare digits included, next to its name)
-    (re.compile(r"(?i)(?<![\w.-])([\w.-]{0,64}(?:phone|mobile|msisdn)[\w.-]{0,64})(['\"]?\s{0,8}[:=]\s{0,8}['\"]?)[^'\"\s,;&)}\]]+"),
-     rf"\1\2{FILTERED}"),
+    (
+        re.compile(
+            r"(?i)(?<![\w.-])([\w.-]{0,64}(?:phone|mobile|msisdn)[\w.-]{0,64})(['\"]?\s{0,8}[:=]\s{0,8}['\"]?)[^'\"\s,;&)}\]]+"
+        ),
+        rf"\1\2{FILTERED}",
+    ),
 )
-_PHONE = re.compile(r"""
+_PHONE = re.compile(
+    r"""
     (?<![\w+])
     (?: \+[1-9](?:[\s.-]?\d){6,14}                                  # E.164, maybe spaced
       | (?:\+?1[\s.-]?)?\(?[2-9]\d{2}\)?[\s.-]?\d{3}[\s.-]\d{4}     # NANP with separators
     )
     (?![\w])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 
 def _mask_phone(match: re.Match[str]) -> str:
@@ -86,7 +106,7 @@ def _mask_queries(text: str) -> str:
         if text[resume] == "?" and resume > start.end():
             end = _QUERY_STOP.search(text, resume + 1)
             resume = end.start() if end is not None else len(text)
-            out += [text[done:stop.start() + 1], FILTERED]
+            out += [text[done : stop.start() + 1], FILTERED]
             done = resume
         start = _URL_START.search(text, resume)
     out.append(text[done:])
@@ -128,8 +148,11 @@ class RedactFilter(logging.Filter):
 
 
 def _context(record: logging.LogRecord) -> dict[str, str]:
-    return {name: scrub_text(str(value)) for name in CONTEXT_FIELDS
-            if (value := getattr(record, name, None)) is not None and value != ""}
+    return {
+        name: scrub_text(str(value))
+        for name in CONTEXT_FIELDS
+        if (value := getattr(record, name, None)) is not None and value != ""
+    }
 
 
 class TextFormatter(logging.Formatter):
@@ -156,7 +179,8 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds")
+            "time": datetime.fromtimestamp(record.created, tz=UTC)
+            .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,

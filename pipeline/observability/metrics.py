@@ -36,9 +36,20 @@ from pipeline.config import PLATFORM_DEFAULTS
 from pipeline.observability.health import heartbeat_ages
 
 __all__ = [
-    "DELIVERIES", "DELIVERY_LATENCY", "ITEMS_TRANSFORMED", "LIMITER_WAIT", "OUTCOMES", "RECORDS_PULLED",
-    "RedisStateCollector", "exposition", "metrics_app", "observe_latency", "observe_limiter_wait",
-    "record_batch", "record_pulled", "record_transformed",
+    "DELIVERIES",
+    "DELIVERY_LATENCY",
+    "ITEMS_TRANSFORMED",
+    "LIMITER_WAIT",
+    "OUTCOMES",
+    "RECORDS_PULLED",
+    "RedisStateCollector",
+    "exposition",
+    "metrics_app",
+    "observe_latency",
+    "observe_limiter_wait",
+    "record_batch",
+    "record_pulled",
+    "record_transformed",
 ]
 
 log = logging.getLogger(__name__)
@@ -49,15 +60,23 @@ log = logging.getLogger(__name__)
 #: has no idempotency key).
 OUTCOMES = ("delivered", "skipped", "unchanged", "duplicate", "dead_lettered", "retried", "deferred", "resent")
 
-RECORDS_PULLED = Counter("lp_records_pulled", "Provider records read by syncs and webhooks.",
-                         ["merchant", "provider"])
-ITEMS_TRANSFORMED = Counter("lp_items_transformed", "Events and profile updates made from provider records.",
-                            ["merchant", "provider"])
+RECORDS_PULLED = Counter("lp_records_pulled", "Provider records read by syncs and webhooks.", ["merchant", "provider"])
+ITEMS_TRANSFORMED = Counter(
+    "lp_items_transformed", "Events and profile updates made from provider records.", ["merchant", "provider"]
+)
 DELIVERIES = Counter("lp_deliveries", "Deliveries handled, by outcome.", ["merchant", "platform", "outcome"])
-DELIVERY_LATENCY = Histogram("lp_delivery_latency_seconds", "Duration of one request to a messaging platform.",
-                             ["platform"], buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
-LIMITER_WAIT = Histogram("lp_limiter_wait_seconds", "Time spent waiting for the shared rate limiter per request.",
-                         ["kind"], buckets=(0, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+DELIVERY_LATENCY = Histogram(
+    "lp_delivery_latency_seconds",
+    "Duration of one request to a messaging platform.",
+    ["platform"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+LIMITER_WAIT = Histogram(
+    "lp_limiter_wait_seconds",
+    "Time spent waiting for the shared rate limiter per request.",
+    ["kind"],
+    buckets=(0, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
 #: kombu's Redis transport keeps priority messages in ``<queue>\x06\x16<priority>`` lists.
@@ -79,10 +98,14 @@ def record_batch(merchant: str, platform: str, result: Any) -> None:
     or anything with its attributes (``delivered``, ``skipped``, ``unchanged``,
     ``duplicates``, ``dead_lettered``: ints; ``retry``, ``deferred``: lists)."""
     counts = {
-        "delivered": getattr(result, "delivered", 0), "skipped": getattr(result, "skipped", 0),
-        "unchanged": getattr(result, "unchanged", 0), "duplicate": getattr(result, "duplicates", 0),
-        "dead_lettered": getattr(result, "dead_lettered", 0), "retried": len(getattr(result, "retry", ()) or ()),
-        "deferred": len(getattr(result, "deferred", ()) or ()), "resent": getattr(result, "resumed", 0),
+        "delivered": getattr(result, "delivered", 0),
+        "skipped": getattr(result, "skipped", 0),
+        "unchanged": getattr(result, "unchanged", 0),
+        "duplicate": getattr(result, "duplicates", 0),
+        "dead_lettered": getattr(result, "dead_lettered", 0),
+        "retried": len(getattr(result, "retry", ()) or ()),
+        "deferred": len(getattr(result, "deferred", ()) or ()),
+        "resent": getattr(result, "resumed", 0),
     }
     m, p = _label(merchant), _label(platform)
     for outcome, n in counts.items():
@@ -119,10 +142,18 @@ class RedisStateCollector(Collector):
         max_keys: at most this many keys per SCAN pattern (a bound on scrape time).
     """
 
-    def __init__(self, state: redis.Redis, *, broker: redis.Redis | None = None, queues: Sequence[str] = (),
-                 platforms: Sequence[str] = tuple(PLATFORM_DEFAULTS), max_keys: int = 10_000,
-                 scan_count: int = 1_000, now: Callable[[], float] | None = None,
-                 known_keys: Callable[[], Iterable[str]] | None = None) -> None:
+    def __init__(
+        self,
+        state: redis.Redis,
+        *,
+        broker: redis.Redis | None = None,
+        queues: Sequence[str] = (),
+        platforms: Sequence[str] = tuple(PLATFORM_DEFAULTS),
+        max_keys: int = 10_000,
+        scan_count: int = 1_000,
+        now: Callable[[], float] | None = None,
+        known_keys: Callable[[], Iterable[str]] | None = None,
+    ) -> None:
         self._known_keys = known_keys  # the keys the configuration implies: listed instead of a SCAN
         self._state = state
         self._broker = broker
@@ -153,53 +184,68 @@ class RedisStateCollector(Collector):
         return [int(n) for n in pipe.execute()]
 
     def _queue_depth(self) -> GaugeMetricFamily:
-        g = GaugeMetricFamily("lp_queue_depth", "Messages waiting in a Celery queue (LLEN, all priorities).",
-                              labels=["queue"])
+        g = GaugeMetricFamily(
+            "lp_queue_depth", "Messages waiting in a Celery queue (LLEN, all priorities).", labels=["queue"]
+        )
         if self._broker is not None and self._queues:
-            names = [q if step == 0 else f"{q}{_PRIORITY_SEP}{step}" for q in self._queues
-                     for step in (0, *_PRIORITY_STEPS)]
+            names = [
+                q if step == 0 else f"{q}{_PRIORITY_SEP}{step}" for q in self._queues for step in (0, *_PRIORITY_STEPS)
+            ]
             lengths = self._lengths(self._broker, "llen", names)
             per_queue = len(_PRIORITY_STEPS) + 1
             for i, queue in enumerate(self._queues):
-                g.add_metric([_label(queue)], sum(lengths[i * per_queue:(i + 1) * per_queue]))
+                g.add_metric([_label(queue)], sum(lengths[i * per_queue : (i + 1) * per_queue]))
         return g
 
     def _streams(self) -> Iterator[GaugeMetricFamily]:
-        dlq = GaugeMetricFamily("lp_dlq_depth", "Entries in a dead-letter stream (XLEN).",
-                                labels=["merchant", "platform"])
+        dlq = GaugeMetricFamily(
+            "lp_dlq_depth", "Entries in a dead-letter stream (XLEN).", labels=["merchant", "platform"]
+        )
         dlq_prefix = keys.dlq("", "")[:-2]  # the key without ":<merchant>:<platform>"
         dlq_keys = self._scan(keys.dlq("*", "*"), "stream")
         for key, n in zip(dlq_keys, self._lengths(self._state, "xlen", dlq_keys), strict=True):
-            merchant, _, platform = key[len(dlq_prefix) + 1:].partition(":")
+            merchant, _, platform = key[len(dlq_prefix) + 1 :].partition(":")
             dlq.add_metric([_label(merchant), _label(platform)], n)
         yield dlq
-        quarantine = GaugeMetricFamily("lp_quarantine_depth", "Records in a quarantine stream (XLEN).",
-                                       labels=["provider"])
+        quarantine = GaugeMetricFamily(
+            "lp_quarantine_depth", "Records in a quarantine stream (XLEN).", labels=["provider"]
+        )
         q_prefix = keys.quarantine("")
         q_keys = self._scan(keys.quarantine("*"), "stream")
         for key, n in zip(q_keys, self._lengths(self._state, "xlen", q_keys), strict=True):
-            quarantine.add_metric([_label(key[len(q_prefix):])], n)
+            quarantine.add_metric([_label(key[len(q_prefix) :])], n)
         yield quarantine
 
     def _due(self) -> GaugeMetricFamily:
-        g = GaugeMetricFamily("lp_due_batches", "Delivery batches not finished yet (queued, being sent, or waiting: retries, deferrals).",
-                              labels=["platform"])
-        for platform, n in zip(self._platforms,
-                               self._lengths(self._state, "zcard", [keys.due(p) for p in self._platforms]), strict=True):
+        g = GaugeMetricFamily(
+            "lp_due_batches",
+            "Delivery batches not finished yet (queued, being sent, or waiting: retries, deferrals).",
+            labels=["platform"],
+        )
+        for platform, n in zip(
+            self._platforms, self._lengths(self._state, "zcard", [keys.due(p) for p in self._platforms]), strict=True
+        ):
             g.add_metric([_label(platform)], n)
         return g
 
     def _heartbeats(self) -> GaugeMetricFamily:
-        g = GaugeMetricFamily("lp_worker_heartbeat_age_seconds",
-                              "Seconds since a worker last consumed an lp.heartbeat task.", labels=["worker"])
-        for worker, age in heartbeat_ages(self._state, now_s=self._now() if self._now else None,
-                                          max_keys=self._max_keys).items():
+        g = GaugeMetricFamily(
+            "lp_worker_heartbeat_age_seconds",
+            "Seconds since a worker last consumed an lp.heartbeat task.",
+            labels=["worker"],
+        )
+        for worker, age in heartbeat_ages(
+            self._state, now_s=self._now() if self._now else None, max_keys=self._max_keys
+        ).items():
             g.add_metric([_label(worker, worker=True)], age)
         return g
 
     def _stats(self) -> CounterMetricFamily:
-        c = CounterMetricFamily("lp_stats", "Per-merchant pipeline totals kept in Redis (pipeline.state.counters), "
-                                "all processes together.", labels=["merchant", "counter"])
+        c = CounterMetricFamily(
+            "lp_stats",
+            "Per-merchant pipeline totals kept in Redis (pipeline.state.counters), all processes together.",
+            labels=["merchant", "counter"],
+        )
         prefix = keys.stats("")
         stat_keys = self._scan(keys.stats("*"), "hash")
         pipe = self._state.pipeline(transaction=False)
@@ -207,14 +253,18 @@ class RedisStateCollector(Collector):
             pipe.hgetall(key)
         for key, values in zip(stat_keys, pipe.execute(), strict=True):
             for name, value in sorted(values.items()):
-                c.add_metric([_label(key[len(prefix):]), _label(_text(name))], float(value))
+                c.add_metric([_label(key[len(prefix) :]), _label(_text(name))], float(value))
         return c
 
     def collect(self) -> Iterator[Any]:
         up = 1.0
         broker_parts: list[Callable[[], Iterable[Any]]] = [lambda: [self._queue_depth()]]
         state_parts: list[Callable[[], Iterable[Any]]] = [
-            self._streams, lambda: [self._due()], lambda: [self._heartbeats()], lambda: [self._stats()]]
+            self._streams,
+            lambda: [self._due()],
+            lambda: [self._heartbeats()],
+            lambda: [self._stats()],
+        ]
         groups = [broker_parts + state_parts] if self._broker is self._state else [broker_parts, state_parts]
         for parts in groups:
             for part in parts:
@@ -259,10 +309,22 @@ def metrics_app(*collectors: Collector, registry: Any = REGISTRY) -> Callable[..
 #: ``lp_webhook_intake_total`` outcomes: the answer given (accepted 202, duplicate 200, unauthorized 401,
 #: too_large 413, unreadable 400, not_found 404, unavailable and pending 503) and, counted by the worker,
 #: quarantined (accepted, then unparseable).
-WEBHOOK_OUTCOMES = ("accepted", "duplicate", "unauthorized", "too_large", "unreadable", "not_found", "unavailable",
-                    "pending", "quarantined")
-WEBHOOK_INTAKE = Counter("lp_webhook_intake", "Webhook deliveries by provider and outcome (the answer given, or "
-                         "quarantined by the worker).", ["provider", "outcome"])
+WEBHOOK_OUTCOMES = (
+    "accepted",
+    "duplicate",
+    "unauthorized",
+    "too_large",
+    "unreadable",
+    "not_found",
+    "unavailable",
+    "pending",
+    "quarantined",
+)
+WEBHOOK_INTAKE = Counter(
+    "lp_webhook_intake",
+    "Webhook deliveries by provider and outcome (the answer given, or quarantined by the worker).",
+    ["provider", "outcome"],
+)
 
 
 def record_webhook_intake(provider: str, outcome: str) -> None:
@@ -273,7 +335,9 @@ class CachedCollector(Collector):
     """``inner``'s metrics, collected at most once per ``ttl_s``: scrapes in between (several
     Prometheus servers, a curl loop) are answered from the last collection, never from Redis."""
 
-    def __init__(self, inner: Collector, *, ttl_s: float = 10.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, inner: Collector, *, ttl_s: float = 10.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._inner = inner
         self._ttl_s = ttl_s
         self._monotonic = monotonic
@@ -298,8 +362,11 @@ class CachedCollector(Collector):
 #: ``lp_http_responses_total{kind,status}``: every answer a provider or platform gave (``status``:
 #: the code for 429, else its class, 2xx..5xx), recorded by the throttle's response hook; the
 #: 429 share of each kind is ``rate(...{status="429"}) / rate(...)``.
-HTTP_RESPONSES = Counter("lp_http_responses", "Answers from providers and platforms, by kind and status "
-                         "(429 on its own, else the class).", ["kind", "status"])
+HTTP_RESPONSES = Counter(
+    "lp_http_responses",
+    "Answers from providers and platforms, by kind and status (429 on its own, else the class).",
+    ["kind", "status"],
+)
 BUILD_INFO = Info("lp_build", "The running code: package version and source commit (SOURCE_COMMIT).")
 
 
@@ -317,8 +384,13 @@ def _build_info() -> None:
         package = version("loyalty-pipeline")
     except PackageNotFoundError:
         package = "unknown"
-    BUILD_INFO.info({"version": package, "commit": (os.environ.get("SOURCE_COMMIT") or "unknown")[:40],
-                     "python": platform.python_version()})
+    BUILD_INFO.info(
+        {
+            "version": package,
+            "commit": (os.environ.get("SOURCE_COMMIT") or "unknown")[:40],
+            "python": platform.python_version(),
+        }
+    )
 
 
 _build_info()

@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 
 
 class OperationsCollector(Collector):
-    def __init__(self, state: redis.Redis, connections: Mapping[str, Connection], *,
-                 now: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, state: redis.Redis, connections: Mapping[str, Connection], *, now: Callable[[], float] = time.time
+    ) -> None:
         self._state = state
         self._connections = connections
         self._now = now
@@ -82,10 +83,14 @@ class OperationsCollector(Collector):
             log.warning("metrics: Redis did not answer: %s", type(exc).__name__)
             return
 
-        lag = GaugeMetricFamily("lp_sync_lag_seconds", "Seconds since the connection's last successful pull.",
-                                labels=["merchant", "provider"])
-        interval = GaugeMetricFamily("lp_sync_interval_seconds", "The connection's configured sync interval.",
-                                     labels=["merchant", "provider"])
+        lag = GaugeMetricFamily(
+            "lp_sync_lag_seconds",
+            "Seconds since the connection's last successful pull.",
+            labels=["merchant", "provider"],
+        )
+        interval = GaugeMetricFamily(
+            "lp_sync_interval_seconds", "The connection's configured sync interval.", labels=["merchant", "provider"]
+        )
         newest: dict[tuple[str, str], float] = {}
         for scope in cursors:
             success = self._last_success_s(scope, next(answers))
@@ -99,11 +104,15 @@ class OperationsCollector(Collector):
         yield lag
         yield interval
 
-        paused = GaugeMetricFamily("lp_connection_paused", "1 while a platform connection is paused (until: "
-                                   "recheck after a refused credential, operator for the dead-letter guard).",
-                                   labels=["merchant", "platform", "until"])
-        failing = GaugeMetricFamily("lp_provider_credential_failing", "1 while the provider refuses the key.",
-                                    labels=["merchant", "provider"])
+        paused = GaugeMetricFamily(
+            "lp_connection_paused",
+            "1 while a platform connection is paused (until: "
+            "recheck after a refused credential, operator for the dead-letter guard).",
+            labels=["merchant", "platform", "until"],
+        )
+        failing = GaugeMetricFamily(
+            "lp_provider_credential_failing", "1 while the provider refuses the key.", labels=["merchant", "provider"]
+        )
         for merchant, conn in merchants:
             failing.add_metric([merchant, conn.provider.kind], float(bool(next(answers))))
             for account in conn.platforms:
@@ -113,8 +122,11 @@ class OperationsCollector(Collector):
         yield paused
         yield failing
 
-        overdue = GaugeMetricFamily("lp_due_overdue_seconds", "How long the most overdue batch of the due set "
-                                    "has waited to be handed out (0: none).", labels=["platform"])
+        overdue = GaugeMetricFamily(
+            "lp_due_overdue_seconds",
+            "How long the most overdue batch of the due set has waited to be handed out (0: none).",
+            labels=["platform"],
+        )
         for platform in platforms:
             oldest = next(answers)
             overdue.add_metric([platform], max(0.0, now_s - oldest[0][1]) if oldest else 0.0)

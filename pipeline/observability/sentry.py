@@ -35,15 +35,46 @@ __all__ = ["before_breadcrumb", "before_send", "init_sentry", "scrub_event"]
 #: Key names (lower case, ``-`` read as ``_``) whose values are dropped whole.
 _SENSITIVE_KEY = re.compile(
     r"authorization|cookie|token|secret|passw(or)?d|api_?key|credential|signature|private_?key|session"
-    r"|email|e_mail|phone|mobile|msisdn|^query_string$|^http\.query$|^query$|^dsn$")
+    r"|email|e_mail|phone|mobile|msisdn|^query_string$|^http\.query$|^query$|^dsn$"
+)
 #: Keys whose values the SDK produces and Sentry parses: never rewritten.
-_STRUCTURAL = frozenset({
-    "event_id", "timestamp", "start_timestamp", "received", "release", "dist", "environment", "platform",
-    "level", "type", "sdk", "modules", "trace_id", "span_id", "parent_span_id", "lineno", "colno",
-    "abs_path", "filename", "module", "function", "in_app", "mechanism", "server_name",
-})
-_EXTRA_DENYLIST = ["klaviyo_api_key", "x_webhook_signature", "svix_signature", "webhook_secret", "credential",
-                   "email", "phone"]
+_STRUCTURAL = frozenset(
+    {
+        "event_id",
+        "timestamp",
+        "start_timestamp",
+        "received",
+        "release",
+        "dist",
+        "environment",
+        "platform",
+        "level",
+        "type",
+        "sdk",
+        "modules",
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+        "lineno",
+        "colno",
+        "abs_path",
+        "filename",
+        "module",
+        "function",
+        "in_app",
+        "mechanism",
+        "server_name",
+    }
+)
+_EXTRA_DENYLIST = [
+    "klaviyo_api_key",
+    "x_webhook_signature",
+    "svix_signature",
+    "webhook_secret",
+    "credential",
+    "email",
+    "phone",
+]
 
 
 def _sensitive(key: str) -> bool:
@@ -63,8 +94,10 @@ def _scrub(value: Any, key: str = "", user_data: bool = False) -> Any:
         return scrub_text(value)
     if isinstance(value, Mapping):
         inner = user_data or key in _USER_DATA
-        return {(scrub_text(k) if isinstance(k, str) else k): _scrub(v, k if isinstance(k, str) else "", inner)
-                for k, v in value.items()}
+        return {
+            (scrub_text(k) if isinstance(k, str) else k): _scrub(v, k if isinstance(k, str) else "", inner)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [_scrub(v, "", user_data) for v in value]
     return value
@@ -96,8 +129,10 @@ def _cut(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return FILTERED
     if isinstance(value, Mapping):
-        return {k: FILTERED if isinstance(k, str) and _BODY_KEY.match(k) and v not in (None, "", [], {})
-                else _cut(v) for k, v in value.items()}
+        return {
+            k: FILTERED if isinstance(k, str) and _BODY_KEY.match(k) and v not in (None, "", [], {}) else _cut(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [_cut(v) for v in value]
     return value
@@ -133,8 +168,14 @@ def before_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any]) -> dict[str, 
     return scrubbed
 
 
-def init_sentry(dsn: str | None, *, environment: str | None = None, integrations: Iterable[Any] = (),
-                release: str | None = None, **options: Any) -> bool:
+def init_sentry(
+    dsn: str | None,
+    *,
+    environment: str | None = None,
+    integrations: Iterable[Any] = (),
+    release: str | None = None,
+    **options: Any,
+) -> bool:
     """Start the Sentry client if ``dsn`` is set; returns whether it was started.
 
     ``options`` go to ``sentry_sdk.init`` (e.g. ``traces_sample_rate``); the privacy options
@@ -142,20 +183,29 @@ def init_sentry(dsn: str | None, *, environment: str | None = None, integrations
     """
     if not dsn:
         return False
-    for fixed in ("send_default_pii", "data_collection", "max_request_body_size", "event_scrubber", "before_send",
-                  "before_breadcrumb", "max_value_length"):
+    for fixed in (
+        "send_default_pii",
+        "data_collection",
+        "max_request_body_size",
+        "event_scrubber",
+        "before_send",
+        "before_breadcrumb",
+        "max_value_length",
+    ):
         options.pop(fixed, None)
     with warnings.catch_warnings():
         # recent sentry-sdk 2.x releases deprecate send_default_pii for data_collection; False still maps to
         # its privacy-preserving defaults, and older 2.x releases know only this option.
-        warnings.filterwarnings("ignore", message="The send_default_pii option is deprecated",
-                                category=DeprecationWarning)
+        warnings.filterwarnings(
+            "ignore", message="The send_default_pii option is deprecated", category=DeprecationWarning
+        )
         _init(dsn, environment, release, list(integrations), options)
     return True
 
 
-def _init(dsn: str, environment: str | None, release: str | None, integrations: list[Any],
-          options: dict[str, Any]) -> None:
+def _init(
+    dsn: str, environment: str | None, release: str | None, integrations: list[Any], options: dict[str, Any]
+) -> None:
     sentry_sdk.init(
         dsn=dsn,
         environment=environment,

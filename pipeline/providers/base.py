@@ -62,8 +62,17 @@ class Provider(Protocol):
         ...
 
 
-def get_json(client: httpx.Client, path: str, *, params: Mapping[str, Any], what: str, clock: Clock,
-             attempts: int = 5, base_s: float = 0.5, cap_s: float = 20.0) -> Any:
+def get_json(
+    client: httpx.Client,
+    path: str,
+    *,
+    params: Mapping[str, Any],
+    what: str,
+    clock: Clock,
+    attempts: int = 5,
+    base_s: float = 0.5,
+    cap_s: float = 20.0,
+) -> Any:
     """GET and decode JSON, retrying 429/5xx/transport errors with backoff (honouring
     ``Retry-After``); other errors propagate at once."""
     for attempt in range(1, attempts + 1):

@@ -42,8 +42,16 @@ class HttpProvider:
     #: stream → the API scope reading it needs; a 403 there is ``ScopeMissing``, not a refused key
     scopes: ClassVar[Mapping[str, str]] = {}
 
-    def __init__(self, *, merchant: str, account: ProviderAccount, client: httpx.Client,
-                 directory: CustomerDirectory, snapshots: SnapshotStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        merchant: str,
+        account: ProviderAccount,
+        client: httpx.Client,
+        directory: CustomerDirectory,
+        snapshots: SnapshotStore,
+        clock: Clock,
+    ) -> None:
         self._merchant = merchant
         self._account = account
         self._client = client
@@ -89,8 +97,12 @@ class HttpProvider:
         scope = self.scopes.get(stream)
         if scope is None or not (exc.status == 403 or self._key_works):
             return None
-        return ScopeMissing(f"{self.kind} {stream}: the API key lacks the {scope} scope (answered {exc.status}); "
-                            f"stream skipped", stream=stream, scope=scope, status=exc.status)
+        return ScopeMissing(
+            f"{self.kind} {stream}: the API key lacks the {scope} scope (answered {exc.status}); stream skipped",
+            stream=stream,
+            scope=scope,
+            status=exc.status,
+        )
 
     def parse(self, stream: str, raw_records: list[Any], *, extra: Mapping[str, Any] | None = None) -> Page:
         """Decode a page: valid records (joined to identities), rejected ones, and the snapshot
@@ -98,20 +110,29 @@ class HttpProvider:
         res = resource(self.kind, stream)
         previous: dict[str, dict[str, Any]] = {}
         if res.snapshot:
-            ids = [":".join(str(r.get(p.split(".")[0], "")) for p in res.id_paths)
-                   for r in raw_records if isinstance(r, Mapping)]
+            ids = [
+                ":".join(str(r.get(p.split(".")[0], "")) for p in res.id_paths)
+                for r in raw_records
+                if isinstance(r, Mapping)
+            ]
             previous = self._snapshots.get_many(self._merchant, self.kind, stream, ids)
         records: list[Record] = []
         rejected: list[Rejected] = []
         for raw in raw_records:
             if not isinstance(raw, Mapping):
-                rejected.append(Rejected(stream, {"value": raw}, InvalidRecord(
-                    "expected a JSON object", provider=self.kind, field=stream)))
+                rejected.append(
+                    Rejected(
+                        stream,
+                        {"value": raw},
+                        InvalidRecord("expected a JSON object", provider=self.kind, field=stream),
+                    )
+                )
                 continue
             key = ":".join(str(raw.get(p.split(".")[0], "")) for p in res.id_paths)
             try:
-                records.append(decode(self.kind, stream, raw, merchant=self._merchant, previous=previous.get(key),
-                                      extra=extra))
+                records.append(
+                    decode(self.kind, stream, raw, merchant=self._merchant, previous=previous.get(key), extra=extra)
+                )
             except InvalidRecord as exc:
                 rejected.append(Rejected(stream, raw, exc))
         if stream in self.identity_streams:
@@ -127,8 +148,13 @@ class HttpProvider:
         return Page(records=records, rejected=rejected, after_handover=after)
 
     def _join_identities(self, records: list[Record]) -> list[Record]:
-        lacking = sorted({r.customer.provider_id for r in records
-                          if r.customer.provider_id and not (r.customer.email or r.customer.phone)})
+        lacking = sorted(
+            {
+                r.customer.provider_id
+                for r in records
+                if r.customer.provider_id and not (r.customer.email or r.customer.phone)
+            }
+        )
         if not lacking:
             return records
         found = self._directory.get_many(self._merchant, self.kind, lacking)
@@ -136,5 +162,7 @@ class HttpProvider:
         if fetched:
             self._directory.put_many(self._merchant, self.kind, fetched)
             found.update({c.provider_id: c for c in fetched})
-        return [replace(r, customer=found[r.customer.provider_id]) if r.customer.provider_id in found else r
-                for r in records]
+        return [
+            replace(r, customer=found[r.customer.provider_id]) if r.customer.provider_id in found else r
+            for r in records
+        ]

@@ -59,15 +59,19 @@ class OkendoProvider(HttpProvider):
         now = self._clock.now()
         topic = "backfill" if stream == "review" else "reconcile"  # neither is a webhook topic: no create events
         unusable = [r for r in raw_records if isinstance(r, Rejected)]
-        page = super().parse(stream, [r for r in raw_records if not isinstance(r, Rejected)],
-                             extra={"_received_at": now, "_topic": topic, **(extra or {})})
+        page = super().parse(
+            stream,
+            [r for r in raw_records if not isinstance(r, Rejected)],
+            extra={"_received_at": now, "_topic": topic, **(extra or {})},
+        )
         return replace(page, rejected=[*page.rejected, *unusable]) if unusable else page
 
     def fetch(self, stream: str, *, since: datetime | None, cursor: str | None) -> tuple[list[Any], str | None]:
         if stream == "review":
             return self._reviews(since, cursor)
-        known, next_cursor = self._snapshots.scan(self._merchant, self.kind, "loyalty_customer", cursor=cursor,
-                                                  count=self._account.page_size)
+        known, next_cursor = self._snapshots.scan(
+            self._merchant, self.kind, "loyalty_customer", cursor=cursor, count=self._account.page_size
+        )
         if stream == "customers":
             return self._customers(known), next_cursor
         records: list[Any] = []
@@ -81,13 +85,27 @@ class OkendoProvider(HttpProvider):
                 raise
             member = body.get("loyaltyCustomer") if isinstance(body, Mapping) else None
             if not isinstance(member, Mapping):
-                records.append(Rejected(stream, {"loyaltyCustomerId": member_id, "body": body}, InvalidRecord(
-                    "GET /loyalty/customers answered without a loyaltyCustomer object", provider=self.kind,
-                    field="loyaltyCustomer")))
+                records.append(
+                    Rejected(
+                        stream,
+                        {"loyaltyCustomerId": member_id, "body": body},
+                        InvalidRecord(
+                            "GET /loyalty/customers answered without a loyaltyCustomer object",
+                            provider=self.kind,
+                            field="loyaltyCustomer",
+                        ),
+                    )
+                )
                 continue
             same_tier = member.get("vipTierName") == previous.get("vipTierName")
-            records.append({**member, "loyaltyCustomerId": member_id, "customer": previous.get("customer"),
-                            "vipTierRank": previous.get("vipTierRank") if same_tier else None})
+            records.append(
+                {
+                    **member,
+                    "loyaltyCustomerId": member_id,
+                    "customer": previous.get("customer"),
+                    "vipTierRank": previous.get("vipTierRank") if same_tier else None,
+                }
+            )
         return records, next_cursor
 
     def _customers(self, members: Mapping[str, Mapping[str, Any]]) -> list[Any]:
@@ -120,19 +138,27 @@ class OkendoProvider(HttpProvider):
         body = self.get("/reviews", params)
         reviews = body.get("reviews") if isinstance(body, Mapping) else None
         if not isinstance(reviews, list):
-            raise FatalError("okendo GET /reviews answered without a 'reviews' list",
-                             response_excerpt=json.dumps(body, default=str)[:200])
+            raise FatalError(
+                "okendo GET /reviews answered without a 'reviews' list",
+                response_excerpt=json.dumps(body, default=str)[:200],
+            )
         # nextUrl is relative (rest-api.md §1): its lastEvaluated is the next page's cursor
         following = parse_qs(urlsplit(str(body.get("nextUrl") or "")).query).get("lastEvaluated", [None])[0]
         if following:
             return reviews, json.dumps({"status": state["status"], "lastEvaluated": following})
-        rest = REVIEW_STATUSES[REVIEW_STATUSES.index(state["status"]) + 1:]
+        rest = REVIEW_STATUSES[REVIEW_STATUSES.index(state["status"]) + 1 :]
         return reviews, (json.dumps({"status": rest[0], "lastEvaluated": None}) if rest else None)
 
 
 SPEC = ProviderSpec(
-    kind="okendo", provider=OkendoProvider,
+    kind="okendo",
+    provider=OkendoProvider,
     # Okendo's feed is its webhooks; the sync only reconciles known members' balances (2 rps)
-    base_url="https://api.okendo.io/enterprise", page_size=50, bulk_stream="loyalty_customer", sync_interval_s=21600.0,
-    limits={"default": (Window(2, SECOND_S),)}, webhooks="required", webhook_scheme="svix",
+    base_url="https://api.okendo.io/enterprise",
+    page_size=50,
+    bulk_stream="loyalty_customer",
+    sync_interval_s=21600.0,
+    limits={"default": (Window(2, SECOND_S),)},
+    webhooks="required",
+    webhook_scheme="svix",
 )

@@ -38,8 +38,11 @@ class OmneoProvider(HttpProvider):
 
     def fetch(self, stream: str, *, since: datetime | None, cursor: str | None) -> tuple[list[Any], str | None]:
         number = int(cursor) if cursor and cursor.isdigit() else 1
-        params: dict[str, Any] = {"page[size]": min(self._account.page_size, 100), "page[number]": number,
-                                  "sort": "updated_at"}
+        params: dict[str, Any] = {
+            "page[size]": min(self._account.page_size, 100),
+            "page[number]": number,
+            "sort": "updated_at",
+        }
         if since is not None:
             # Omneo timestamps have whole seconds: truncating keeps the bound inclusive
             params["filter[updated_at][gte]"] = _omneo_time(since.replace(microsecond=0))
@@ -65,12 +68,20 @@ class OmneoProvider(HttpProvider):
             data = body.get("data") if isinstance(body, Mapping) else None
             if isinstance(data, Mapping):
                 profile = {k: record.data.get(k) for k in ("email", "mobile_phone_e164", "first_name", "last_name")}
-                balances.append({**data, "profile_id": record.record_id,
-                                 "updated_at": record.updated_at.isoformat(),
-                                 "profile": {"id": record.record_id, **profile}})
+                balances.append(
+                    {
+                        **data,
+                        "profile_id": record.record_id,
+                        "updated_at": record.updated_at.isoformat(),
+                        "profile": {"id": record.record_id, **profile},
+                    }
+                )
         derived = super().parse("balances", balances)
-        return Page(records=[*page.records, *derived.records], rejected=[*page.rejected, *derived.rejected],
-                    after_handover=page.after_handover)
+        return Page(
+            records=[*page.records, *derived.records],
+            rejected=[*page.rejected, *derived.rejected],
+            after_handover=page.after_handover,
+        )
 
     def fetch_customer(self, customer_id: str) -> Customer | None:
         try:
@@ -84,9 +95,14 @@ class OmneoProvider(HttpProvider):
 
 
 SPEC = ProviderSpec(
-    kind="omneo", provider=OmneoProvider,
-    base_url=None, page_size=100, bulk_stream="profiles", limits={"default": (Window(10, SECOND_S),)},
-    webhooks="optional", webhook_scheme="omneo",
+    kind="omneo",
+    provider=OmneoProvider,
+    base_url=None,
+    page_size=100,
+    bulk_stream="profiles",
+    limits={"default": (Window(10, SECOND_S),)},
+    webhooks="optional",
+    webhook_scheme="omneo",
     # Omneo's own app starter routes on ``x-omneo-event``: shared/specs/omneo/README.md §5.4
     webhook_event_header="x-omneo-event",
 )

@@ -30,6 +30,7 @@ NO_PUBLIC_SOURCE = "no public source"
 #: shown for a resource its schema module has not labelled (a gap a test reports)
 UNLABELLED = "unlabelled"
 
+
 def _module(package: str, provider: str) -> ModuleType | None:
     try:
         return importlib.import_module(f"{package}.{provider}")

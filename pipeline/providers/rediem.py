@@ -41,7 +41,12 @@ class RediemProvider(HttpProvider):
 
 
 SPEC = ProviderSpec(
-    kind="rediem", provider=RediemProvider,
-    base_url="https://api.rediem.io", page_size=100, bulk_stream="activities",
-    limits={"default": (Window(10, SECOND_S),)}, webhooks="optional", webhook_scheme="hmac",
+    kind="rediem",
+    provider=RediemProvider,
+    base_url="https://api.rediem.io",
+    page_size=100,
+    bulk_stream="activities",
+    limits={"default": (Window(10, SECOND_S),)},
+    webhooks="optional",
+    webhook_scheme="hmac",
 )

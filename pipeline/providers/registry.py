@@ -25,8 +25,9 @@ PROVIDERS: Mapping[str, type[HttpProvider]] = {s.kind: s.provider for s in PROVI
 WEBHOOK_SCHEMES: Mapping[str, str] = {s.kind: s.webhook_scheme for s in PROVIDER_SPECS if s.webhook_scheme}
 
 #: provider kind → the header naming a delivery's event, where the body does not
-WEBHOOK_EVENT_HEADERS: Mapping[str, str] = {s.kind: s.webhook_event_header for s in PROVIDER_SPECS
-                                            if s.webhook_event_header}
+WEBHOOK_EVENT_HEADERS: Mapping[str, str] = {
+    s.kind: s.webhook_event_header for s in PROVIDER_SPECS if s.webhook_event_header
+}
 
 
 def provider_kinds() -> tuple[str, ...]:

@@ -49,52 +49,120 @@ class Resource:
     delete_keeps: tuple[str, ...] | None = None
 
 
-def _okendo(name: str, updated: str = "dateCreated", *, email: str = "customer.email",
-            customer: str | None = "customer.customerId", snapshot: tuple[str, ...] = ()) -> Resource:
+def _okendo(
+    name: str,
+    updated: str = "dateCreated",
+    *,
+    email: str = "customer.email",
+    customer: str | None = "customer.customerId",
+    snapshot: tuple[str, ...] = (),
+) -> Resource:
     """An Okendo webhook resource. A delivery without its date (a delete) is dated by its
     receipt (``_received_at``, set by whoever opens the envelope)."""
-    return Resource(provider="okendo", name=name, schema=okendo.RESOURCE_SCHEMAS[name],
-                    id_paths=okendo.DELETE_KEEPS[name], updated_path=updated, updated_fallback="_received_at",
-                    customer_id_path=customer, email_path=email, snapshot=snapshot,
-                    delete_keeps=okendo.DELETE_KEEPS[name])
+    return Resource(
+        provider="okendo",
+        name=name,
+        schema=okendo.RESOURCE_SCHEMAS[name],
+        id_paths=okendo.DELETE_KEEPS[name],
+        updated_path=updated,
+        updated_fallback="_received_at",
+        customer_id_path=customer,
+        email_path=email,
+        snapshot=snapshot,
+        delete_keeps=okendo.DELETE_KEEPS[name],
+    )
 
 
 def _omneo(name: str, id_paths: tuple[str, ...] = ("id",), customer: str = "profile_id") -> Resource:
-    return Resource(provider="omneo", name=name, schema=omneo.RESOURCE_SCHEMAS[name], id_paths=id_paths,
-                    updated_path="updated_at", customer_id_path=customer, email_path="profile.email",
-                    phone_path="profile.mobile_phone_e164")
+    return Resource(
+        provider="omneo",
+        name=name,
+        schema=omneo.RESOURCE_SCHEMAS[name],
+        id_paths=id_paths,
+        updated_path="updated_at",
+        customer_id_path=customer,
+        email_path="profile.email",
+        phone_path="profile.mobile_phone_e164",
+    )
 
 
 RESOURCES: tuple[Resource, ...] = (
-    Resource(provider="smile", name="customers", schema=smile.CustomerSchema(), id_paths=("id",),
-             updated_path="updated_at", customer_id_path="id", email_path="email",
-             snapshot=("state", "vip_status.vip_tier_id")),
-    Resource(provider="smile", name="points_transactions", schema=smile.PointsTransactionSchema(), id_paths=("id",),
-             updated_path="updated_at", customer_id_path="customer_id"),
-    Resource(provider="smile", name="reward_fulfillments", schema=smile.RewardFulfillmentSchema(), id_paths=("id",),
-             updated_path="updated_at", customer_id_path="customer_id"),
+    Resource(
+        provider="smile",
+        name="customers",
+        schema=smile.CustomerSchema(),
+        id_paths=("id",),
+        updated_path="updated_at",
+        customer_id_path="id",
+        email_path="email",
+        snapshot=("state", "vip_status.vip_tier_id"),
+    ),
+    Resource(
+        provider="smile",
+        name="points_transactions",
+        schema=smile.PointsTransactionSchema(),
+        id_paths=("id",),
+        updated_path="updated_at",
+        customer_id_path="customer_id",
+    ),
+    Resource(
+        provider="smile",
+        name="reward_fulfillments",
+        schema=smile.RewardFulfillmentSchema(),
+        id_paths=("id",),
+        updated_path="updated_at",
+        customer_id_path="customer_id",
+    ),
     # Dated by receipt: an update keeps dateCreated, yet must count (a changed rating); a loyalty
     # customer carries no date at all. Redeliveries are stale by sequenceNumber (snapshot resources).
     _okendo("review", "_received_at", email="reviewer.email", customer=None, snapshot=("reviewer.email", "rating")),
     _okendo("quiz_response"),
     _okendo("survey_response", "_received_at", snapshot=("customer.email",)),
     _okendo("referral", "_received_at", snapshot=("customer.email", "referrer.email", "activityType")),
-    _okendo("loyalty_customer", "_received_at",
-            snapshot=("status", "vipTierName", "vipTierRank", "customer.email", "customer.customerId")),
+    _okendo(
+        "loyalty_customer",
+        "_received_at",
+        snapshot=("status", "vipTierName", "vipTierRank", "customer.email", "customer.customerId"),
+    ),
     _okendo("loyalty_earning_transaction", "date"),
     _okendo("loyalty_redemption_transaction", "date"),
     _okendo("loyalty_adjustment_transaction", "date"),
-    Resource(provider="okendo", name="customers", schema=okendo.RESOURCE_SCHEMAS["customers"],
-             id_paths=("customerId",), updated_path="_received_at", customer_id_path="customerId",
-             email_path="email", snapshot=("_received_at",)),
-    Resource(provider="rediem", name="activities", schema=rediem.ActivitySchema(), id_paths=("id",),
-             updated_path="updated_at", customer_id_path="customer.id", email_path="customer.email",
-             phone_path="customer.phone"),
-    _omneo("points"), _omneo("rewards"), _omneo("redemptions"), _omneo("transactions"),
+    Resource(
+        provider="okendo",
+        name="customers",
+        schema=okendo.RESOURCE_SCHEMAS["customers"],
+        id_paths=("customerId",),
+        updated_path="_received_at",
+        customer_id_path="customerId",
+        email_path="email",
+        snapshot=("_received_at",),
+    ),
+    Resource(
+        provider="rediem",
+        name="activities",
+        schema=rediem.ActivitySchema(),
+        id_paths=("id",),
+        updated_path="updated_at",
+        customer_id_path="customer.id",
+        email_path="customer.email",
+        phone_path="customer.phone",
+    ),
+    _omneo("points"),
+    _omneo("rewards"),
+    _omneo("redemptions"),
+    _omneo("transactions"),
     _omneo("tiers", ("profile_id", "current_tier.handle", "achieved_at")),
     _omneo("balances", ("profile_id", "updated_at")),
-    Resource(provider="omneo", name="profiles", schema=omneo.RESOURCE_SCHEMAS["profiles"], id_paths=("id",),
-             updated_path="updated_at", customer_id_path="id", email_path="email", phone_path="mobile_phone_e164"),
+    Resource(
+        provider="omneo",
+        name="profiles",
+        schema=omneo.RESOURCE_SCHEMAS["profiles"],
+        id_paths=("id",),
+        updated_path="updated_at",
+        customer_id_path="id",
+        email_path="email",
+        phone_path="mobile_phone_e164",
+    ),
 )
 _BY_KEY: Mapping[tuple[str, str], Resource] = {(r.provider, r.name): r for r in RESOURCES}
 
@@ -106,8 +174,9 @@ def resource(provider: str, name: str) -> Resource:
     except KeyError:
         known = sorted(n for p, n in _BY_KEY if p == provider)
         if not known:
-            raise InvalidRecord(f"unknown provider; known: {', '.join(sorted({p for p, _ in _BY_KEY}))}",
-                                provider=provider) from None
+            raise InvalidRecord(
+                f"unknown provider; known: {', '.join(sorted({p for p, _ in _BY_KEY}))}", provider=provider
+            ) from None
         raise InvalidRecord(f"unknown resource {name!r}; known: {', '.join(known)}", provider=provider) from None
 
 
@@ -115,8 +184,15 @@ def _text(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
-def decode(provider: str, name: str, raw: Any, *, merchant: str, previous: Mapping[str, Any] | None = None,
-           extra: Mapping[str, Any] | None = None) -> Record:
+def decode(
+    provider: str,
+    name: str,
+    raw: Any,
+    *,
+    merchant: str,
+    previous: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Record:
     """Validate one raw provider object and make it a ``Record``.
 
     Args:
@@ -154,9 +230,15 @@ def decode(provider: str, name: str, raw: Any, *, merchant: str, previous: Mappi
         email=_text(lookup(data, res.email_path)) if res.email_path else None,
         phone=_text(lookup(data, res.phone_path)) if res.phone_path else None,
     )
-    return Record(merchant=merchant, provider=provider, stream=name,
-                  record_id=":".join(p.isoformat() if isinstance(p, datetime) else str(p) for p in parts),
-                  updated_at=updated, customer=customer, data=data)
+    return Record(
+        merchant=merchant,
+        provider=provider,
+        stream=name,
+        record_id=":".join(p.isoformat() if isinstance(p, datetime) else str(p) for p in parts),
+        updated_at=updated,
+        customer=customer,
+        data=data,
+    )
 
 
 def snapshot_of(record: Record) -> dict[str, Any]:
@@ -190,19 +272,27 @@ def unwrap(provider: str, body: Any, *, event: str | None = None) -> tuple[str, 
             raise InvalidRecord(message, provider=provider, field=f"envelope.{field}") from None
         kind = envelope["resourceType"]
         if kind not in okendo.WEBHOOK_RESOURCE_TYPES:
-            raise InvalidRecord(f"unknown resourceType {kind[:60]!r}; Okendo sends: "
-                                f"{', '.join(okendo.WEBHOOK_RESOURCE_TYPES)}", provider=provider,
-                                field="envelope.resourceType")
+            raise InvalidRecord(
+                f"unknown resourceType {kind[:60]!r}; Okendo sends: {', '.join(okendo.WEBHOOK_RESOURCE_TYPES)}",
+                provider=provider,
+                field="envelope.resourceType",
+            )
         return kind, envelope["resource"], {"_topic": envelope["topic"], "_sequence": envelope["sequenceNumber"]}
     if provider == "rediem":
         return "activities", body, {}
     if provider == "omneo":
         if not event:
-            raise InvalidRecord("no trigger: an Omneo push names it in the x-omneo-event header",
-                                provider=provider, field="x-omneo-event")
+            raise InvalidRecord(
+                "no trigger: an Omneo push names it in the x-omneo-event header",
+                provider=provider,
+                field="x-omneo-event",
+            )
         name = omneo.TRIGGERS.get(event.strip().lower())
         if name is None:
-            raise InvalidRecord(f"unknown trigger {event[:60]!r}; known: {', '.join(sorted(omneo.TRIGGERS))}",
-                                provider=provider, field="x-omneo-event")
+            raise InvalidRecord(
+                f"unknown trigger {event[:60]!r}; known: {', '.join(sorted(omneo.TRIGGERS))}",
+                provider=provider,
+                field="x-omneo-event",
+            )
         return name, body, {"_event": event.strip().lower()}
     raise InvalidRecord("this provider sends no webhooks", provider=provider)

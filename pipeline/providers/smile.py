@@ -43,8 +43,10 @@ class SmileProvider(HttpProvider):
     streams: ClassVar[tuple[str, ...]] = ("customers", "points_transactions", "reward_fulfillments")
     identity_streams: ClassVar[tuple[str, ...]] = ("customers",)
     scopes: ClassVar[Mapping[str, str]] = {
-        "customers": "customer:read", "points_transactions": "points_transaction:read",
-        "reward_fulfillments": "reward_fulfillment:read"}
+        "customers": "customer:read",
+        "points_transactions": "points_transaction:read",
+        "reward_fulfillments": "reward_fulfillment:read",
+    }
 
     def fetch(self, stream: str, *, since: datetime | None, cursor: str | None) -> tuple[list[Any], str | None]:
         path, list_key, extra = STREAMS[stream]
@@ -71,7 +73,10 @@ class SmileProvider(HttpProvider):
 
 
 SPEC = ProviderSpec(
-    kind="smile", provider=SmileProvider,
-    base_url="https://api.smile.io/v1", page_size=250, bulk_stream="customers",
+    kind="smile",
+    provider=SmileProvider,
+    base_url="https://api.smile.io/v1",
+    page_size=250,
+    bulk_stream="customers",
     limits={"default": (Window(10, SECOND_S),)},
 )

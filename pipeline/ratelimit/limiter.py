@@ -25,8 +25,16 @@ from pipeline import keys
 from pipeline.clock import Clock
 from pipeline.ratelimit.limits import Window
 
-__all__ = ["DECREASE", "FLOOR", "INCREASE", "MemoryRateLimiter", "RateLimiter", "RedisRateLimiter", "Reservation",
-           "wait"]
+__all__ = [
+    "DECREASE",
+    "FLOOR",
+    "INCREASE",
+    "MemoryRateLimiter",
+    "RateLimiter",
+    "RedisRateLimiter",
+    "Reservation",
+    "wait",
+]
 
 #: AIMD: a 429 multiplies the rate by DECREASE (not below FLOOR); each granted request adds INCREASE.
 DECREASE, FLOOR, INCREASE = 0.5, 0.05, 0.01
@@ -82,7 +90,8 @@ class RedisRateLimiter:
         tats = [f"{state}:w{w.limit}/{w.period_s:g}" for w in windows]
         wait_us, _factor, reserved = self._acquire(
             keys=[state, *tats],
-            args=[len(windows), *(w.interval_us for w in windows), INCREASE, int(max_wait_s * 1_000_000)])
+            args=[len(windows), *(w.interval_us for w in windows), INCREASE, int(max_wait_s * 1_000_000)],
+        )
         return Reservation(bool(int(reserved)), float(wait_us) / 1_000_000)
 
     def acquire(self, scope: str, windows: Sequence[Window]) -> float:
@@ -133,8 +142,9 @@ class MemoryRateLimiter:
         return factor
 
 
-def wait(limiter: RateLimiter, clock: Clock, scope: str, windows: Sequence[Window], *,
-         max_wait_s: float | None = None) -> float:
+def wait(
+    limiter: RateLimiter, clock: Clock, scope: str, windows: Sequence[Window], *, max_wait_s: float | None = None
+) -> float:
     """Reserve a slot and sleep until it; returns the seconds waited.
 
     Raises:

@@ -20,13 +20,17 @@ __all__ = ["HEADROOM", "LIMITS", "RATE_CLASSES", "Window", "endpoint_class", "wi
 
 _S = SECOND_S
 #: (kind, endpoint class) → windows, read from each platform's and provider's spec
-LIMITS: Mapping[str, Mapping[str, tuple[Window, ...]]] = {**{s.kind: s.limits for s in PLATFORM_SPECS},
-                                                           **{s.kind: s.limits for s in PROVIDER_SPECS}}
+LIMITS: Mapping[str, Mapping[str, tuple[Window, ...]]] = {
+    **{s.kind: s.limits for s in PLATFORM_SPECS},
+    **{s.kind: s.limits for s in PROVIDER_SPECS},
+}
 
 #: kind → (path pattern, endpoint class); first match wins, else "default".
 RATE_CLASSES: Mapping[str, Sequence[tuple[re.Pattern[str], str]]] = {
     s.kind: tuple((re.compile(pattern), name) for pattern, name in s.rate_classes)
-    for s in PLATFORM_SPECS if s.rate_classes}
+    for s in PLATFORM_SPECS
+    if s.rate_classes
+}
 
 
 def endpoint_class(kind: str, path: str) -> str:
@@ -36,8 +40,7 @@ def endpoint_class(kind: str, path: str) -> str:
     return "default"
 
 
-def windows_for(kind: str, endpoint: str, *, rate_per_s: float | None = None,
-                scale: float = 1.0) -> tuple[Window, ...]:
+def windows_for(kind: str, endpoint: str, *, rate_per_s: float | None = None, scale: float = 1.0) -> tuple[Window, ...]:
     """The windows of (kind, endpoint class), each multiplied by ``scale`` (an account whose
     limits the platform raised); ``rate_per_s`` then replaces the one-second window."""
     table = LIMITS.get(kind, {})

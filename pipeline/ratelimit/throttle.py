@@ -24,8 +24,17 @@ class Throttle:
             raised so the caller can defer the work instead of holding a worker (None: wait).
     """
 
-    def __init__(self, *, limiter: RateLimiter, clock: Clock, kind: str, scope: str, rate_per_s: float | None,
-                 max_wait_s: float | None = None, rate_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        limiter: RateLimiter,
+        clock: Clock,
+        kind: str,
+        scope: str,
+        rate_per_s: float | None,
+        max_wait_s: float | None = None,
+        rate_scale: float = 1.0,
+    ) -> None:
         self._limiter = limiter
         self._clock = clock
         self._kind = kind
@@ -40,8 +49,13 @@ class Throttle:
 
     def before(self, request: httpx.Request) -> None:
         scope, endpoint = self._scope_of(request)
-        waited = wait(self._limiter, self._clock, scope, windows_for(self._kind, endpoint, rate_per_s=self._rate, scale=self._scale),
-                      max_wait_s=self.max_wait_s)
+        waited = wait(
+            self._limiter,
+            self._clock,
+            scope,
+            windows_for(self._kind, endpoint, rate_per_s=self._rate, scale=self._scale),
+            max_wait_s=self.max_wait_s,
+        )
         if waited:
             observe_limiter_wait(self._kind, waited)
 

@@ -56,7 +56,9 @@ def add_to_pipeline(pipe: Any, merchant: str, scope: str, counts: Mapping[str, i
         pipe.expire(key, window.ttl_s)
 
 
-def windows(client: redis.Redis, scopes: Sequence[tuple[str, str]], now_s: float) -> dict[tuple[str, str], dict[str, dict[str, int]]]:
+def windows(
+    client: redis.Redis, scopes: Sequence[tuple[str, str]], now_s: float
+) -> dict[tuple[str, str], dict[str, dict[str, int]]]:
     """``{(merchant, scope): {"hour": {counter: n}, "day": {...}}}`` for each scope, one round trip."""
     pipe = client.pipeline(transaction=False)
     plan: list[tuple[tuple[str, str], str]] = []

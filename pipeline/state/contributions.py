@@ -23,8 +23,9 @@ __all__ = ["Contributions", "MemoryContributions", "RedisContributions"]
 
 
 class Contributions(Protocol):
-    def apply(self, merchant: str, provider: str, kind: str, identity: str, member: str,
-              value: Mapping[str, Any] | None) -> tuple[dict[str, dict[str, Any]], datetime]:
+    def apply(
+        self, merchant: str, provider: str, kind: str, identity: str, member: str, value: Mapping[str, Any] | None
+    ) -> tuple[dict[str, dict[str, Any]], datetime]:
         """Set ``member`` to ``value`` (remove it when None); return every member and the time of
         the change, atomically. ``identity`` is a ``keys.identity_hash``, never an email."""
         ...
@@ -34,8 +35,9 @@ class RedisContributions:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
 
-    def apply(self, merchant: str, provider: str, kind: str, identity: str, member: str,
-              value: Mapping[str, Any] | None) -> tuple[dict[str, dict[str, Any]], datetime]:
+    def apply(
+        self, merchant: str, provider: str, kind: str, identity: str, member: str, value: Mapping[str, Any] | None
+    ) -> tuple[dict[str, dict[str, Any]], datetime]:
         key = keys.contributions(merchant, provider, kind, identity)
         pipe = self._redis.pipeline(transaction=True)
         if value is None:
@@ -56,8 +58,9 @@ class MemoryContributions:
         self._data: dict[tuple[str, str, str, str], dict[str, dict[str, Any]]] = {}
         self._last = datetime.min.replace(tzinfo=UTC)
 
-    def apply(self, merchant: str, provider: str, kind: str, identity: str, member: str,
-              value: Mapping[str, Any] | None) -> tuple[dict[str, dict[str, Any]], datetime]:
+    def apply(
+        self, merchant: str, provider: str, kind: str, identity: str, member: str, value: Mapping[str, Any] | None
+    ) -> tuple[dict[str, dict[str, Any]], datetime]:
         members = self._data.setdefault((merchant, provider, kind, identity), {})
         if value is None:
             members.pop(member, None)

@@ -28,13 +28,37 @@ from pipeline.state import activity
 __all__ = ["COUNTERS", "CounterName", "Counters", "MemoryCounters", "RedisCounters"]
 
 CounterName = Literal[
-    "pulled", "repulled", "quarantined", "transformed", "enqueued", "delivered", "skipped", "unchanged",
-    "retried", "deferred", "dead_lettered", "duplicates_dropped", "resent_after_interruption", "syncs_completed",
+    "pulled",
+    "repulled",
+    "quarantined",
+    "transformed",
+    "enqueued",
+    "delivered",
+    "skipped",
+    "unchanged",
+    "retried",
+    "deferred",
+    "dead_lettered",
+    "duplicates_dropped",
+    "resent_after_interruption",
+    "syncs_completed",
     "rate_limited",
 ]
 COUNTERS: tuple[CounterName, ...] = (
-    "pulled", "repulled", "quarantined", "transformed", "enqueued", "delivered", "skipped", "unchanged",
-    "retried", "deferred", "dead_lettered", "duplicates_dropped", "resent_after_interruption", "syncs_completed",
+    "pulled",
+    "repulled",
+    "quarantined",
+    "transformed",
+    "enqueued",
+    "delivered",
+    "skipped",
+    "unchanged",
+    "retried",
+    "deferred",
+    "dead_lettered",
+    "duplicates_dropped",
+    "resent_after_interruption",
+    "syncs_completed",
     "rate_limited",
 )
 

@@ -40,8 +40,9 @@ class RedisCredentialStore:
         if not raw:
             return None
         data = text_map(raw)
-        return CredentialState(datetime.fromisoformat(data["failing_since"]),
-                               datetime.fromisoformat(data["last_attempt"]), data["reason"])
+        return CredentialState(
+            datetime.fromisoformat(data["failing_since"]), datetime.fromisoformat(data["last_attempt"]), data["reason"]
+        )
 
     def failed(self, merchant: str, role: str, kind: str, *, at: datetime, reason: str) -> None:
         key = keys.credential(merchant, role, kind)

@@ -30,8 +30,17 @@ import redis
 from pipeline import keys
 from pipeline.types import Delivery
 
-__all__ = ["DONE_TTL_S", "HANDOVER_LEASE_S", "DueBatch", "DueStore", "Hold", "MemoryDueStore", "QUEUED_LEASE_S", "RUN_LEASE_S",
-           "RedisDueStore"]
+__all__ = [
+    "DONE_TTL_S",
+    "HANDOVER_LEASE_S",
+    "DueBatch",
+    "DueStore",
+    "Hold",
+    "MemoryDueStore",
+    "QUEUED_LEASE_S",
+    "RUN_LEASE_S",
+    "RedisDueStore",
+]
 
 #: A batch being handed to the broker is handed out again after this long unless ``queued``
 #: confirms the publish (so a publisher that dies between the two loses nothing for long).
@@ -45,10 +54,10 @@ DONE_TTL_S = 86_400
 
 
 class Hold(enum.Enum):
-    HELD = "held"          # in the due set: now leased to the caller
-    BUSY = "busy"          # another message holds its lease: leave it to that one
-    DONE = "done"          # finished already: a late or duplicate message
-    UNKNOWN = "unknown"    # never seen, or its state was lost: deliver anyway (the ledger dedups)
+    HELD = "held"  # in the due set: now leased to the caller
+    BUSY = "busy"  # another message holds its lease: leave it to that one
+    DONE = "done"  # finished already: a late or duplicate message
+    UNKNOWN = "unknown"  # never seen, or its state was lost: deliver anyway (the ledger dedups)
 
 
 @dataclass(frozen=True)
@@ -62,25 +71,29 @@ class DueBatch:
 
 def _new(merchant: str, platform: str, deliveries: Sequence[Delivery], queue: str | None) -> tuple[DueBatch, str]:
     batch = DueBatch(uuid.uuid4().hex, merchant, platform, list(deliveries), queue)
-    body = json.dumps({"merchant": merchant, "platform": platform, "queue": queue,
-                       "deliveries": [d.to_dict() for d in deliveries]})
+    body = json.dumps(
+        {"merchant": merchant, "platform": platform, "queue": queue, "deliveries": [d.to_dict() for d in deliveries]}
+    )
     return batch, body
 
 
 def _decode(batch_id: str, body: str | bytes) -> DueBatch:
     raw: dict[str, Any] = json.loads(body)
-    return DueBatch(batch_id, raw["merchant"], raw["platform"], [Delivery.from_dict(d) for d in raw["deliveries"]],
-                    raw.get("queue"))
+    return DueBatch(
+        batch_id, raw["merchant"], raw["platform"], [Delivery.from_dict(d) for d in raw["deliveries"]], raw.get("queue")
+    )
 
 
 class DueStore(Protocol):
-    def add(self, merchant: str, platform: str, deliveries: Sequence[Delivery], *, due_at_s: float,
-            queue: str | None = None) -> DueBatch | None:
+    def add(
+        self, merchant: str, platform: str, deliveries: Sequence[Delivery], *, due_at_s: float, queue: str | None = None
+    ) -> DueBatch | None:
         """Keep ``deliveries`` as one batch, due at ``due_at_s`` (None when there are none)."""
         ...
 
-    def release(self, platform: str, *, now_s: float, limit: int = 50,
-                lease_s: float = HANDOVER_LEASE_S) -> list[DueBatch]:
+    def release(
+        self, platform: str, *, now_s: float, limit: int = 50, lease_s: float = HANDOVER_LEASE_S
+    ) -> list[DueBatch]:
         """Lease the batches due by ``now_s`` for ``lease_s``, oldest first (then ``queued``)."""
         ...
 
@@ -94,8 +107,15 @@ class DueStore(Protocol):
         past ``now_s``; what each one is. ``holder`` names the message (its Celery task id)."""
         ...
 
-    def finish(self, platform: str, batch_id: str, *, merchant: str,
-               then: Sequence[tuple[Sequence[Delivery], float]] = (), queue: str | None = None) -> None:
+    def finish(
+        self,
+        platform: str,
+        batch_id: str,
+        *,
+        merchant: str,
+        then: Sequence[tuple[Sequence[Delivery], float]] = (),
+        queue: str | None = None,
+    ) -> None:
         """Remove the batch and add its follow-ups ``(deliveries, due_at_s)``, atomically."""
         ...
 
@@ -164,8 +184,9 @@ class RedisDueStore:
         self._hold = client.register_script(_HOLD)
         self._queued = client.register_script(_QUEUED)
 
-    def add(self, merchant: str, platform: str, deliveries: Sequence[Delivery], *, due_at_s: float,
-            queue: str | None = None) -> DueBatch | None:
+    def add(
+        self, merchant: str, platform: str, deliveries: Sequence[Delivery], *, due_at_s: float, queue: str | None = None
+    ) -> DueBatch | None:
         if not deliveries:
             return None
         batch, body = _new(merchant, platform, deliveries, queue)
@@ -175,10 +196,13 @@ class RedisDueStore:
         pipe.execute()
         return batch
 
-    def release(self, platform: str, *, now_s: float, limit: int = 50,
-                lease_s: float = HANDOVER_LEASE_S) -> list[DueBatch]:
-        flat = self._release(keys=[keys.due(platform), keys.due_bodies(platform), keys.due_holders(platform)],
-                             args=[_score(now_s), limit, _score(now_s + lease_s)])
+    def release(
+        self, platform: str, *, now_s: float, limit: int = 50, lease_s: float = HANDOVER_LEASE_S
+    ) -> list[DueBatch]:
+        flat = self._release(
+            keys=[keys.due(platform), keys.due_bodies(platform), keys.due_holders(platform)],
+            args=[_score(now_s), limit, _score(now_s + lease_s)],
+        )
         pairs = zip(flat[::2], flat[1::2], strict=True)
         return [_decode(i.decode() if isinstance(i, bytes) else i, body) for i, body in pairs]
 
@@ -189,13 +213,21 @@ class RedisDueStore:
     def hold(self, platform: str, holds: Sequence[tuple[str, str]], *, now_s: float, until_s: float) -> list[Hold]:
         if not holds:
             return []
-        states = self._hold(keys=[keys.due(platform), keys.due_holders(platform),
-                                  *(keys.batch_done(platform, b) for b, _ in holds)],
-                            args=[_score(now_s), _score(until_s), *(x for pair in holds for x in pair)])
+        states = self._hold(
+            keys=[keys.due(platform), keys.due_holders(platform), *(keys.batch_done(platform, b) for b, _ in holds)],
+            args=[_score(now_s), _score(until_s), *(x for pair in holds for x in pair)],
+        )
         return [_HOLDS[int(s)] for s in states]
 
-    def finish(self, platform: str, batch_id: str, *, merchant: str,
-               then: Sequence[tuple[Sequence[Delivery], float]] = (), queue: str | None = None) -> None:
+    def finish(
+        self,
+        platform: str,
+        batch_id: str,
+        *,
+        merchant: str,
+        then: Sequence[tuple[Sequence[Delivery], float]] = (),
+        queue: str | None = None,
+    ) -> None:
         pipe = self._redis.pipeline(transaction=True)
         pipe.zrem(keys.due(platform), batch_id)
         pipe.hdel(keys.due_bodies(platform), batch_id)
@@ -219,8 +251,9 @@ class MemoryDueStore:
         self._holder: dict[str, str] = {}
         self._done: set[str] = set()
 
-    def add(self, merchant: str, platform: str, deliveries: Sequence[Delivery], *, due_at_s: float,
-            queue: str | None = None) -> DueBatch | None:
+    def add(
+        self, merchant: str, platform: str, deliveries: Sequence[Delivery], *, due_at_s: float, queue: str | None = None
+    ) -> DueBatch | None:
         if not deliveries:
             return None
         batch, _ = _new(merchant, platform, deliveries, queue)
@@ -228,8 +261,9 @@ class MemoryDueStore:
         self._score.setdefault(platform, {})[batch.id] = due_at_s
         return batch
 
-    def release(self, platform: str, *, now_s: float, limit: int = 50,
-                lease_s: float = HANDOVER_LEASE_S) -> list[DueBatch]:
+    def release(
+        self, platform: str, *, now_s: float, limit: int = 50, lease_s: float = HANDOVER_LEASE_S
+    ) -> list[DueBatch]:
         scores = self._score.get(platform, {})
         due = sorted((score, i) for i, score in scores.items() if score <= now_s)[:limit]
         for _, i in due:
@@ -256,8 +290,15 @@ class MemoryDueStore:
                 out.append(Hold.DONE if i in self._done else Hold.UNKNOWN)
         return out
 
-    def finish(self, platform: str, batch_id: str, *, merchant: str,
-               then: Sequence[tuple[Sequence[Delivery], float]] = (), queue: str | None = None) -> None:
+    def finish(
+        self,
+        platform: str,
+        batch_id: str,
+        *,
+        merchant: str,
+        then: Sequence[tuple[Sequence[Delivery], float]] = (),
+        queue: str | None = None,
+    ) -> None:
         self._score.get(platform, {}).pop(batch_id, None)
         self._body.pop(batch_id, None)
         self._holder.pop(batch_id, None)

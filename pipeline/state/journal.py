@@ -37,8 +37,9 @@ class RedisJournal:
         self._maxlen = maxlen
 
     def append(self, key: str, entry: Mapping[str, Any]) -> str:
-        entry_id = self._redis.xadd(key, {"json": json.dumps(entry, default=str)}, maxlen=self._maxlen,
-                                    approximate=True)
+        entry_id = self._redis.xadd(
+            key, {"json": json.dumps(entry, default=str)}, maxlen=self._maxlen, approximate=True
+        )
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     def read(self, key: str, *, count: int = 100, after: str | None = None) -> list[tuple[str, dict[str, Any]]]:
@@ -73,7 +74,7 @@ class MemoryJournal:
         rows = self._data.get(key, [])
         if after is not None:
             ids = [rid for rid, _ in rows]
-            rows = rows[ids.index(after) + 1:] if after in ids else [r for r in rows if _later(r[0], after)]
+            rows = rows[ids.index(after) + 1 :] if after in ids else [r for r in rows if _later(r[0], after)]
         return rows[:count]
 
     def delete(self, key: str, entry_id: str) -> bool:

@@ -28,10 +28,10 @@ class LeaseLost(Exception):
 
 
 class Acquired(enum.Enum):
-    TAKEN = "taken"        # free: the caller holds it now
+    TAKEN = "taken"  # free: the caller holds it now
     TAKEN_OVER = "taken_over"  # its holder stopped renewing it: the caller holds it now
-    RENEWED = "renewed"    # the caller held it already
-    BUSY = "busy"          # another holder's lease runs
+    RENEWED = "renewed"  # the caller held it already
+    BUSY = "busy"  # another holder's lease runs
 
 
 class Leases(Protocol):
@@ -118,7 +118,9 @@ class RedisLeases:
         return [keys.leases(kind), keys.lease_holders(kind)]
 
     def acquire(self, kind: str, name: str, holder: str, *, now_s: float, ttl_s: float) -> Acquired:
-        state = self._acquire(keys=self._keys(kind), args=[name, holder, repr(float(now_s)), repr(float(now_s + ttl_s))])
+        state = self._acquire(
+            keys=self._keys(kind), args=[name, holder, repr(float(now_s)), repr(float(now_s + ttl_s))]
+        )
         return _ACQUIRED[int(state)]
 
     def renew(self, kind: str, name: str, holder: str, *, now_s: float, ttl_s: float) -> bool:
@@ -168,12 +170,12 @@ class MemoryLeases:
             del self._leases[(kind, name)]
 
     def expired(self, kind: str, *, now_s: float, limit: int = 100) -> list[tuple[str, str]]:
-        due = sorted((until, name, holder) for (k, name), (holder, until) in self._leases.items()
-                     if k == kind and until <= now_s)[:limit]
+        due = sorted(
+            (until, name, holder) for (k, name), (holder, until) in self._leases.items() if k == kind and until <= now_s
+        )[:limit]
         for _, name, _ in due:
             del self._leases[(kind, name)]
         return [(name, holder) for _, name, holder in due]
 
     def holder(self, kind: str, name: str) -> tuple[str, float] | None:
         return self._leases.get((kind, name))
-

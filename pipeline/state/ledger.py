@@ -15,10 +15,10 @@ __all__ = ["Claim", "Ledger", "MemoryLedger", "RedisLedger"]
 
 
 class Claim(enum.Enum):
-    TAKEN = "taken"   # the caller holds it now
+    TAKEN = "taken"  # the caller holds it now
     RESUMED = "resumed"  # the caller holds it now, and held it already (an earlier run died holding it)
-    BUSY = "busy"     # another owner holds it
-    DONE = "done"     # its ``unless`` key is marked: nothing to claim
+    BUSY = "busy"  # another owner holds it
+    DONE = "done"  # its ``unless`` key is marked: nothing to claim
 
 
 class Ledger(Protocol):
@@ -39,8 +39,9 @@ class Ledger(Protocol):
         """Unmark one key (with ``owner``: only if that owner still holds it)."""
         ...
 
-    def claim_many(self, names: Sequence[str], *, ttl_s: int, owner: str,
-                   unless: Sequence[str] | None = None) -> list[Claim]:
+    def claim_many(
+        self, names: Sequence[str], *, ttl_s: int, owner: str, unless: Sequence[str] | None = None
+    ) -> list[Claim]:
         """``claim`` of each key as ``owner``, in one round trip; with ``unless`` (one key per
         name), a name whose ``unless`` key is marked is not claimed but reported DONE."""
         ...
@@ -109,8 +110,9 @@ class RedisLedger:
         else:
             self.release_many([name], owner=owner)
 
-    def claim_many(self, names: Sequence[str], *, ttl_s: int, owner: str,
-                   unless: Sequence[str] | None = None) -> list[Claim]:
+    def claim_many(
+        self, names: Sequence[str], *, ttl_s: int, owner: str, unless: Sequence[str] | None = None
+    ) -> list[Claim]:
         if not names:
             return []
         states = self._claim(keys=[*names, *(unless or ())], args=[owner, ttl_s, len(names)])
@@ -148,14 +150,22 @@ class MemoryLedger:
             self._expiry.pop(name, None)
             self._owner.pop(name, None)
 
-    def claim_many(self, names: Sequence[str], *, ttl_s: int, owner: str,
-                   unless: Sequence[str] | None = None) -> list[Claim]:
+    def claim_many(
+        self, names: Sequence[str], *, ttl_s: int, owner: str, unless: Sequence[str] | None = None
+    ) -> list[Claim]:
         done = self.which_exist(unless) if unless else [False] * len(names)
         out = []
         for n, d in zip(names, done, strict=True):
             held = self.which_exist([n])[0]
-            out.append(Claim.DONE if d else Claim.BUSY if not self.claim(n, ttl_s=ttl_s, owner=owner)
-                       else Claim.RESUMED if held else Claim.TAKEN)
+            out.append(
+                Claim.DONE
+                if d
+                else Claim.BUSY
+                if not self.claim(n, ttl_s=ttl_s, owner=owner)
+                else Claim.RESUMED
+                if held
+                else Claim.TAKEN
+            )
         return out
 
     def release_many(self, names: Sequence[str], *, owner: str) -> None:

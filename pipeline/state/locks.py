@@ -40,8 +40,9 @@ class RedisLocks:
 
     @contextmanager
     def hold(self, name: str, *, ttl_s: float = LOCK_TTL_S, wait_s: float = 10.0) -> Iterator[None]:
-        lock = self._redis.lock(keys.lock(name), timeout=ttl_s, blocking_timeout=wait_s, sleep=0.01,
-                                 thread_local=False)  # the keeper's thread renews it
+        lock = self._redis.lock(
+            keys.lock(name), timeout=ttl_s, blocking_timeout=wait_s, sleep=0.01, thread_local=False
+        )  # the keeper's thread renews it
         if not lock.acquire():
             raise LockTimeout(name)
         try:

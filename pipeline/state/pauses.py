@@ -43,12 +43,17 @@ class RedisPauses:
         raw = text_map(self._redis.hgetall(keys.pause(merchant, platform)))
         if not raw:
             return None
-        return Pause(raw["reason"], datetime.fromisoformat(raw["since"]),
-                     datetime.fromisoformat(raw["until"]) if raw.get("until") else None)
+        return Pause(
+            raw["reason"],
+            datetime.fromisoformat(raw["since"]),
+            datetime.fromisoformat(raw["until"]) if raw.get("until") else None,
+        )
 
     def pause(self, merchant: str, platform: str, *, reason: str, since: datetime, until: datetime | None) -> None:
-        self._redis.hset(keys.pause(merchant, platform),
-                         mapping={"reason": reason, "since": since.isoformat(), "until": until.isoformat() if until else ""})
+        self._redis.hset(
+            keys.pause(merchant, platform),
+            mapping={"reason": reason, "since": since.isoformat(), "until": until.isoformat() if until else ""},
+        )
 
     def resume(self, merchant: str, platform: str) -> None:
         self._redis.delete(keys.pause(merchant, platform), keys.dead_streak(merchant, platform))

@@ -33,8 +33,9 @@ class ProfileStates(Protocol):
         """``get`` of each identity, in one round trip."""
         ...
 
-    def put_many(self, merchant: str, platform: str, updates: Sequence[tuple[str, Mapping[str, Entry]]], *,
-                 ttl_s: int) -> None:
+    def put_many(
+        self, merchant: str, platform: str, updates: Sequence[tuple[str, Mapping[str, Entry]]], *, ttl_s: int
+    ) -> None:
         """``put`` of each (identity, entries), in one round trip."""
         ...
 
@@ -98,11 +99,14 @@ class RedisProfileStates:
         pipe = self._redis.pipeline(transaction=False)
         for identity in identities:
             pipe.hgetall(keys.profile_state(merchant, platform, keys.identity_hash(identity)))
-        return [{k.decode(): tuple(json.loads(v)[:2]) for k, v in raw.items()}
-                for raw in (pipe.execute() if identities else [])]
+        return [
+            {k.decode(): tuple(json.loads(v)[:2]) for k, v in raw.items()}
+            for raw in (pipe.execute() if identities else [])
+        ]
 
-    def put_many(self, merchant: str, platform: str, updates: Sequence[tuple[str, Mapping[str, Entry]]], *,
-                 ttl_s: int) -> None:
+    def put_many(
+        self, merchant: str, platform: str, updates: Sequence[tuple[str, Mapping[str, Entry]]], *, ttl_s: int
+    ) -> None:
         """Keeps, per property, the entry with the later source time: two workers that sent
         updates of one customer concurrently can record them in either order."""
         pipe = self._redis.pipeline(transaction=False)
@@ -133,9 +137,8 @@ class MemoryProfileStates:
     def get_many(self, merchant: str, platform: str, identities: Sequence[str]) -> list[dict[str, Entry]]:
         return [self.get(merchant, platform, i) for i in identities]
 
-    def put_many(self, merchant: str, platform: str, updates: Sequence[tuple[str, Mapping[str, Entry]]], *,
-                 ttl_s: int) -> None:
+    def put_many(
+        self, merchant: str, platform: str, updates: Sequence[tuple[str, Mapping[str, Entry]]], *, ttl_s: int
+    ) -> None:
         for identity, entries in updates:
             self.put(merchant, platform, identity, entries, ttl_s=ttl_s)
-
-

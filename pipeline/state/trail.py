@@ -27,8 +27,17 @@ from pipeline import keys
 from pipeline.redact import mask
 from pipeline.types import Customer, Delivery
 
-__all__ = ["MAX_ENTRIES", "MemoryTrail", "RedisTrail", "Trail", "TrailEntry", "entry", "identities", "identity",
-           "latest_per_delivery"]
+__all__ = [
+    "MAX_ENTRIES",
+    "MemoryTrail",
+    "RedisTrail",
+    "Trail",
+    "TrailEntry",
+    "entry",
+    "identities",
+    "identity",
+    "latest_per_delivery",
+]
 
 #: Entries kept per identity (the newest).
 MAX_ENTRIES = 500
@@ -68,13 +77,31 @@ def identities(customer: Customer) -> list[str]:
     return [identity(v) for v in (customer.email, customer.phone) if v]
 
 
-def entry(delivery: Delivery, outcome: str, at: datetime, *, via: str = "", http_status: int | None = None,
-          detail: str = "", dlq_id: str | None = None) -> TrailEntry:
+def entry(
+    delivery: Delivery,
+    outcome: str,
+    at: datetime,
+    *,
+    via: str = "",
+    http_status: int | None = None,
+    detail: str = "",
+    dlq_id: str | None = None,
+) -> TrailEntry:
     item = delivery.item
-    return TrailEntry(at=at.isoformat(), merchant=item.merchant, platform=delivery.platform, kind=item.kind,
-                      name=getattr(item, "name", "profile properties"), delivery_id=delivery.id, outcome=outcome,
-                      via=via, http_status=http_status, detail=mask(detail)[:300], dlq_id=dlq_id,
-                      attempts=len(delivery.attempts))
+    return TrailEntry(
+        at=at.isoformat(),
+        merchant=item.merchant,
+        platform=delivery.platform,
+        kind=item.kind,
+        name=getattr(item, "name", "profile properties"),
+        delivery_id=delivery.id,
+        outcome=outcome,
+        via=via,
+        http_status=http_status,
+        detail=mask(detail)[:300],
+        dlq_id=dlq_id,
+        attempts=len(delivery.attempts),
+    )
 
 
 class Trail(Protocol):

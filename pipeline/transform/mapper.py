@@ -69,8 +69,9 @@ def evaluate_properties(properties: Mapping[str, Expr], data: Mapping[str, Any])
 class Mapper:
     """Maps records to items with a catalog, indexed once by (provider, stream)."""
 
-    def __init__(self, event_rules: Sequence[EventRule] = EVENT_RULES,
-                 profile_rules: Sequence[ProfileRule] = PROFILE_RULES) -> None:
+    def __init__(
+        self, event_rules: Sequence[EventRule] = EVENT_RULES, profile_rules: Sequence[ProfileRule] = PROFILE_RULES
+    ) -> None:
         self._events: dict[tuple[str, str], list[EventRule]] = defaultdict(list)
         self._profiles: dict[tuple[str, str], list[ProfileRule]] = defaultdict(list)
         for rule in event_rules:
@@ -95,15 +96,22 @@ class Mapper:
                 items.append(self._event(rule, record))
         for prule in self._profiles.get(key, ()):
             if all(c.holds(record.data) for c in prule.when):
-                properties = {k: v for k, v in evaluate_properties(prule.properties, record.data).items()
-                              if v is not None}
+                properties = {
+                    k: v for k, v in evaluate_properties(prule.properties, record.data).items() if v is not None
+                }
                 if not properties:
                     continue
-                items.append(ProfileUpdate(
-                    id=stable_id(record.merchant, record.provider, record.stream, record.version, prule.name),
-                    merchant=record.merchant, provider=record.provider, as_of=record.updated_at,
-                    customer=record.customer, properties=properties, platforms=prule.platforms,
-                ))
+                items.append(
+                    ProfileUpdate(
+                        id=stable_id(record.merchant, record.provider, record.stream, record.version, prule.name),
+                        merchant=record.merchant,
+                        provider=record.provider,
+                        as_of=record.updated_at,
+                        customer=record.customer,
+                        properties=properties,
+                        platforms=prule.platforms,
+                    )
+                )
         return items
 
     def map_all(self, records: Iterable[Record]) -> list[Item]:
@@ -112,12 +120,19 @@ class Mapper:
     def _event(self, rule: EventRule, record: Record) -> Event:
         occurred = lookup(record.data, rule.occurred_at)
         if not isinstance(occurred, datetime):
-            raise InvalidRecord(f"needed by event {rule.event!r} but missing or not a datetime",
-                                provider=record.provider, field=f"{record.stream}.{rule.occurred_at}")
+            raise InvalidRecord(
+                f"needed by event {rule.event!r} but missing or not a datetime",
+                provider=record.provider,
+                field=f"{record.stream}.{rule.occurred_at}",
+            )
         identity = record.version if rule.per_version else record.record_id
         return Event(
             id=stable_id(record.merchant, record.provider, record.stream, identity, rule.event),
-            merchant=record.merchant, provider=record.provider, name=rule.event, occurred_at=occurred,
-            customer=record.customer, properties=evaluate_properties(rule.properties, record.data),
+            merchant=record.merchant,
+            provider=record.provider,
+            name=rule.event,
+            occurred_at=occurred,
+            customer=record.customer,
+            properties=evaluate_properties(rule.properties, record.data),
             platforms=rule.platforms,
         )

@@ -41,8 +41,11 @@ def _describe(item: Item) -> dict[str, Any]:
         out |= {"name": item.name, "occurred_at": item.occurred_at.isoformat()}
     else:
         out["as_of"] = item.as_of.isoformat()
-    return out | {"customer": item.customer.to_dict(), "platforms": list(item.platforms) if item.platforms else "all",
-                  "properties": {k: _plain(v) for k, v in item.properties.items()}}
+    return out | {
+        "customer": item.customer.to_dict(),
+        "platforms": list(item.platforms) if item.platforms else "all",
+        "properties": {k: _plain(v) for k, v in item.properties.items()},
+    }
 
 
 def _wire(item: Item, platform: str) -> dict[str, Any]:
@@ -77,8 +80,15 @@ def _documents(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
                 break
 
 
-def transform_lines(lines: Iterable[str], *, provider: str, resource: str | None = None, platform: str | None = None,
-                    merchant: str = "cli", event: str | None = None) -> Iterator[LineResult]:
+def transform_lines(
+    lines: Iterable[str],
+    *,
+    provider: str,
+    resource: str | None = None,
+    platform: str | None = None,
+    merchant: str = "cli",
+    event: str | None = None,
+) -> Iterator[LineResult]:
     """One result per non-blank line: its outputs, or the reason it is invalid. ``event`` is
     the event-name header of pushes whose body does not name it (Omneo's ``x-omneo-event``)."""
     if platform is not None:

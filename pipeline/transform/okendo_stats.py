@@ -65,14 +65,22 @@ def next_birthday(day: Any, month: Any, today: datetime) -> datetime | None:
 def _entry(kind: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
     if kind == "reviews":
         media = lookup(data, "media") or []
-        return {"rating": data.get("rating"), "sentiment": data.get("sentiment"), "date": _iso(data.get("dateCreated")),
-                "media": any(not m.get("isHidden") for m in media if isinstance(m, Mapping))}
+        return {
+            "rating": data.get("rating"),
+            "sentiment": data.get("sentiment"),
+            "date": _iso(data.get("dateCreated")),
+            "media": any(not m.get("isHidden") for m in media if isinstance(m, Mapping)),
+        }
     if kind == "surveys":
         score, category = lookup(data, "nps.score"), lookup(data, "nps.category")
         return {"date": _iso(data.get("dateCreated")), "nps": score, "npsCategory": category}
     successful = data.get("activityType") == "coupon_redeemed"
-    return {"date": _iso(data.get("dateCreated")), "successful": successful,
-            "revenue": lookup(data, "order.totalPrice") if successful else None, "link": data.get("shareableLink")}
+    return {
+        "date": _iso(data.get("dateCreated")),
+        "successful": successful,
+        "revenue": lookup(data, "order.totalPrice") if successful else None,
+        "link": data.get("shareableLink"),
+    }
 
 
 def _when(value: Any) -> datetime | None:
@@ -98,20 +106,32 @@ def summarise(kind: str, members: Mapping[str, Mapping[str, Any]]) -> dict[str, 
         scores = [_SENTIMENT[e["sentiment"]] for e in entries if e.get("sentiment") in _SENTIMENT]
         mean = sum(scores) / len(scores) if scores else None
         latest = _latest(entries) or {}
-        return {"count": len(entries), "averageRating": round(sum(ratings) / len(ratings), 2) if ratings else None,
-                "latestRating": latest.get("rating"), "latestSentiment": latest.get("sentiment"),
-                "averageSentiment": None if mean is None else ("positive" if mean >= 0.5 else
-                                                               "negative" if mean <= -0.5 else "neutral"),
-                "hasSubmittedMedia": any(e.get("media") for e in entries)}
+        return {
+            "count": len(entries),
+            "averageRating": round(sum(ratings) / len(ratings), 2) if ratings else None,
+            "latestRating": latest.get("rating"),
+            "latestSentiment": latest.get("sentiment"),
+            "averageSentiment": None
+            if mean is None
+            else ("positive" if mean >= 0.5 else "negative" if mean <= -0.5 else "neutral"),
+            "hasSubmittedMedia": any(e.get("media") for e in entries),
+        }
     if kind == "surveys":
         latest = _latest(entries, having="nps") or {}
-        return {"count": len(entries), "latestNps": latest.get("nps"), "latestNpsDate": _when(latest.get("date")),
-                "latestNpsCategory": latest.get("npsCategory") or _nps_category(latest.get("nps"))}
+        return {
+            "count": len(entries),
+            "latestNps": latest.get("nps"),
+            "latestNpsDate": _when(latest.get("date")),
+            "latestNpsCategory": latest.get("npsCategory") or _nps_category(latest.get("nps")),
+        }
     won = [e for e in entries if e.get("successful")]
     revenue = [e["revenue"] for e in won if isinstance(e.get("revenue"), int | float)]
-    return {"successfulCount": len(won), "latestSuccessfulDate": _when((_latest(won) or {}).get("date")),
-            "totalRevenue": round(sum(revenue), 2) if won else None,
-            "shareableLink": (_latest(entries, having="link") or {}).get("link")}
+    return {
+        "successfulCount": len(won),
+        "latestSuccessfulDate": _when((_latest(won) or {}).get("date")),
+        "totalRevenue": round(sum(revenue), 2) if won else None,
+        "shareableLink": (_latest(entries, having="link") or {}).get("link"),
+    }
 
 
 def _owner(kind: str, record: Record) -> str | None:
@@ -146,18 +166,26 @@ class OkendoMapper(Mapper):
             upcoming = next_birthday(born.get("day"), born.get("month"), record.updated_at)
             rank, before = record.data.get("vipTierRank"), lookup(record.data, "previous.vipTierRank")
             upgrade = rank > before if isinstance(rank, int) and isinstance(before, int) else None
-            return super().map(replace(record, data={**record.data, "_nextBirthday": upcoming,
-                                                     "_tierUpgrade": upgrade}))
+            return super().map(
+                replace(record, data={**record.data, "_nextBirthday": upcoming, "_tierUpgrade": upgrade})
+            )
         kind = _SOURCE_KIND.get(record.stream)
         owner = _owner(kind, record) if kind else None
         if kind is None or not owner:
             return super().map(record)
         value = None if record.data.get("_topic") == "delete" else _entry(kind, record.data)
-        members, at = self._contributions.apply(record.merchant, "okendo", kind, keys.identity_hash(owner),
-                                                record.record_id, value)
+        members, at = self._contributions.apply(
+            record.merchant, "okendo", kind, keys.identity_hash(owner), record.record_id, value
+        )
         stats = summarise(kind, members)
         items = super().map(replace(record, data={**record.data, "_stats": stats}))
-        derived = Record(merchant=record.merchant, provider="okendo", stream=STATS_STREAMS[kind],
-                         record_id=keys.identity_hash(owner), updated_at=at,
-                         customer=Customer(provider_id="", email=owner), data={**stats, "previous": None})
+        derived = Record(
+            merchant=record.merchant,
+            provider="okendo",
+            stream=STATS_STREAMS[kind],
+            record_id=keys.identity_hash(owner),
+            updated_at=at,
+            customer=Customer(provider_id="", email=owner),
+            data={**stats, "previous": None},
+        )
         return items + super().map(derived)

@@ -14,8 +14,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Abs", "Cond", "Count", "Each", "EventRule", "Expr", "Field", "ProfileRule", "Test", "Whole", "YesNo",
-           "lookup", "scalar"]
+__all__ = [
+    "Abs",
+    "Cond",
+    "Count",
+    "Each",
+    "EventRule",
+    "Expr",
+    "Field",
+    "ProfileRule",
+    "Test",
+    "Whole",
+    "YesNo",
+    "lookup",
+    "scalar",
+]
 
 _MISSING = object()
 
@@ -61,17 +74,20 @@ def _compare(op: Callable[[Any, Any], bool]) -> Callable[[Any, str, Any], bool]:
     def check(data: Any, path: str, value: Any) -> bool:
         a = lookup(data, path)
         return a is not None and value is not None and op(a, value)
+
     return check
 
 
 def _compare_field(op: Callable[[Any, Any], bool]) -> Callable[[Any, str, Any], bool]:
     """Compare two fields; a missing right-hand side counts as lower than any value
     (a first tier is an upgrade from none)."""
+
     def check(data: Any, path: str, other: Any) -> bool:
         a, b = lookup(data, path), lookup(data, other)
         if a is None:
             return False
         return True if b is None else op(a, b)
+
     return check
 
 

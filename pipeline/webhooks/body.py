@@ -21,7 +21,7 @@ EXCERPT_CHARS = 10_000
 def excerpt(body: bytes | str) -> str:
     """The start of ``body`` as text; bytes that are not UTF-8 appear as ``\\xNN`` escapes."""
     if isinstance(body, bytes):
-        return body[:EXCERPT_CHARS * 4].decode("utf-8", errors="backslashreplace")[:EXCERPT_CHARS]
+        return body[: EXCERPT_CHARS * 4].decode("utf-8", errors="backslashreplace")[:EXCERPT_CHARS]
     return body[:EXCERPT_CHARS]
 
 

@@ -31,9 +31,19 @@ Outcome = Literal["handed_over", "stale", "quarantined"]
 
 
 class WebhookIntake:
-    def __init__(self, *, merchant: str, provider: str, hand_over: Callable[[Sequence[Record]], Any],
-                 snapshots: SnapshotStore, sequences: SequenceStore, quarantine_journal: Journal,
-                 counters: Counters, clock: Clock, locks: Locks | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        merchant: str,
+        provider: str,
+        hand_over: Callable[[Sequence[Record]], Any],
+        snapshots: SnapshotStore,
+        sequences: SequenceStore,
+        quarantine_journal: Journal,
+        counters: Counters,
+        clock: Clock,
+        locks: Locks | None = None,
+    ) -> None:
         self._merchant = merchant
         self._provider = provider
         self._hand_over = hand_over
@@ -45,9 +55,16 @@ class WebhookIntake:
         self._locks = locks or MemoryLocks()
 
     def _reject(self, name: str, payload: Any, error: InvalidRecord, extra: dict[str, Any] | None = None) -> Outcome:
-        quarantine.put(self._quarantine, self._clock, merchant=self._merchant, provider=self._provider,
-                       resource=name, payload=payload if isinstance(payload, dict) else {"body": payload},
-                       error=error, extra=extra)
+        quarantine.put(
+            self._quarantine,
+            self._clock,
+            merchant=self._merchant,
+            provider=self._provider,
+            resource=name,
+            payload=payload if isinstance(payload, dict) else {"body": payload},
+            error=error,
+            extra=extra,
+        )
         self._counters.add(self._merchant, {"quarantined": 1})
         return "quarantined"
 
@@ -55,9 +72,12 @@ class WebhookIntake:
         """The task ran but the accepted body is gone: quarantine that fact. ``abandoned``: the web
         process released it because the enqueue raised (and answered 503), yet this message was
         published; the sender's retry of that 503 carries the delivery."""
-        reason = ("accepted body released: its enqueue raised after the message was published, so the sender "
-                  "was answered 503 and its retry carries this delivery (nothing lost unless the sender gave up)"
-                  if abandoned else "accepted body not found in Redis (expired before its task ran, or lost)")
+        reason = (
+            "accepted body released: its enqueue raised after the message was published, so the sender "
+            "was answered 503 and its retry carries this delivery (nothing lost unless the sender gave up)"
+            if abandoned
+            else "accepted body not found in Redis (expired before its task ran, or lost)"
+        )
         return self._reject("webhook", {"message_id": message_id}, InvalidRecord(reason, provider=self._provider))
 
     def give_up(self, body: bytes | str, *, event: str | None, message_id: str | None, reason: str) -> Outcome:
@@ -65,8 +85,12 @@ class WebhookIntake:
         failing): quarantine it with ``reason``, the body kept with it (decoded if it is JSON)."""
         raw, problem = bodies.parse(body)
         payload = raw if problem is None and isinstance(raw, dict) else {"body": bodies.excerpt(body)}
-        return self._reject("webhook", payload, InvalidRecord(reason, provider=self._provider),
-                            {"message_id": message_id, "event": event})
+        return self._reject(
+            "webhook",
+            payload,
+            InvalidRecord(reason, provider=self._provider),
+            {"message_id": message_id, "event": event},
+        )
 
     def process(self, body: bytes | str, *, event: str | None = None) -> Outcome:
         """Decode and hand over one accepted delivery (its raw bytes: not UTF-8, not JSON or
@@ -90,8 +114,11 @@ class WebhookIntake:
 
     def _apply(self, name: str, obj: Any, extra: dict[str, Any], key: str, *, stateful: bool) -> Outcome:
         sequence = extra.get("_sequence")
-        if stateful and isinstance(sequence, int) and self._sequences.is_stale(
-                self._merchant, self._provider, name, key, sequence):
+        if (
+            stateful
+            and isinstance(sequence, int)
+            and self._sequences.is_stale(self._merchant, self._provider, name, key, sequence)
+        ):
             self._counters.add(self._merchant, {"repulled": 1})
             return "stale"
         previous = self._snapshots.get_many(self._merchant, self._provider, name, [key]).get(key) if stateful else None

@@ -64,7 +64,7 @@ class Endpoint:
 
 Resolve = Callable[[str, str], Endpoint | None]
 Accept = Callable[[str, str, str], None]  # (provider, merchant, message id) → enqueue, raise on failure
-Observe = Callable[[str, str], None]      # (provider, outcome) → count it (lp_webhook_intake_total)
+Observe = Callable[[str, str], None]  # (provider, outcome) → count it (lp_webhook_intake_total)
 StartResponse = Callable[..., Any]
 
 
@@ -76,17 +76,19 @@ class _Unreadable(Exception):
     pass
 
 
-def _reply(start_response: StartResponse, status: str, payload: Mapping[str, Any],
-           extra_headers: Iterable[tuple[str, str]] = ()) -> list[bytes]:
+def _reply(
+    start_response: StartResponse,
+    status: str,
+    payload: Mapping[str, Any],
+    extra_headers: Iterable[tuple[str, str]] = (),
+) -> list[bytes]:
     body = json.dumps(payload).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                            *extra_headers])
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *extra_headers])
     return [body]
 
 
 def _unavailable(start_response: StartResponse, reason: str) -> list[bytes]:
-    return _reply(start_response, "503 Service Unavailable", {"error": reason},
-                  [("Retry-After", str(RETRY_AFTER_S))])
+    return _reply(start_response, "503 Service Unavailable", {"error": reason}, [("Retry-After", str(RETRY_AFTER_S))])
 
 
 def read_body(environ: Mapping[str, Any], max_bytes: int) -> bytes:
@@ -130,10 +132,17 @@ def read_body(environ: Mapping[str, Any], max_bytes: int) -> bytes:
     return b"".join(parts)
 
 
-def make_app(*, resolve: Resolve, accept: Accept, replays: ReplayGuard, clock: Clock,
-             max_body_bytes: int = 1 << 20, tolerance_s: int = DEFAULT_TOLERANCE_S,
-             observe: Observe | None = None,
-             read_deadline: Callable[[], AbstractContextManager[Any]] = nullcontext) -> WSGIApp:
+def make_app(
+    *,
+    resolve: Resolve,
+    accept: Accept,
+    replays: ReplayGuard,
+    clock: Clock,
+    max_body_bytes: int = 1 << 20,
+    tolerance_s: int = DEFAULT_TOLERANCE_S,
+    observe: Observe | None = None,
+    read_deadline: Callable[[], AbstractContextManager[Any]] = nullcontext,
+) -> WSGIApp:
     """Build the public WSGI application; every dependency is injected.
 
     ``read_deadline`` bounds the time a client may take to send its body: the context manager
@@ -167,11 +176,20 @@ def make_app(*, resolve: Resolve, accept: Accept, replays: ReplayGuard, clock: C
         except _Unreadable as exc:
             count(provider, "unreadable")
             return _reply(start_response, "400 Bad Request", {"error": str(exc)})
-        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items()
-                   if k.startswith("HTTP_") and isinstance(v, str)}
+        headers = {
+            k[5:].replace("_", "-").lower(): v
+            for k, v in environ.items()
+            if k.startswith("HTTP_") and isinstance(v, str)
+        }
         try:
-            message_id = verify(endpoint.scheme, endpoint.secret.reveal(), headers, body,
-                                now_s=clock.now().timestamp(), tolerance_s=tolerance_s)
+            message_id = verify(
+                endpoint.scheme,
+                endpoint.secret.reveal(),
+                headers,
+                body,
+                now_s=clock.now().timestamp(),
+                tolerance_s=tolerance_s,
+            )
             event = event_name(headers) if endpoint.scheme == "omneo" else None
         except SignatureError as exc:
             count(provider, "unauthorized")

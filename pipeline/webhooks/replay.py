@@ -43,9 +43,9 @@ BODY_TTL_S = 7 * 24 * 3600
 
 
 class Begin(enum.Enum):
-    NEW = "new"          # this attempt holds the pending marker; its body is stored: enqueue it
+    NEW = "new"  # this attempt holds the pending marker; its body is stored: enqueue it
     PENDING = "pending"  # another attempt is being enqueued (or failed and its marker has not expired): 503
-    DONE = "done"        # already durably queued: a duplicate
+    DONE = "done"  # already durably queued: a duplicate
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,9 @@ class Stored:
 
 
 class ReplayGuard(Protocol):
-    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None, *,
-              attempt: str) -> Begin:
+    def begin(
+        self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None, *, attempt: str
+    ) -> Begin:
         """Take the pending marker for ``attempt`` (a token unique to this request) and store the
         body, atomically, unless the id is pending or done."""
         ...
@@ -79,8 +80,7 @@ class ReplayGuard(Protocol):
         again: a task that finds no body can say so (the message may have been published all the same)."""
         ...
 
-    def is_done(self, provider: str, merchant: str, message_id: str) -> bool:
-        ...
+    def is_done(self, provider: str, merchant: str, message_id: str) -> bool: ...
 
     def finish(self, provider: str, merchant: str, message_id: str) -> None:
         """The task processed the body: delete it (a later message for this id is already processed)."""
@@ -109,8 +109,14 @@ _BEGINS = {0: Begin.NEW, 1: Begin.PENDING, 2: Begin.DONE}
 
 
 class RedisReplayGuard:
-    def __init__(self, client: redis.Redis, *, pending_ttl_s: int = PENDING_TTL_S,
-                 replay_ttl_s: int = REPLAY_TTL_S, body_ttl_s: int = BODY_TTL_S) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        pending_ttl_s: int = PENDING_TTL_S,
+        replay_ttl_s: int = REPLAY_TTL_S,
+        body_ttl_s: int = BODY_TTL_S,
+    ) -> None:
         self._redis = client
         self._begin = client.register_script(_BEGIN)
         self._abandon = client.register_script(_ABANDON)
@@ -120,10 +126,13 @@ class RedisReplayGuard:
     def _keys(provider: str, merchant: str, message_id: str) -> list[str]:
         return [keys.webhook_seen(provider, merchant, message_id), keys.webhook_body(provider, merchant, message_id)]
 
-    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None, *,
-              attempt: str) -> Begin:
-        state = self._begin(keys=self._keys(provider, merchant, message_id),
-                            args=[self._pending_ttl_s, self._body_ttl_s, body, event or "", attempt])
+    def begin(
+        self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None, *, attempt: str
+    ) -> Begin:
+        state = self._begin(
+            keys=self._keys(provider, merchant, message_id),
+            args=[self._pending_ttl_s, self._body_ttl_s, body, event or "", attempt],
+        )
         return _BEGINS[int(state)]
 
     def confirm(self, provider: str, merchant: str, message_id: str) -> None:
@@ -164,8 +173,9 @@ class MemoryReplayGuard:
         state, until = self._state.get(key, ("", 0.0))
         return state if until > self._clock.monotonic() else None
 
-    def begin(self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None, *,
-              attempt: str) -> Begin:
+    def begin(
+        self, provider: str, merchant: str, message_id: str, body: bytes, event: str | None, *, attempt: str
+    ) -> Begin:
         key = (provider, merchant, message_id)
         state = self._get(key)
         if state is not None:

@@ -32,14 +32,25 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["OMNEO_EVENT_HEADER", "SCHEMES", "Scheme", "SecretError", "SignatureError", "event_name", "hmac_sign",
-           "omneo_message_id", "omneo_sign", "svix_sign", "verify"]
+__all__ = [
+    "OMNEO_EVENT_HEADER",
+    "SCHEMES",
+    "Scheme",
+    "SecretError",
+    "SignatureError",
+    "event_name",
+    "hmac_sign",
+    "omneo_message_id",
+    "omneo_sign",
+    "svix_sign",
+    "verify",
+]
 
 DEFAULT_TOLERANCE_S = 300
 #: Longest header value looked at (a Svix rotation list of a few entries is ~100 bytes per entry).
 MAX_HEADER_CHARS = 4096
 _MSG_ID = re.compile(r"[\x21-\x7e]{1,256}")  # printable ASCII, no spaces: it becomes part of a Redis key
-_TIMESTAMP = re.compile(r"[0-9]{1,12}")      # ASCII digits only (str.isdigit() admits "²")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only (str.isdigit() admits "²")
 _SVIX_SIG = re.compile(r"(?:^|[\s,])v1,([A-Za-z0-9+/]{16,128}={0,2})(?=$|[\s,])")
 _HMAC_SIG = re.compile(r"(?:^|[\s,])v1=([0-9a-fA-F]{64})(?=$|[\s,])")
 _HEX_SIG = re.compile(r"[0-9a-fA-F]{64}")
@@ -71,7 +82,7 @@ OMNEO_EVENT_HEADER = "x-omneo-event"
 
 
 def _svix_key(secret: str) -> bytes:
-    raw = secret[len("whsec_"):] if secret.startswith("whsec_") else secret
+    raw = secret[len("whsec_") :] if secret.startswith("whsec_") else secret
     try:
         return base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError, TypeError):
@@ -96,8 +107,7 @@ def hmac_sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str
 
 def omneo_sign(secret: str, event: str, body: bytes) -> dict[str, str]:
     """Headers of an Omneo push: ``X-Omneo-Hmac-SHA256`` (lowercase hex) and ``x-omneo-event``."""
-    return {"X-Omneo-Hmac-SHA256": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
-            "x-omneo-event": event}
+    return {"X-Omneo-Hmac-SHA256": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(), "x-omneo-event": event}
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -153,8 +163,15 @@ def omneo_message_id(body: bytes) -> str:
     return "sha256-" + hashlib.sha256(body).hexdigest()[:32]
 
 
-def verify(scheme: str, secret: str, headers: Mapping[str, str], body: bytes, *, now_s: float,
-           tolerance_s: int = DEFAULT_TOLERANCE_S) -> str:
+def verify(
+    scheme: str,
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now_s: float,
+    tolerance_s: int = DEFAULT_TOLERANCE_S,
+) -> str:
     """Check a delivery; returns its message id (for Omneo, a digest of the body: the only signed part).
 
     Raises:

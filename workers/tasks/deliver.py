@@ -47,22 +47,37 @@ def publish(merchant: str, platform: str, deliveries: Sequence[Delivery], *, que
     now_s = runtime().clock.now().timestamp()
     batch = runtime().due.add(merchant, platform, deliveries, queue=queue, due_at_s=now_s + HANDOVER_LEASE_S)
     assert batch is not None
-    deliver_batch.apply_async((merchant, platform, [d.to_dict() for d in deliveries]), {"batch_id": batch.id},
-                              queue=queue)
+    deliver_batch.apply_async(
+        (merchant, platform, [d.to_dict() for d in deliveries]), {"batch_id": batch.id}, queue=queue
+    )
     runtime().due.queued(platform, [batch.id], until_s=now_s + QUEUED_LEASE_S)
 
 
-@shared_task(name="lp.deliver_batch", bind=True, autoretry_for=INFRA_ERRORS, retry_backoff=2, retry_backoff_max=60,
-             retry_jitter=True, max_retries=50)
-def deliver_batch(self: Any, merchant: str, platform: str, deliveries: list[dict[str, Any]],
-                  batch_id: str | None = None) -> None:
+@shared_task(
+    name="lp.deliver_batch",
+    bind=True,
+    autoretry_for=INFRA_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=50,
+)
+def deliver_batch(
+    self: Any, merchant: str, platform: str, deliveries: list[dict[str, Any]], batch_id: str | None = None
+) -> None:
     now_s = runtime().clock.now().timestamp()
     if batch_id is not None:
-        (state,) = until_redis_answers(lambda: runtime().due.hold(platform, [(batch_id, self.request.id)], now_s=now_s,
-                                                                until_s=now_s + RUN_LEASE_S))
+        (state,) = until_redis_answers(
+            lambda: runtime().due.hold(
+                platform, [(batch_id, self.request.id)], now_s=now_s, until_s=now_s + RUN_LEASE_S
+            )
+        )
         if state in (Hold.DONE, Hold.BUSY):
-            log.info("batch %s: this copy of its message does nothing", "already finished" if state is Hold.DONE
-                     else "held by another message", extra={"merchant": merchant, "platform": platform})
+            log.info(
+                "batch %s: this copy of its message does nothing",
+                "already finished" if state is Hold.DONE else "held by another message",
+                extra={"merchant": merchant, "platform": platform},
+            )
             return
     batch = [Delivery.from_dict(d) for d in deliveries]
     result = until_redis_answers(lambda: runtime().deliverer(merchant, platform).deliver(batch, owner=batch_id))
@@ -74,12 +89,20 @@ def deliver_batch(self: Any, merchant: str, platform: str, deliveries: list[dict
         until_redis_answers(lambda: runtime().due.finish(platform, batch_id, merchant=merchant, then=then, queue=queue))
     else:  # a message published before batches were kept in the due set
         for follow_up, due_at_s in then:
-            until_redis_answers(partial(runtime().due.add, merchant, platform, follow_up, due_at_s=due_at_s,
-                                        queue=queue))
-    log.info("batch: %d delivered, %d skipped, %d unchanged, %d duplicate, %d dead-lettered, %d to retry, "
-             "%d deferred", result.delivered, result.skipped, result.unchanged, result.duplicates,
-             result.dead_lettered, len(result.retry), len(result.deferred),
-             extra={"merchant": merchant, "platform": platform})
+            until_redis_answers(
+                partial(runtime().due.add, merchant, platform, follow_up, due_at_s=due_at_s, queue=queue)
+            )
+    log.info(
+        "batch: %d delivered, %d skipped, %d unchanged, %d duplicate, %d dead-lettered, %d to retry, %d deferred",
+        result.delivered,
+        result.skipped,
+        result.unchanged,
+        result.duplicates,
+        result.dead_lettered,
+        len(result.retry),
+        len(result.deferred),
+        extra={"merchant": merchant, "platform": platform},
+    )
     release(platform)
 
 
@@ -88,8 +111,11 @@ def release(platform: str) -> int:
     now_s = runtime().clock.now().timestamp()
     released = runtime().due.release(platform, now_s=now_s, limit=RELEASE_LIMIT)
     for due in released:
-        deliver_batch.apply_async((due.merchant, due.platform, [d.to_dict() for d in due.deliveries]),
-                                  {"batch_id": due.id}, queue=due.queue or delivery_queue(platform))
+        deliver_batch.apply_async(
+            (due.merchant, due.platform, [d.to_dict() for d in due.deliveries]),
+            {"batch_id": due.id},
+            queue=due.queue or delivery_queue(platform),
+        )
     runtime().due.queued(platform, [b.id for b in released], until_s=now_s + QUEUED_LEASE_S)
     return len(released)
 

@@ -25,10 +25,25 @@ from workers.resilience import until_redis_answers
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="lp.handle_webhook", bind=True, queue=WEBHOOK_QUEUE, autoretry_for=INFRA_ERRORS, retry_backoff=2,
-             retry_backoff_max=60, retry_jitter=True, max_retries=50)
-def handle_webhook(self: Any, provider: str, merchant: str, body: str | None = None, event: str | None = None, *,
-                   ref: str | None = None) -> str:
+@shared_task(
+    name="lp.handle_webhook",
+    bind=True,
+    queue=WEBHOOK_QUEUE,
+    autoretry_for=INFRA_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=50,
+)
+def handle_webhook(
+    self: Any,
+    provider: str,
+    merchant: str,
+    body: str | None = None,
+    event: str | None = None,
+    *,
+    ref: str | None = None,
+) -> str:
     def run() -> str:
         intake = runtime().webhook_intake(merchant, runtime().enqueue_for(merchant))
         if ref is None:
@@ -44,21 +59,29 @@ def handle_webhook(self: Any, provider: str, merchant: str, body: str | None = N
         try:
             guard.finish(provider, merchant, ref)
         except RedisError as exc:  # handed over already: running again would hand it over twice
-            log.warning("webhook body not released (%s); it expires on its own", type(exc).__name__,
-                        extra={"merchant": merchant, "provider": provider})
+            log.warning(
+                "webhook body not released (%s); it expires on its own",
+                type(exc).__name__,
+                extra={"merchant": merchant, "provider": provider},
+            )
         return outcome
 
     def give_up(exc: BaseException) -> str:
-        reason = (f"not processed after {self.request.retries + 1} attempts: {type(exc).__name__} "
-                  "(our infrastructure kept failing); re-drive it once that is fixed")
+        reason = (
+            f"not processed after {self.request.retries + 1} attempts: {type(exc).__name__} "
+            "(our infrastructure kept failing); re-drive it once that is fixed"
+        )
         intake = runtime().webhook_intake(merchant, runtime().enqueue_for(merchant))
         if ref is None:
             return intake.give_up(body or "", event=event, message_id=None, reason=reason)
         guard = runtime().replay_guard
         stored = guard.load(provider, merchant, ref)
         if stored is None:
-            return "already_processed" if guard.is_done(provider, merchant, ref) else intake.missing_body(
-                ref, abandoned=guard.was_abandoned(provider, merchant, ref))
+            return (
+                "already_processed"
+                if guard.is_done(provider, merchant, ref)
+                else intake.missing_body(ref, abandoned=guard.was_abandoned(provider, merchant, ref))
+            )
         outcome = intake.give_up(stored.body, event=stored.event, message_id=ref, reason=reason)
         guard.finish(provider, merchant, ref)  # kept in the quarantine entry now
         return outcome
@@ -68,8 +91,11 @@ def handle_webhook(self: Any, provider: str, merchant: str, body: str | None = N
     except INFRA_ERRORS as exc:
         if self.max_retries is None or self.request.retries < self.max_retries:
             raise  # Celery retries it (autoretry_for)
-        log.error("webhook retries exhausted (%s): quarantining it", type(exc).__name__,
-                  extra={"merchant": merchant, "provider": provider})
+        log.error(
+            "webhook retries exhausted (%s): quarantining it",
+            type(exc).__name__,
+            extra={"merchant": merchant, "provider": provider},
+        )
         try:
             outcome = until_redis_answers(partial(give_up, exc))
         except INFRA_ERRORS as again:  # not even that: back to the queue, never acknowledged and lost

@@ -34,8 +34,20 @@ from typing import Any
 from pipeline.destinations.encoding.phone import to_e164
 from pipeline.types import Customer, Event, ProfileUpdate, Value
 
-__all__ = ["BULK_ATTRIBUTES_PATH", "MAX_BULK_USERS", "encode_bulk_attributes", "ATTRIBUTES_PATH", "EVENTS_PATH", "MAX_KEY_LENGTH", "encode_attributes", "encode_event", "encode_value",
-           "event_type", "property_key", "user"]
+__all__ = [
+    "BULK_ATTRIBUTES_PATH",
+    "MAX_BULK_USERS",
+    "encode_bulk_attributes",
+    "ATTRIBUTES_PATH",
+    "EVENTS_PATH",
+    "MAX_KEY_LENGTH",
+    "encode_attributes",
+    "encode_event",
+    "encode_value",
+    "event_type",
+    "property_key",
+    "user",
+]
 
 EVENTS_PATH = "/v1/events/custom"
 ATTRIBUTES_PATH = "/v1/attributes/custom"
@@ -135,5 +147,8 @@ def encode_bulk_attributes(updates: Sequence[ProfileUpdate]) -> dict[str, Any]:
     """The ``POST /v2/bulk/user/attributes`` body: 1..256 users, custom attributes each."""
     if not 1 <= len(updates) <= MAX_BULK_USERS:
         raise ValueError(f"a bulk attributes request takes 1 to {MAX_BULK_USERS} users, got {len(updates)}")
-    return {"users": [{"identifiers": user(u.customer), "attributes": {"custom": _properties(u.properties)}}
-                      for u in updates]}
+    return {
+        "users": [
+            {"identifiers": user(u.customer), "attributes": {"custom": _properties(u.properties)}} for u in updates
+        ]
+    }

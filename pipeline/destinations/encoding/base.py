@@ -25,5 +25,8 @@ class Encoding:
         return {"method": "POST", "path": self.event_path, "body": self.encode_event(event, delivery_id=delivery_id)}
 
     def profile_request(self, update: ProfileUpdate) -> dict[str, Any]:
-        return {"method": self.profile_path.split(" ", 1)[0], "path": self.profile_path.split(" ", 1)[1],
-                "body": self.encode_profile(update)}
+        return {
+            "method": self.profile_path.split(" ", 1)[0],
+            "path": self.profile_path.split(" ", 1)[1],
+            "body": self.encode_profile(update),
+        }

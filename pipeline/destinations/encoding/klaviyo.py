@@ -37,10 +37,27 @@ from typing import Any
 from pipeline.destinations.encoding.phone import to_e164
 from pipeline.types import Customer, Event, ProfileUpdate, Value
 
-__all__ = ["BULK_EVENTS_PATH", "BULK_PROFILE_IMPORT_PATH", "CONTENT_TYPE", "EVENTS_PATH", "MAX_BULK_BYTES",
-           "MAX_BULK_EVENTS", "MAX_BULK_PROFILES", "MAX_EVENT_PROPERTIES", "MAX_METRIC_NAME", "PROFILE_IMPORT_PATH",
-           "REVISION", "encode_bulk_event_requests", "encode_bulk_events", "encode_bulk_profiles", "encode_event",
-           "encode_profile", "encode_value", "metric_name", "profile_identifiers"]
+__all__ = [
+    "BULK_EVENTS_PATH",
+    "BULK_PROFILE_IMPORT_PATH",
+    "CONTENT_TYPE",
+    "EVENTS_PATH",
+    "MAX_BULK_BYTES",
+    "MAX_BULK_EVENTS",
+    "MAX_BULK_PROFILES",
+    "MAX_EVENT_PROPERTIES",
+    "MAX_METRIC_NAME",
+    "PROFILE_IMPORT_PATH",
+    "REVISION",
+    "encode_bulk_event_requests",
+    "encode_bulk_events",
+    "encode_bulk_profiles",
+    "encode_event",
+    "encode_profile",
+    "encode_value",
+    "metric_name",
+    "profile_identifiers",
+]
 
 EVENTS_PATH = "/api/events"
 PROFILE_IMPORT_PATH = "/api/profile-import"
@@ -108,21 +125,32 @@ def _event_attributes(event: Event, delivery_id: str) -> dict[str, Any]:
     properties = _properties(event.properties)
     if len(properties) > MAX_EVENT_PROPERTIES:
         raise ValueError(f"{len(properties)} event properties; Klaviyo takes at most {MAX_EVENT_PROPERTIES}")
-    return {"properties": properties, "time": _timestamp(event.occurred_at), "unique_id": delivery_id,
-            "metric": {"data": {"type": "metric", "attributes": {"name": metric_name(event.name)}}}}
+    return {
+        "properties": properties,
+        "time": _timestamp(event.occurred_at),
+        "unique_id": delivery_id,
+        "metric": {"data": {"type": "metric", "attributes": {"name": metric_name(event.name)}}},
+    }
 
 
 def encode_event(event: Event, *, delivery_id: str) -> dict[str, Any]:
     """The ``POST /api/events`` body for one event."""
-    return {"data": {"type": "event", "attributes": {
-        **_event_attributes(event, delivery_id),
-        "profile": {"data": {"type": "profile", "attributes": profile_identifiers(event.customer)}},
-    }}}
+    return {
+        "data": {
+            "type": "event",
+            "attributes": {
+                **_event_attributes(event, delivery_id),
+                "profile": {"data": {"type": "profile", "attributes": profile_identifiers(event.customer)}},
+            },
+        }
+    }
 
 
 def _profile_resource(update: ProfileUpdate) -> dict[str, Any]:
-    return {"type": "profile", "attributes": {**profile_identifiers(update.customer),
-                                              "properties": _properties(update.properties)}}
+    return {
+        "type": "profile",
+        "attributes": {**profile_identifiers(update.customer), "properties": _properties(update.properties)},
+    }
 
 
 def encode_profile(update: ProfileUpdate) -> dict[str, Any]:
@@ -136,8 +164,12 @@ def encode_bulk_profiles(updates: Sequence[ProfileUpdate]) -> dict[str, Any]:
         raise ValueError("a bulk profile import job needs at least one profile")
     if len(updates) > MAX_BULK_PROFILES:
         raise ValueError(f"{len(updates)} profiles; a Klaviyo bulk import job takes at most {MAX_BULK_PROFILES}")
-    return {"data": {"type": "profile-bulk-import-job", "attributes": {
-        "profiles": {"data": [_profile_resource(u) for u in updates]}}}}
+    return {
+        "data": {
+            "type": "profile-bulk-import-job",
+            "attributes": {"profiles": {"data": [_profile_resource(u) for u in updates]}},
+        }
+    }
 
 
 def _size(value: Any) -> int:
@@ -175,16 +207,26 @@ class _BulkRequest:
 
     @staticmethod
     def _entry(profile: _Profile) -> dict[str, Any]:
-        return {"type": "event-bulk-create", "attributes": {
-            "profile": {"data": {"type": "profile", "attributes": dict(profile)}}, "events": {"data": []}}}
+        return {
+            "type": "event-bulk-create",
+            "attributes": {
+                "profile": {"data": {"type": "profile", "attributes": dict(profile)}},
+                "events": {"data": []},
+            },
+        }
 
     def body(self) -> dict[str, Any]:
-        return {"data": {"type": "event-bulk-create-job", "attributes": {
-            "events-bulk-create": {"data": list(self.entries.values())}}}}
+        return {
+            "data": {
+                "type": "event-bulk-create-job",
+                "attributes": {"events-bulk-create": {"data": list(self.entries.values())}},
+            }
+        }
 
 
-def encode_bulk_event_requests(items: Sequence[tuple[str, Event]], *, max_events: int = MAX_BULK_EVENTS,
-                               max_bytes: int = MAX_BULK_BYTES) -> list[dict[str, Any]]:
+def encode_bulk_event_requests(
+    items: Sequence[tuple[str, Event]], *, max_events: int = MAX_BULK_EVENTS, max_bytes: int = MAX_BULK_BYTES
+) -> list[dict[str, Any]]:
     """``POST /api/event-bulk-create-jobs`` bodies for (delivery id, event) pairs: as few as fit, each
     with at most ``max_events`` events and ``max_bytes`` bytes; per body, one entry per profile (same
     email and phone number) holding its events in input order. A repeated delivery id is sent once
@@ -221,6 +263,8 @@ def encode_bulk_events(items: Sequence[tuple[str, Event]]) -> dict[str, Any]:
         raise ValueError("a bulk create events request needs at least one event")
     bodies = encode_bulk_event_requests(items)
     if len(bodies) > 1:
-        raise ValueError(f"{len(items)} events do not fit one bulk create events request "
-                         f"(at most {MAX_BULK_EVENTS} events and {MAX_BULK_BYTES:,} bytes)")
+        raise ValueError(
+            f"{len(items)} events do not fit one bulk create events request "
+            f"(at most {MAX_BULK_EVENTS} events and {MAX_BULK_BYTES:,} bytes)"
+        )
     return bodies[0]

@@ -84,5 +84,3 @@ def encode_event(event: Event, *, delivery_id: str) -> dict[str, Any]:
         "properties": encode_properties(event.properties),
         "external_id": delivery_id,
     }
-
-
