@@ -21,12 +21,6 @@ PACKAGES = ("pipeline", "workers")
 
 #: Cycles outside the delivery area, left to the issue-13 moves that own those files (composition,
 #: sim/demo package, console). A cycle may shrink or vanish; it may not grow or appear elsewhere.
-KNOWN: tuple[frozenset[str], ...] = (
-    frozenset({"pipeline.console.app", "pipeline.console.pages"}),
-    frozenset({"workers.cli", "workers.cli_console"}),
-)
-
-
 def modules(root: Path = ROOT) -> dict[str, Path]:
     """Dotted module name → source file, for every module of ``PACKAGES``."""
     found: dict[str, Path] = {}
@@ -119,12 +113,5 @@ def test_the_cycle_finder_finds_a_cycle_through_a_function_level_import(tmp_path
     assert cycles(edges) == [frozenset({"pipeline.sub.a", "pipeline.sub.b"})]
 
 
-def test_no_import_cycle_beyond_the_known_ones() -> None:
-    new = [sorted(c) for c in cycles(graph()) if not any(c <= known for known in KNOWN)]
-    assert new == []
-
-
-@pytest.mark.xfail(strict=True, reason="the cycles in KNOWN (composition, sim, console: outside the delivery "
-                                       "area); once they are gone this passes: delete KNOWN and this mark")
 def test_no_import_cycles() -> None:
     assert [sorted(c) for c in cycles(graph())] == []

@@ -9,7 +9,7 @@ import sys
 import click
 
 from pipeline.redact import mask
-from workers.cli import _runtime, connection, main
+from workers.cli_base import _runtime, connection, main
 
 __all__: list[str] = []
 

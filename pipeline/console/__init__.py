@@ -7,8 +7,9 @@ with a dry-run preview and the CLI's paced replay, purge with confirmation), qua
 connections (resume). No Celery here: ``workers/console.py`` wires and serves it.
 """
 
-from pipeline.console.app import Console, make_console
+from pipeline.console.app import Console
 from pipeline.console.auth import ConsoleAuth, require_credentials
 from pipeline.console.data import ConsoleDeps
+from pipeline.console.pages import make_console
 
 __all__ = ["Console", "ConsoleAuth", "ConsoleDeps", "make_console", "require_credentials"]

@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pipeline.console.auth import COOKIE, ConsoleAuth, Session
 from pipeline.console.data import ConsoleDeps
 
-__all__ = ["Request", "Response", "make_console"]
+__all__ = ["Console", "Request", "Response"]
 
 log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
@@ -208,9 +208,3 @@ class Console:
             return Response("404 Not Found", b"no such file", "text/plain")
         body = resources.files("pipeline.console").joinpath("static", name).read_bytes()
         return Response(body=body, content_type=_STATIC[name])
-
-
-def make_console(deps: ConsoleDeps, auth: ConsoleAuth) -> Console:
-    from pipeline.console.pages import ROUTES
-
-    return Console(deps, auth, ROUTES)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pipeline import keys
 from pipeline.console import data
-from pipeline.console.app import Request, Response
+from pipeline.console.app import Console, Request, Response
 from pipeline.dlq import DlqFilter, purge, replay
 from pipeline.quarantine import redrive
 from pipeline.redistext import text
@@ -20,9 +20,10 @@ from pipeline.state.journal import RedisJournal
 from pipeline.state.pauses import RedisPauses
 
 if TYPE_CHECKING:
-    from pipeline.console.app import Console
+    from pipeline.console.auth import ConsoleAuth
+    from pipeline.console.data import ConsoleDeps
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "make_console"]
 
 log = logging.getLogger(__name__)
 #: Rows a dead-letter listing shows.
@@ -256,3 +257,8 @@ ROUTES = [
     ("GET", "/connections", connections),
     ("POST", "/connections/resume", connection_resume),
 ]
+
+
+def make_console(deps: ConsoleDeps, auth: ConsoleAuth) -> Console:
+    """The console WSGI app over ``deps``, its pages routed by ``ROUTES``."""
+    return Console(deps, auth, ROUTES)

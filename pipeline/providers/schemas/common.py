@@ -7,19 +7,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
-__all__ = [
-    "Id",
-    "Lenient",
-    "Timestamp",
-    "first_error",
-    "opt_bool",
-    "opt_date",
-    "opt_dict",
-    "opt_int",
-    "opt_num",
-    "opt_raw",
-    "opt_str",
-]
+__all__ = ["Id", "Lenient", "Timestamp", "first_error", "opt_bool", "opt_date", "opt_dict", "opt_int", "opt_num",
+           "opt_raw", "opt_str"]
 
 
 class Lenient(Schema):

@@ -34,14 +34,8 @@ TOPICS = ("create", "update", "delete")
 #: Okendo's ``resourceType`` enum (webhooks.md §3: the OpenAPI's five, plus survey, quiz and
 #: referral from the third-party topic list).
 WEBHOOK_RESOURCE_TYPES = (
-    "review",
-    "loyalty_adjustment_transaction",
-    "loyalty_customer",
-    "loyalty_earning_transaction",
-    "loyalty_redemption_transaction",
-    "survey_response",
-    "quiz_response",
-    "referral",
+    "review", "loyalty_adjustment_transaction", "loyalty_customer", "loyalty_earning_transaction",
+    "loyalty_redemption_transaction", "survey_response", "quiz_response", "referral",
 )
 SHAPES: dict[str, str] = {
     "envelope": "documented",
@@ -198,12 +192,8 @@ class LoyaltyCustomerSchema(_Aliased):
     status = opt_str()  # the REST enum is pending | enrolled | blocked; kept open
     points = _nested(_Points)
     vipTierName, minimumVipTierName = opt_str(), opt_str()
-    enrolledDate, pointsExpiryDate, vipTierExpiryDate, vipTierEnteredDate = (
-        opt_date(),
-        opt_date(),
-        opt_date(),
-        opt_date(),
-    )
+    enrolledDate, pointsExpiryDate, vipTierExpiryDate, vipTierEnteredDate = (opt_date(), opt_date(), opt_date(),
+                                                                             opt_date())
     vipTierRank = fields.Integer(load_default=None, allow_none=True)  # not published; kept if sent
 
 
@@ -334,15 +324,8 @@ class _Rejection(Lenient):
 
 
 #: Referral activities: seed 001 names one event per activity.
-REFERRAL_ACTIVITIES = (
-    "coupon_received",
-    "coupon_redeemed",
-    "opted_in",
-    "shareable_link_used",
-    "invitation_sent",
-    "invitation_received",
-    "rejected",
-)
+REFERRAL_ACTIVITIES = ("coupon_received", "coupon_redeemed", "opted_in", "shareable_link_used",
+                       "invitation_sent", "invitation_received", "rejected")
 
 
 class ReferralSchema(Lenient):
@@ -390,11 +373,8 @@ RESOURCE_SCHEMAS = {
 }
 #: On a ``delete`` topic, the only fields required: the resource's ids (webhooks.md §7).
 DELETE_KEEPS: dict[str, tuple[str, ...]] = {
-    "review": ("reviewId",),
-    "quiz_response": ("quizResponseId",),
-    "survey_response": ("surveyResponseId",),
-    "referral": ("referralId",),
-    "loyalty_customer": ("loyaltyCustomerId",),
+    "review": ("reviewId",), "quiz_response": ("quizResponseId",), "survey_response": ("surveyResponseId",),
+    "referral": ("referralId",), "loyalty_customer": ("loyaltyCustomerId",),
     "loyalty_earning_transaction": ("loyaltyTransactionId",),
     "loyalty_redemption_transaction": ("loyaltyTransactionId",),
     "loyalty_adjustment_transaction": ("loyaltyTransactionId",),

@@ -31,29 +31,23 @@ __all__ = ["RESOURCE_SCHEMAS", "SHAPES", "TRIGGERS"]
 
 #: resource → provenance (pipeline.providers.provenance).
 SHAPES: dict[str, str] = {
-    "profiles": "documented",  # SDK Profile / ProfileWebhook (README §4, §5.3)
-    "points": "documented",  # SDK Point + v3 reference
-    "rewards": "documented",  # SDK Reward; seed 003's reward body
-    "redemptions": "documented",  # SDK Redemption + v3 reference
+    "profiles": "documented",      # SDK Profile / ProfileWebhook (README §4, §5.3)
+    "points": "documented",        # SDK Point + v3 reference
+    "rewards": "documented",       # SDK Reward; seed 003's reward body
+    "redemptions": "documented",   # SDK Redemption + v3 reference
     "transactions": "documented",  # SDK Transaction; seed 003's transaction body
-    "balances": "documented",  # seed 003's verbatim GET /profiles/{id}/balances example
-    "tiers": "inferred",  # SDK TierProgress; that tier.achieved pushes it is our inference
+    "balances": "documented",      # seed 003's verbatim GET /profiles/{id}/balances example
+    "tiers": "inferred",           # SDK TierProgress; that tier.achieved pushes it is our inference
 }
 
 #: ``x-omneo-event`` trigger → resource. Names from the docs and from Omneo's app starter (README
 #: §5.2), which disagree (``points.awarded`` / ``point.created``): both are accepted.
 TRIGGERS: dict[str, str] = {
-    "profile.created": "profiles",
-    "profile.updated": "profiles",
-    "points.awarded": "points",
-    "point.created": "points",
-    "point.updated": "points",
-    "reward.issued": "rewards",
-    "reward.created": "rewards",
-    "reward.updated": "rewards",
+    "profile.created": "profiles", "profile.updated": "profiles",
+    "points.awarded": "points", "point.created": "points", "point.updated": "points",
+    "reward.issued": "rewards", "reward.created": "rewards", "reward.updated": "rewards",
     "reward.redeemed": "redemptions",
-    "transaction.created": "transactions",
-    "transaction.updated": "transactions",
+    "transaction.created": "transactions", "transaction.updated": "transactions",
     "tier.achieved": "tiers",
     "balance.updated": "balances",
 }
@@ -92,7 +86,7 @@ class Flag(fields.Field):
             return bool(value)
         if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
             return value.strip().lower() in _TRUE
-        raise ValidationError('must be a boolean or "true"/"false"')
+        raise ValidationError("must be a boolean or \"true\"/\"false\"")
 
 
 class When(fields.Field):
@@ -128,9 +122,8 @@ class _Zoned(Lenient):
             try:
                 zone = ZoneInfo(data["timezone"])
             except (ZoneInfoNotFoundError, ValueError):
-                raise ValidationError(
-                    f"unknown IANA time zone {data['timezone'][:40]!r}", field_name="timezone"
-                ) from None
+                raise ValidationError(f"unknown IANA time zone {data['timezone'][:40]!r}",
+                                      field_name="timezone") from None
         for name, value in data.items():
             if isinstance(value, datetime) and value.tzinfo is None:
                 local = value.replace(tzinfo=zone if name in _LOCAL_TIMES else UTC)

@@ -26,27 +26,16 @@ __all__ = ["ACTIVITY_TYPES", "ActivitySchema", "REQUIRED_BY_TYPE", "SHAPES"]
 SHAPES: dict[str, str] = {"activities": "assumed"}
 
 #: activity type → the seed 000 event it becomes (the mapping itself lives in the catalog).
-ACTIVITY_TYPES = (
-    "signup",
-    "points_earned",
-    "points_redeemed",
-    "tier_achieved",
-    "tier_downgrade",
-    "referral_received",
-    "referral_completed",
-    "action_rejected",
-)
+ACTIVITY_TYPES = ("signup", "points_earned", "points_redeemed", "tier_achieved", "tier_downgrade",
+                  "referral_received", "referral_completed", "action_rejected")
 
 #: the fields an activity of each type must carry to become its seed 000 event
 REQUIRED_BY_TYPE: dict[str, tuple[str, ...]] = {
-    "points_earned": ("points",),
-    "points_redeemed": ("points",),
-    "tier_achieved": ("tier",),
-    "tier_downgrade": ("tier",),
-    "referral_received": ("advocate_first_name",),
-    "referral_completed": ("points", "referred_email"),
-    "action_rejected": ("action_type",),
+    "points_earned": ("points",), "points_redeemed": ("points",), "tier_achieved": ("tier",),
+    "tier_downgrade": ("tier",), "referral_received": ("advocate_first_name",),
+    "referral_completed": ("points", "referred_email"), "action_rejected": ("action_type",),
 }
+
 
 
 class Quantity(fields.Number):
@@ -71,12 +60,7 @@ class MemberSchema(Lenient):
     point_balance = fields.Integer(load_default=None, allow_none=True, strict=True)
     points_to_next_tier, points_expiring, last_action_points = _points(), _points(), _points()
     spend_to_next_tier = opt_num()  # money
-    last_action_type, last_reward_type, advocate_first_name, redemption_reward_code = (
-        opt_str(),
-        opt_str(),
-        opt_str(),
-        opt_str(),
-    )
+    last_action_type, last_reward_type, advocate_first_name, redemption_reward_code = opt_str(), opt_str(), opt_str(), opt_str()
     has_account = fields.Boolean(load_default=None, allow_none=True)
     opt_in_date, points_expiry_date, date_last_action, date_last_reward = opt_date(), opt_date(), opt_date(), opt_date()
     impacts = fields.Dict(keys=fields.String(), values=Quantity(allow_none=True), load_default=dict)
@@ -97,6 +81,5 @@ class ActivitySchema(Lenient):
     def _fields_of_its_type(self, data: dict[str, Any], **_: Any) -> None:
         for name in REQUIRED_BY_TYPE.get(data.get("type", ""), ()):
             if data.get(name) is None:
-                raise ValidationError(
-                    f"required for a {data['type']} activity (assumed Rediem feed shape)", field_name=name
-                )
+                raise ValidationError(f"required for a {data['type']} activity (assumed Rediem feed shape)",
+                                      field_name=name)
