@@ -9,7 +9,7 @@ checks that the event bodies are identical, ``external_id`` / ``unique_id`` asid
 * Postscript (``naive.sync``): ``POST /api/v2/events`` per event; per customer a subscriber
   lookup and, if found, ``PATCH`` of its two Smile properties;
 * Klaviyo (``naive.sync_klaviyo``): ``POST /api/events`` per event with the JSON:API body of the
-  pipeline's single-event path (pipeline/destinations/encoding/klaviyo.py ``encode_event``,
+  pipeline's single-event path (pipeline/destinations/klaviyo/encoding.py ``encode_event``,
   written out here independently); per customer ``POST /api/profile-import`` of the two Smile
   properties (Klaviyo creates unknown profiles, as the pipeline's default policy does).
 

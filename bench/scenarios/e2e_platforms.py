@@ -18,8 +18,8 @@ from typing import Any
 
 from bench.simx import BenchKlaviyo, BenchPostscript, body_json
 from bench.stack import UNLIMITED, UNLIMITED_SCALE, Stack
-from pipeline.destinations.encoding import klaviyo as kl_encoding
-from pipeline.destinations.encoding import postscript as ps_encoding
+import pipeline.destinations.klaviyo.encoding as kl_encoding
+import pipeline.destinations.postscript.encoding as ps_encoding
 from pipeline.ratelimit.limits import endpoint_class, windows_for
 from sandbox.sim.server import RecordedRequest
 from pipeline.transform.catalog import smile as smile_catalog

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pipeline.destinations.encoding.postscript import encode_properties
+from pipeline.destinations.postscript.encoding import encode_properties
 from pipeline.errors import InvalidRecord
 from pipeline.providers.resources import decode, unwrap
 from sandbox.sim import OmneoSimulator

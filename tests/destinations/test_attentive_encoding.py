@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pipeline.destinations.encoding.attentive import (ATTRIBUTES_PATH, EVENTS_PATH, encode_attributes, encode_event,
+from pipeline.destinations.attentive.encoding import (ATTRIBUTES_PATH, EVENTS_PATH, encode_attributes, encode_event,
                                                       encode_value, event_type, property_key, user)
 from pipeline.types import Customer
 from tests.factories import T0, event, profile

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.clock import FrozenClock
 from pipeline.config import PlatformAccount, Secret
-from pipeline.destinations.encoding.klaviyo import BULK_EVENTS_PATH
+from pipeline.destinations.klaviyo.encoding import BULK_EVENTS_PATH
 from pipeline.destinations.klaviyo import KlaviyoDestination
 from pipeline.errors import AuthError, FatalError, RateLimited, RetriableError, Throttled
 from pipeline.http.client import build_client

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pipeline.destinations.encoding.klaviyo import (BULK_EVENTS_PATH, BULK_PROFILE_IMPORT_PATH, CONTENT_TYPE,
+from pipeline.destinations.klaviyo.encoding import (BULK_EVENTS_PATH, BULK_PROFILE_IMPORT_PATH, CONTENT_TYPE,
                                                     EVENTS_PATH, MAX_BULK_BYTES, MAX_BULK_EVENTS, PROFILE_IMPORT_PATH,
                                                     REVISION, encode_bulk_event_requests, encode_bulk_events,
                                                     encode_bulk_profiles, encode_event, encode_profile, encode_value,

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from pipeline.clock import FrozenClock
-from pipeline.destinations.encoding.postscript import encode_event, event_type
+from pipeline.destinations.postscript.encoding import encode_event, event_type
 from pipeline.destinations.postscript import PostscriptDestination
 from pipeline.errors import AuthError, FatalError, RateLimited, RetriableError
 from pipeline.http.client import build_client

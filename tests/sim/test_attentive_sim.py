@@ -9,7 +9,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from pipeline.destinations.encoding.attentive import ATTRIBUTES_PATH, EVENTS_PATH, encode_attributes, encode_event
+from pipeline.destinations.attentive.encoding import ATTRIBUTES_PATH, EVENTS_PATH, encode_attributes, encode_event
 from sandbox.sim import AttentiveAccount, AttentiveSimulator
 from pipeline.types import Customer
 from tests.factories import event, profile

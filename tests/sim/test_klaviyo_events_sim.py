@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from pipeline.destinations.encoding.klaviyo import (BULK_EVENTS_PATH, BULK_PROFILE_IMPORT_PATH, CONTENT_TYPE,
+from pipeline.destinations.klaviyo.encoding import (BULK_EVENTS_PATH, BULK_PROFILE_IMPORT_PATH, CONTENT_TYPE,
                                                     EVENTS_PATH, PROFILE_IMPORT_PATH, REVISION, encode_bulk_events,
                                                     encode_bulk_profiles, encode_event, encode_profile)
 from sandbox.sim import KlaviyoAccount, KlaviyoSimulator

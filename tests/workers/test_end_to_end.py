@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from sandbox.demo import DemoOptions, demo_stack
-from pipeline.destinations.encoding.postscript import event_type
+from pipeline.destinations.postscript.encoding import event_type
 from tests.support.openapi import RequestValidator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]

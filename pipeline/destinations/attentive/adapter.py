@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 
 import httpx
 
+import pipeline.destinations.attentive.encoding as encoding
 from pipeline.accounts import PlatformAccount
 from pipeline.destinations.base import SendResult, answer_json
-from pipeline.destinations.encoding import attentive as encoding
 from pipeline.destinations.encoding.base import Encoding
 from pipeline.destinations.spec import PlatformSpec
 from pipeline.errors import FatalError

@@ -25,7 +25,7 @@ import httpx
 from pipeline.accounts import PlatformAccount
 from pipeline.destinations.base import SendResult, answer_json
 from pipeline.destinations.encoding.base import Encoding
-from pipeline.destinations.encoding.postscript import (
+from pipeline.destinations.postscript.encoding import (
     MAX_PROPERTIES,
     encode_event,
     encode_properties,
