@@ -57,6 +57,9 @@ def build(settings: Settings, connections: Mapping[str, Connection], *, token: s
         dedup_ttl_s=settings.dedup_ttl_s,
         handover=handover,
         status=rt.status_stores(),
+        journal=rt.journal,
+        pauses=rt.pauses,
+        trail=rt.trail,
     )
     return make_console(deps, ConsoleAuth(token))
 

@@ -20,8 +20,9 @@ from pipeline.quarantine import entries as quarantined
 from pipeline.redact import mask, mask_email, mask_phone
 from pipeline.state import activity
 from pipeline.state.due import DueStore
-from pipeline.state.journal import RedisJournal
-from pipeline.state.trail import RedisTrail, latest_per_delivery
+from pipeline.state.journal import Journal
+from pipeline.state.pauses import Pauses
+from pipeline.state.trail import Trail, latest_per_delivery
 from pipeline.state.trail import identity as trail_identity
 from pipeline.status import Stores, collect
 from pipeline.types import Record
@@ -58,6 +59,11 @@ class ConsoleDeps:
     handover: Callable[[str, list[Record]], None]
     #: the stores ``status`` reads
     status: Stores
+    #: dead letters, skips and quarantine
+    journal: Journal
+    pauses: Pauses
+    #: the customer index (hashed identities)
+    trail: Trail
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
@@ -137,7 +143,7 @@ def row(e: DeadLetter) -> dict[str, Any]:
 
 def dead_letters(deps: ConsoleDeps, flt: DlqFilter, *, limit: int | None = None) -> list[DeadLetter]:
     found = []
-    for e in entries(RedisJournal(deps.redis), deps.pairs, flt):
+    for e in entries(deps.journal, deps.pairs, flt):
         found.append(e)
         if limit is not None and len(found) >= limit:
             break
@@ -146,7 +152,7 @@ def dead_letters(deps: ConsoleDeps, flt: DlqFilter, *, limit: int | None = None)
 
 def dead_letter(deps: ConsoleDeps, merchant: str, platform: str, entry_id: str) -> dict[str, Any] | None:
     """One entry as ``dlq show`` prints it: the delivery, the request summary, every attempt."""
-    for e in entries(RedisJournal(deps.redis), [(merchant, platform)], DlqFilter(ids=frozenset([entry_id]))):
+    for e in entries(deps.journal, [(merchant, platform)], DlqFilter(ids=frozenset([entry_id]))):
         found = cast(
             "list[tuple[bytes, dict[bytes, bytes]]]",  # a stream this project writes (journal.py)
             deps.redis.xrange(keys.dlq(merchant, platform), min=entry_id, max=entry_id, count=1),
@@ -176,7 +182,7 @@ def customer(deps: ConsoleDeps, typed: str) -> dict[str, Any]:
     """What happened to the deliveries of the customer with this email or phone: the latest
     state of each delivery with its history, newest first, per platform."""
     identity = trail_identity(typed)
-    trail = RedisTrail(deps.redis, ttl_s=deps.dedup_ttl_s).lookup(identity)
+    trail = deps.trail.lookup(identity)
     deliveries: list[dict[str, Any]] = []
     for latest, history in latest_per_delivery(trail):
         deliveries.append({"latest": latest.__dict__, "history": [h.__dict__ for h in history]})
@@ -199,7 +205,7 @@ def _count(values: Any) -> dict[str, int]:
 
 
 def quarantine(deps: ConsoleDeps, provider: str | None, *, limit: int = 200) -> list[dict[str, Any]]:
-    journal = RedisJournal(deps.redis)
+    journal = deps.journal
     rows = []
     for kind in [provider] if provider else deps.providers:
         for e in quarantined(journal, kind, count=limit):

@@ -16,8 +16,6 @@ from pipeline.console.app import Console, Request, Response
 from pipeline.dlq import DlqFilter, purge, replay
 from pipeline.quarantine import redrive
 from pipeline.redistext import text
-from pipeline.state.journal import RedisJournal
-from pipeline.state.pauses import RedisPauses
 
 if TYPE_CHECKING:
     from pipeline.console.auth import ConsoleAuth
@@ -169,7 +167,7 @@ def dlq_purge(console: Console, request: Request, _: re.Match[str]) -> Response:
             count=len(selected),
             fields=_carry(request),
         )
-    n = purge(RedisJournal(console.deps.redis), selected)
+    n = purge(console.deps.journal, selected)
     log.info("console: %s purged %d dead-letter entries", _who(request), n)
     return Response.redirect("/dlq", notice=f"purged {n} entr{'y' if n == 1 else 'ies'}")
 
@@ -193,9 +191,7 @@ def quarantine_redrive(console: Console, request: Request, _: re.Match[str]) -> 
         return _bad(console, request, f"unknown provider {provider!r}")
     ids = request.args("id") or None
     confirmed = request.arg("confirm") == "yes"
-    report = redrive(
-        RedisJournal(console.deps.redis), provider, handover=console.deps.handover, ids=ids, dry_run=not confirmed
-    )
+    report = redrive(console.deps.journal, provider, handover=console.deps.handover, ids=ids, dry_run=not confirmed)
     if not confirmed:
         return console.render(
             request,
@@ -227,7 +223,7 @@ def connection_resume(console: Console, request: Request, _: re.Match[str]) -> R
     merchant, platform = request.arg("merchant"), request.arg("platform")
     if (merchant, platform) not in console.deps.pairs:
         return _bad(console, request, f"no connection {merchant}/{platform}")
-    pauses = RedisPauses(console.deps.redis)
+    pauses = console.deps.pauses
     was = pauses.get(merchant, platform)
     pauses.resume(merchant, platform)
     log.info("console: %s resumed %s/%s", _who(request), merchant, platform)

@@ -68,5 +68,6 @@ def console(client: redis.Redis, *, token: str | None = None, handed: list | Non
     deps = ConsoleDeps(redis=client, connections=connections, clock=SystemClock(), due=RedisDueStore(client),
                        queues=["ingest", "deliver.postscript"], dedup_ttl_s=3600,
                        handover=lambda merchant, records: (handed if handed is not None else []).append(records),
-                       status=status_stores(client))
+                       status=status_stores(client), journal=RedisJournal(client), pauses=RedisPauses(client),
+                       trail=RedisTrail(client, ttl_s=3600))
     return make_console(deps, ConsoleAuth(token))
