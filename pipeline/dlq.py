@@ -19,11 +19,12 @@ from pipeline.clock import Clock
 from pipeline.delivery import REPLAY
 from pipeline.destinations.registry import ENCODINGS
 from pipeline.ratelimit.limits import endpoint_class, windows_for
+from pipeline.redact import mask
 from pipeline.state.due import DueStore
 from pipeline.state.journal import Journal
 from pipeline.types import Attempt, Delivery
 
-__all__ = ["DeadLetter", "DlqFilter", "ReplayReport", "entries", "purge", "replay"]
+__all__ = ["DeadLetter", "DlqFilter", "ReplayReport", "entries", "purge", "replay", "summary"]
 
 #: Deliveries per replayed batch.
 REPLAY_BATCH = 20
@@ -43,6 +44,22 @@ class DeadLetter:
     response_excerpt: str
     attempts: list[dict[str, Any]]
     dead_lettered_at: datetime
+
+
+def summary(e: DeadLetter) -> dict[str, Any]:
+    """A dead letter as every listing shows it (``dlq list --json``, the console), masked."""
+    return {
+        "id": e.id,
+        "merchant": e.merchant,
+        "platform": e.platform,
+        "kind": e.kind,
+        "event": e.event_name,
+        "error_class": e.error_class,
+        "http_status": e.http_status,
+        "reason": mask(e.reason),
+        "attempts": len(e.attempts),
+        "dead_lettered_at": e.dead_lettered_at.isoformat(),
+    }
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from pipeline.dlq import summary
 from pipeline.redact import mask
 from workers.cli_base import PLATFORMS, _known, _runtime, main
 
@@ -86,21 +87,6 @@ def _selected(
     )
 
 
-def _row(e: Any) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "merchant": e.merchant,
-        "platform": e.platform,
-        "kind": e.kind,
-        "event": e.event_name,
-        "error_class": e.error_class,
-        "http_status": e.http_status,
-        "reason": mask(e.reason),
-        "attempts": len(e.attempts),
-        "dead_lettered_at": e.dead_lettered_at.isoformat(),
-    }
-
-
 @main.group()
 def dlq() -> None:
     """Dead-lettered deliveries: list, show, replay (through the normal delivery path), purge."""
@@ -112,7 +98,7 @@ def dlq() -> None:
 @click.option("--limit", default=200, show_default=True)
 def dlq_list(as_json: bool, limit: int, **filters: Any) -> None:
     """List dead-lettered deliveries (personal data masked)."""
-    rows = [_row(e) for e in _selected(**filters)[:limit]]
+    rows = [summary(e) for e in _selected(**filters)[:limit]]
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, sort_keys=True))
@@ -142,7 +128,7 @@ def dlq_show(entry_id: str) -> None:
         json.dumps(
             mask(
                 {
-                    **_row(e),
+                    **summary(e),
                     "delivery_id": e.delivery.id,
                     "response_excerpt": e.response_excerpt,
                     "attempts": e.attempts,

@@ -15,7 +15,7 @@ import redis
 from pipeline import keys
 from pipeline.clock import Clock
 from pipeline.config import Connection
-from pipeline.dlq import DeadLetter, DlqFilter, entries
+from pipeline.dlq import DeadLetter, DlqFilter, entries, summary
 from pipeline.quarantine import entries as quarantined
 from pipeline.redact import mask, mask_email, mask_phone
 from pipeline.state import activity
@@ -125,20 +125,7 @@ def overview(deps: ConsoleDeps) -> dict[str, Any]:
     return data
 
 
-def row(e: DeadLetter) -> dict[str, Any]:
-    """A dead letter as the CLI lists it (``dlq list --json``), masked."""
-    return {
-        "id": e.id,
-        "merchant": e.merchant,
-        "platform": e.platform,
-        "kind": e.kind,
-        "event": e.event_name,
-        "error_class": e.error_class,
-        "http_status": e.http_status,
-        "reason": mask(e.reason),
-        "attempts": len(e.attempts),
-        "dead_lettered_at": e.dead_lettered_at.isoformat(),
-    }
+row = summary  # a dead letter as the CLI lists it
 
 
 def dead_letters(deps: ConsoleDeps, flt: DlqFilter, *, limit: int | None = None) -> list[DeadLetter]:
