@@ -206,11 +206,11 @@ class LeanClient:
         else:
             origin, host = self._origin, self._host
             target = f"{self._base_path}/{url.lstrip('/')}" if url else self._base_path or "/"
-        if params:
+        if params is not None:  # as httpx does: ``params`` replace the URL's own query
             query = urlencode(
                 [(k, _text(v)) for k, vs in params.items() for v in (vs if isinstance(vs, list | tuple) else [vs])]
             )
-            target += ("&" if "?" in target else "?") + query
+            target = target.partition("?")[0] + (f"?{query}" if query else "")
         return origin, host, target
 
     def _exchange(self, origin: Origin, raw: bytes, method: str) -> httpx.Response:
