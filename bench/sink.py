@@ -105,6 +105,19 @@ class Stats:
         self.event_ids: dict[str, set[str]] = {}
         self.first_ok: float | None = None
         self.last_ok: float | None = None
+        # requests received and not yet answered: now, most at once, and its integral over time
+        self.in_flight = 0
+        self.in_flight_max = 0
+        self.in_flight_area_s = 0.0
+        self.in_flight_t = time.monotonic()
+        self.connections = 0
+
+    def flight(self, delta: int) -> None:
+        now = time.monotonic()
+        self.in_flight_area_s += self.in_flight * (now - self.in_flight_t)
+        self.in_flight_t = now
+        self.in_flight += delta
+        self.in_flight_max = max(self.in_flight_max, self.in_flight)
 
     def count(self, key: str, route: str, status: int, ack_wall: float, event_id: str | None) -> None:
         label = key_label(key) if key else "-"
@@ -145,6 +158,13 @@ class Stats:
             "last_ok": self.last_ok,
             "cpu_s": t.user + t.system,
             "pid": os.getpid(),
+            "in_flight": {
+                "now": self.in_flight,
+                "max": self.in_flight_max,
+                "area_s": self.in_flight_area_s,
+                "t": self.in_flight_t,
+            },
+            "connections": self.connections,
         }
 
 
@@ -202,6 +222,8 @@ class Sink:
         """(status, body, extra headers)."""
         path, _, query = target.partition("?")
         if path.startswith("/_sink/"):
+            if path == "/_sink/stats":
+                self.stats.flight(0)
             return self._control(method, path, body)
         scheme, _, cred = headers.get("authorization", "").partition(" ")
         key = cred.strip() if scheme.lower() == "bearer" else ""
@@ -266,7 +288,7 @@ class Sink:
             return 202, out, [], str(ev.get("external_id") or uuid.uuid4())
         if method == "GET" and path == "/api/v2/subscribers":
             q = parse_qs(query)
-            ident = (q.get("email__eq") or q.get("phone_number__eq") or [None])[0]
+            ident = (q.get("email__eq") or q.get("phone_number__eq") or [""])[0]
             subs = [_subscriber(ident)] if ident else []
             return 200, json.dumps({"page_info": {"page": 1, "total_pages": 1}, "subscribers": subs}).encode(), [], None
         if method == "POST" and path == "/api/v2/subscribers":
@@ -333,7 +355,8 @@ class Sink:
         if method == "GET" and path == "/_sink/stats":
             return 200, json.dumps(self.stats.as_json()).encode(), []
         if method == "POST" and path == "/_sink/reset":
-            self.stats = Stats()
+            old, self.stats = self.stats, Stats()
+            self.stats.in_flight, self.stats.connections = old.in_flight, old.connections
             self.ps_limit.windows.clear()
             self.at_limit.windows.clear()
             return 200, b"{}", []
@@ -366,8 +389,11 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.sink.stats.connections += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.sink.stats.flight(-len(self.pending))
+        self.sink.stats.connections -= 1
         self.pending.clear()
         self.transport = None
 
@@ -410,6 +436,7 @@ class HttpProtocol(asyncio.Protocol):
         if close:
             head += "Connection: close\r\n"
         data = head.encode() + b"\r\n" + body
+        self.sink.stats.flight(1)
         delay = self.sink.latency_s
         if delay <= 0 and not self.pending:
             self._write(data, close)
@@ -425,6 +452,7 @@ class HttpProtocol(asyncio.Protocol):
             self._write(data, close)
 
     def _write(self, data: bytes, close: bool) -> None:
+        self.sink.stats.flight(-1)
         if self.transport is None or self.transport.is_closing():
             return
         self.transport.write(data)
@@ -441,7 +469,7 @@ async def serve(sink: Sink, host: str, port: int) -> None:
         await server.serve_forever()
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on stdout)")
@@ -452,6 +480,7 @@ def main(argv: list[str] | None = None) -> None:
     sink = Sink(args.latency_ms, args.postscript_rate_per_s, args.attentive_rate_per_s)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(sink, args.host, args.port))
+    return 0
 
 
 if __name__ == "__main__":
