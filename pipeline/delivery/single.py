@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 from pipeline.delivery.books import Books, Held
 from pipeline.delivery.result import INFLIGHT_TTL_S, BatchResult, identity
-from pipeline.destinations.base import Destination
+from pipeline.destinations.base import Destination, SendResult
 from pipeline.destinations.pending import Pending, starter
 from pipeline.errors import PipelineError
 from pipeline.observability.metrics import observe_latency
@@ -79,6 +79,13 @@ class SingleSends:
             """Read the oldest answer and settle it."""
             nonlocal failing, renewed_at, stop
             flight = flights.popleft()
+            try:
+                outcome: SendResult | PipelineError = _step(flight)
+            except PipelineError as exc:
+                outcome = exc
+            if outcome is _NEXT:  # its next request is in flight now: it waits its turn again
+                flights.append(flight)
+                return
             held = None
             if flight.claim is not None and owner is not None:
                 # the next claim is checked (acknowledged elsewhere meanwhile?) before it is sent;
@@ -90,7 +97,7 @@ class SingleSends:
                 held = Held(owner, flight.claim, ahead)
             retries = len(result.retry)
             try:
-                hold = self._land(flight, result, held)
+                hold = self._land(flight, outcome, result, held)
             except BaseException:  # a bug, or Redis gone: its claim goes back first
                 if flight.claim is not None and owner is not None:
                     books.release([flight.claim], owner)
@@ -147,7 +154,15 @@ class SingleSends:
         """Send one delivery (its claim held by the caller) and write what came of it; True
         when the rest of the batch must wait."""
         flight = self._start(delivery, result, None, _who(delivery), None)
-        return False if flight is None else self._land(flight, result, None)
+        if flight is None:
+            return False
+        while True:
+            try:
+                outcome: SendResult | PipelineError = _step(flight)
+            except PipelineError as exc:
+                outcome = exc
+            if outcome is not _NEXT:
+                return self._land(flight, outcome, result, None)
 
     def _start(
         self, delivery: Delivery, result: BatchResult, claim: str | None, who: str, owner: str | None
@@ -165,16 +180,17 @@ class SingleSends:
         started = books.clock.monotonic()
         return _Flight(delivery, self._begin(item, delivery.id), started, who, claim, remember)
 
-    def _land(self, flight: _Flight, result: BatchResult, held: Held | None) -> bool:
-        """Read ``flight``'s answer and write what came of it (``held``: its claim, settled)."""
+    def _land(
+        self, flight: _Flight, outcome: SendResult | PipelineError, result: BatchResult, held: Held | None
+    ) -> bool:
+        """Write what came of ``flight`` (``held``: its claim, settled)."""
         books, delivery = self._books, flight.delivery
-        try:
-            sent = flight.pending.result()
-        except PipelineError as exc:  # anything else is a bug and propagates (outcomes.py)
-            hold = books.failed([delivery], exc, started=flight.started, result=result)
+        if isinstance(outcome, PipelineError):  # anything else is a bug and propagates (outcomes.py)
+            hold = books.failed([delivery], outcome, started=flight.started, result=result)
             if held is not None:
                 books.release([held.claim], held.owner)
             return hold
+        sent = outcome
         observe_latency(books.platform, books.clock.monotonic() - flight.started)
         books.sent(delivery, sent, result, held)
         if flight.remember is not None and sent.outcome == "delivered":
@@ -183,6 +199,20 @@ class SingleSends:
                 lambda: self._profiles.put(books.merchant, books.platform, who, entries, ttl_s=books.dedup_ttl_s)
             )
         return False
+
+
+#: What ``_step`` returns for a send whose next request is in flight now.
+_NEXT = SendResult("delivered", reason="next request in flight")
+
+
+def _step(flight: _Flight) -> SendResult:
+    """Read ``flight``'s answer: its outcome, or ``_NEXT`` (its pending moved on to the next
+    request of a send that takes several). Raises what the send raises."""
+    out = flight.pending.result()
+    if isinstance(out, SendResult):
+        return out
+    flight.pending = out
+    return _NEXT
 
 
 def _who(delivery: Delivery) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import httpx
 
 from pipeline.destinations.base import Destination, SendResult
-from pipeline.errors import PipelineError
+from pipeline.errors import FatalError, PipelineError
 from pipeline.http.lean import answer
 from pipeline.http.policy import Action, action_for, raise_for_response, raise_for_transport
 from pipeline.types import Item
@@ -27,8 +27,9 @@ __all__ = ["Awaiting", "Done", "Pending", "PipelinedDestination", "eager", "star
 
 
 class Pending(Protocol):
-    def result(self) -> SendResult:
-        """What became of the send (raises as ``Destination.send`` does)."""
+    def result(self) -> SendResult | Pending:
+        """What became of the send (raises as ``Destination.send`` does), or the next step of a
+        send that takes several requests (e.g. a lookup, then the update), now in flight."""
         ...
 
 
@@ -47,30 +48,47 @@ class Done:
     def __init__(self, value: SendResult | None = None, error: PipelineError | None = None) -> None:
         self._value, self._error = value, error
 
-    def result(self) -> SendResult:
+    def result(self) -> SendResult | Pending:
         if self._error is not None:
             raise self._error
         assert self._value is not None
         return self._value
 
 
+Then = Callable[[int, dict[str, str], bytes], "SendResult | Pending"]
+
+
 class Awaiting:
     """A request on the wire: its answer is classified by the error policy when read (a
-    ``Response`` is built only for an answer that is not a success)."""
+    ``Response`` is built only for an answer that is not a success). A success is "delivered",
+    or what ``then`` makes of it; a refusal (``FatalError``) goes through ``refused`` first,
+    which may raise another error instead."""
 
-    __slots__ = ("_exchange", "_what")
+    __slots__ = ("_exchange", "_refused", "_then", "_what")
 
-    def __init__(self, exchange: Exchange, what: str) -> None:
-        self._exchange, self._what = exchange, what
+    def __init__(
+        self,
+        exchange: Exchange,
+        what: str,
+        *,
+        then: Then | None = None,
+        refused: Callable[[FatalError], None] | None = None,
+    ) -> None:
+        self._exchange, self._what, self._then, self._refused = exchange, what, then, refused
 
-    def result(self) -> SendResult:
+    def result(self) -> SendResult | Pending:
         try:
             status, headers, body = self._exchange.read()
         except httpx.TransportError as exc:
             raise raise_for_transport(exc, what=self._what) from None
         if action_for(status) is not Action.OK:
-            raise_for_response(answer(status, headers, body), what=self._what)
-        return SendResult("delivered", status=status)
+            try:
+                raise_for_response(answer(status, headers, body), what=self._what)
+            except FatalError as exc:
+                if self._refused is not None:
+                    self._refused(exc)
+                raise
+        return SendResult("delivered", status=status) if self._then is None else self._then(status, headers, body)
 
 
 def eager(send: Callable[[], SendResult | Pending]) -> Pending:

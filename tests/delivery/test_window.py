@@ -23,7 +23,7 @@ from pipeline.state.ledger import MemoryLedger
 from pipeline.state.pauses import MemoryPauses
 from pipeline.state.profiles import MemoryProfileStates
 from pipeline.state.subscribers import MemorySubscriberCache
-from pipeline.types import Customer, Delivery, Event
+from pipeline.types import Customer, Delivery, Event, ProfileUpdate
 from tests.factories import T0, platform_account
 
 
@@ -59,6 +59,27 @@ class Platform(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(out)
 
+    def do_GET(self) -> None:  # noqa: N802 - GET /api/v2/subscribers?email__eq=: "s..." customers are subscribers
+        email = self.path.split("email__eq=")[-1].replace("%40", "@")
+        Platform.order.append(f"GET {email}")
+        found = [{"id": f"s_{email.split('@')[0]}", "properties": {}}] if email.startswith("s") else []
+        self._json(200, {"page_info": {"page": 1, "total_pages": 1}, "subscribers": found})
+
+    def do_PATCH(self) -> None:  # noqa: N802 - PATCH /api/v2/subscribers/{id}; "s_gone" was removed
+        self.rfile.read(int(self.headers["Content-Length"]))
+        Platform.order.append(f"PATCH {self.path.rsplit('/', 1)[-1]}")
+        time.sleep(Platform.delay_s)
+        gone = self.path.endswith("/s_gone")
+        self._json(404 if gone else 200, {"error_message": "not found"} if gone else {"id": "ok"})
+
+    def _json(self, status: int, payload: object) -> None:
+        out = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
     def log_message(self, *args: object) -> None:
         pass
 
@@ -74,13 +95,14 @@ def platform() -> Iterator[str]:
     srv.server_close()
 
 
-def harness(url: str, window: int) -> tuple[Deliverer, MemoryLedger, MemoryPauses]:
+def harness(url: str, window: int, subscribers: MemorySubscriberCache | None = None
+            ) -> tuple[Deliverer, MemoryLedger, MemoryPauses]:
     account = platform_account(base_url=url)
     client = build_client(base_url=url, headers=PostscriptDestination.auth_headers(account), timeout_s=5)
     clock = SystemClock()
     ledger, journal, pauses = MemoryLedger(FrozenClock()), MemoryJournal(FrozenClock()), MemoryPauses()
     dest = PostscriptDestination(merchant="acme", account=account, client=client,
-                                 subscribers=MemorySubscriberCache(FrozenClock()))
+                                 subscribers=subscribers or MemorySubscriberCache(FrozenClock()))
     deliverer = Deliverer(merchant="acme", platform="postscript", destination=dest, ledger=ledger,
                           dead_letters=journal, skipped=journal, counters=MemoryCounters(), clock=clock,
                           pauses=pauses, profiles=MemoryProfileStates(), dedup_ttl_s=3600, max_attempts=3,
@@ -131,3 +153,19 @@ def test_a_window_of_one_sends_one_at_a_time(platform: str) -> None:
     deliverer, _, _ = harness(platform, window=1)
     assert deliverer.deliver(events(["a", "b", "c"]), owner="b1").delivered == 3
     assert Platform.most == 1
+
+
+def test_profile_updates_look_up_then_patch_in_flight_and_a_stale_id_is_forgotten(platform: str) -> None:
+    cache = MemorySubscriberCache(FrozenClock())
+    cache.put("acme", "postscript", "sgone@example.test", "s_gone", ttl_s=3600)  # removed since
+    deliverer, _, _ = harness(platform, window=4, subscribers=cache)
+    updates = [Delivery(platform="postscript", item=ProfileUpdate(
+        id=f"p{who}", merchant="acme", provider="smile", as_of=T0, customer=Customer(provider_id=who,
+        email=f"{who}@example.test"), properties={"Smile Points Balance": 5})) for who in ("s1", "n1", "s2", "sgone")]
+    result = deliverer.deliver(updates, owner="b1")
+    assert result.delivered == 2 and result.skipped == 1 and [d.item.id for d in result.retry] == ["psgone"]
+    assert sorted(o for o in Platform.order if o.startswith("PATCH")) == ["PATCH s_gone", "PATCH s_s1", "PATCH s_s2"]
+    assert "GET sgone@example.test" not in Platform.order  # it was cached
+    assert cache.get("acme", "postscript", "s1@example.test") == "s_s1"
+    assert cache.get("acme", "postscript", "sgone@example.test") is None  # forgotten: looked up again next time
+    assert Platform.order.index("GET s1@example.test") < Platform.order.index("PATCH s_s1")

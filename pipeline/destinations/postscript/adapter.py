@@ -36,6 +36,7 @@ from pipeline.destinations.postscript.encoding import (
 from pipeline.destinations.spec import PlatformSpec
 from pipeline.errors import FatalError, RetriableError
 from pipeline.http.client import HttpClient, PipelinedClient
+from pipeline.http.lean import Exchange, answer
 from pipeline.http.policy import raise_for_response, raise_for_transport
 from pipeline.ratelimit.window import SECOND_S, Window
 from pipeline.state.subscribers import ABSENT, SubscriberCache
@@ -103,27 +104,74 @@ class PostscriptDestination:
         return SendResult("delivered", status=response.status_code)
 
     def begin(self, item: Item, *, delivery_id: str) -> Pending:
-        """``send``, with an event's answer read later (pipeline/destinations/pending.py); a
-        profile update (lookup, then PATCH) is sent in full here."""
-        if not isinstance(item, Event) or self._pipelined is None:
+        """``send``, with the answer read later (pipeline/destinations/pending.py). A profile
+        update is a lookup in flight (unless cached), then its PATCH in flight; creating a
+        subscriber is sent in full here."""
+        if self._pipelined is None:
             return Done(self.send(item, delivery_id=delivery_id))
+        if isinstance(item, ProfileUpdate):
+            return self._begin_profile(item, self._profile_properties(item))
         body = self._prepare_event(item, delivery_id)
         if isinstance(body, SendResult):
             return Done(body)
-        what = "postscript POST /api/v2/events"
-        try:
-            exchange = self._pipelined.begin("POST", "/api/v2/events", json=body)
-        except httpx.TransportError as exc:
-            raise raise_for_transport(exc, what=what) from None
-        return Awaiting(exchange, what)
+        return Awaiting(
+            self._begin("POST", "/api/v2/events", what="POST /api/v2/events", json=body),
+            "postscript POST /api/v2/events",
+        )
 
-    def _update_profile(self, update: ProfileUpdate) -> SendResult:
+    def _begin(self, method: str, path: str, *, what: str, **kwargs: Any) -> Exchange:
+        assert self._pipelined is not None
+        try:
+            return self._pipelined.begin(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise raise_for_transport(exc, what=f"postscript {what}") from None
+
+    def _begin_profile(self, update: ProfileUpdate, properties: dict[str, Any]) -> Pending:
+        """The PATCH in flight if the subscriber id is known; else the first lookup not made
+        yet in flight (its answer cached, then this again); else (no subscriber) in full."""
+        what = "GET /api/v2/subscribers"
+        for key, params in self._identities(update.customer):
+            cached = self._subscribers.get(self._merchant, self.kind, key)
+            if cached:
+                return self._begin_patch(update, cached, properties)
+            if cached is None:
+
+                def looked_up(status: int, headers: dict[str, str], body: bytes, key: str = key) -> Pending:
+                    self._remember(key, answer_json(answer(status, headers, body), what))
+                    return self._begin_profile(update, properties)
+
+                return Awaiting(
+                    self._begin("GET", "/api/v2/subscribers", what=what, params=params),
+                    f"postscript {what}",
+                    then=looked_up,
+                )
+        return Done(self._unknown_subscriber(update, properties))
+
+    def _begin_patch(self, update: ProfileUpdate, subscriber_id: str, properties: dict[str, Any]) -> Pending:
+        what = "PATCH /api/v2/subscribers/{id}"
+
+        def refused(exc: FatalError) -> None:
+            if exc.status == 404:  # the cached id went stale (subscriber removed)
+                self._forget(update.customer)
+                raise RetriableError("postscript subscriber id went stale", status=404) from None
+
+        exchange = self._begin(
+            "PATCH", f"/api/v2/subscribers/{subscriber_id}", what=what, json={"properties": properties}
+        )
+        return Awaiting(exchange, f"postscript {what}", refused=refused)
+
+    @staticmethod
+    def _profile_properties(update: ProfileUpdate) -> dict[str, Any]:
         try:
             properties = encode_properties(update.properties)
         except ValueError as exc:
             raise FatalError(f"postscript cannot take this profile: {exc}") from None
         if len(properties) > MAX_PROPERTIES:
             raise FatalError(f"{len(properties)} properties exceed Postscript's {MAX_PROPERTIES}")
+        return properties
+
+    def _update_profile(self, update: ProfileUpdate) -> SendResult:
+        properties = self._profile_properties(update)
         subscriber_id = self._subscriber_id(update.customer)
         if subscriber_id is None:
             return self._unknown_subscriber(update, properties)
@@ -197,13 +245,19 @@ class PostscriptDestination:
             cached = self._subscribers.get(self._merchant, self.kind, key)
             if cached is None:
                 response = self._request("GET", "/api/v2/subscribers", what="GET /api/v2/subscribers", params=params)
-                found = answer_json(response, "GET /api/v2/subscribers").get("subscribers") or []
-                cached = str(found[0]["id"]) if found else ABSENT
-                ttl = SUBSCRIBER_TTL_S if cached else ABSENT_TTL_S
-                self._subscribers.put(self._merchant, self.kind, key, cached, ttl_s=ttl)
+                cached = self._remember(key, answer_json(response, "GET /api/v2/subscribers"))
             if cached:
                 return cached
         return None
+
+    def _remember(self, key: str, found: dict[str, Any]) -> str:
+        """Cache what a lookup found for ``key``: the ``s_`` id, or ABSENT (for a while)."""
+        subscribers = found.get("subscribers") or []
+        cached = str(subscribers[0]["id"]) if subscribers else ABSENT
+        self._subscribers.put(
+            self._merchant, self.kind, key, cached, ttl_s=SUBSCRIBER_TTL_S if cached else ABSENT_TTL_S
+        )
+        return cached
 
     def _forget(self, customer: Customer) -> None:
         for key, _ in self._identities(customer):
