@@ -78,6 +78,7 @@ class RedisRateLimiter:
         self._acquire = client.register_script(self._acquire_src)
         self._penalize = client.register_script(self._penalize_src)
         self._loaded = False
+        self._keys: dict[tuple[str, tuple[Window, ...]], tuple[list[str], list[int]]] = {}
 
     def _load(self) -> None:
         # Load up front so the hot path never takes the NOSCRIPT round trip (redis-py still
@@ -89,13 +90,17 @@ class RedisRateLimiter:
 
     def reserve(self, scope: str, windows: Sequence[Window], *, max_wait_s: float) -> Reservation:
         self._load()
-        state = keys.rate_limit(scope)
-        tats = [f"{state}:{_window_name(w)}" for w in windows]
-        per_window = [(w.interval_us, w.tolerance_us, w.limit if w.burst > 1 else 0, w.log_period_us) for w in windows]
-        wait_us, _factor, reserved = self._acquire(
-            keys=[state, *tats, *(f"{tat}:log" for tat in tats)],
-            args=[len(windows), *(a for args in per_window for a in args), INCREASE, int(max_wait_s * 1_000_000)],
-        )
+        plan = self._keys.get((scope, tuple(windows)))
+        if plan is None:
+            state = keys.rate_limit(scope)
+            tats = [f"{state}:{_window_name(w)}" for w in windows]
+            args = [len(windows)]
+            for w in windows:  # per window: interval, burst tolerance, log length (0: none), log period
+                args += [w.interval_us, w.tolerance_us, w.limit if w.burst > 1 else 0, w.log_period_us]
+            plan = ([state, *tats, *(f"{tat}:log" for tat in tats)], args)
+            if len(self._keys) < 4096:  # one per (scope, windows): merchants × endpoint classes
+                self._keys[(scope, tuple(windows))] = plan
+        wait_us, _factor, reserved = self._acquire(keys=plan[0], args=[*plan[1], INCREASE, int(max_wait_s * 1_000_000)])
         return Reservation(bool(int(reserved)), float(wait_us) / 1_000_000)
 
     def acquire(self, scope: str, windows: Sequence[Window]) -> float:
