@@ -87,3 +87,31 @@ def test_redis_limiter_bursts_and_keeps_every_period_under_the_limit(real_redis:
     # the 16th slot after any slot is at least the period (with headroom) later: never 16 in a second
     assert min(b - a for a, b in zip(slots, slots[15:], strict=False)) >= 1.0
     assert real_redis.llen(next(iter(real_redis.scan_iter("*ps*:log")))) == 15  # the log keeps the last 15
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_postscript_slots_never_trip_a_fixed_one_second_window_even_when_sent_late(seed: int) -> None:
+    """The simulator counts Postscript's 15/s in fixed one-second windows opened by a token's first
+    request. Slots from the spec's windows, each sent up to 25 ms late (a thread waking late), in
+    floods and trickles: not one request is over the limit."""
+    from pipeline.ratelimit.limits import windows_for
+    from sandbox.sim.limiters import WindowLimiter
+
+    rnd = random.Random(seed)
+    clock = FrozenClock()
+    limiter = MemoryRateLimiter(clock)
+    windows = windows_for("postscript", "default")
+    assert windows[0].burst > 1  # the case this guards
+    sent: list[float] = []
+    for _ in range(1000):
+        if rnd.random() < 0.2:
+            clock.advance(rnd.choice([0.01, 0.1, 0.4, 1.5]))
+        r = limiter.reserve("shop", windows, max_wait_s=60.0)
+        sent.append(clock.monotonic() + r.wait_s + rnd.uniform(0, 0.025))
+    now = [0.0]
+    remote = WindowLimiter(15, clock=lambda: now[0])
+    refused = 0
+    for t in sorted(sent):
+        now[0] = t
+        refused += not remote.allow("sk_shop")
+    assert refused == 0
