@@ -25,6 +25,7 @@ import httpx
 from pipeline.accounts import PlatformAccount
 from pipeline.destinations.base import SendResult, answer_json
 from pipeline.destinations.encoding.base import Encoding
+from pipeline.destinations.pending import Awaiting, Done, Pending
 from pipeline.destinations.postscript.encoding import (
     MAX_PROPERTIES,
     encode_event,
@@ -34,7 +35,7 @@ from pipeline.destinations.postscript.encoding import (
 )
 from pipeline.destinations.spec import PlatformSpec
 from pipeline.errors import FatalError, RetriableError
-from pipeline.http.client import HttpClient
+from pipeline.http.client import HttpClient, PipelinedClient
 from pipeline.http.policy import raise_for_response, raise_for_transport
 from pipeline.ratelimit.window import SECOND_S, Window
 from pipeline.state.subscribers import ABSENT, SubscriberCache
@@ -64,6 +65,8 @@ class PostscriptDestination:
         self._merchant = merchant
         self._account = account
         self._client = client
+        # checked once: a runtime protocol check costs more than encoding the request
+        self._pipelined = client if isinstance(client, PipelinedClient) else None
         self._subscribers = subscribers
 
     @staticmethod
@@ -83,7 +86,8 @@ class PostscriptDestination:
             raise raise_for_transport(exc, what=f"postscript {what}") from None
         return raise_for_response(response, what=f"postscript {what}")
 
-    def _send_event(self, event: Event, delivery_id: str) -> SendResult:
+    def _prepare_event(self, event: Event, delivery_id: str) -> SendResult | dict[str, Any]:
+        """The skip, or the body of ``POST /api/v2/events``."""
         if not identifiers(event.customer):
             return SendResult("skipped", reason="customer has neither email nor phone")
         if event.provider in EXISTING_SUBSCRIBERS_ONLY and self._subscriber_id(event.customer) is None:
@@ -92,11 +96,31 @@ class PostscriptDestination:
                 reason=f"not a Postscript subscriber ({event.provider} events go to existing subscribers only)",
             )
         try:
-            body = encode_event(event, delivery_id=delivery_id)
+            return encode_event(event, delivery_id=delivery_id)
         except ValueError as exc:  # an event Postscript cannot take: the platform's refusal, not a bug
             raise FatalError(f"postscript cannot take this event: {exc}") from None
+
+    def _send_event(self, event: Event, delivery_id: str) -> SendResult:
+        body = self._prepare_event(event, delivery_id)
+        if isinstance(body, SendResult):
+            return body
         response = self._request("POST", "/api/v2/events", what="POST /api/v2/events", json=body)
         return SendResult("delivered", status=response.status_code)
+
+    def begin(self, item: Item, *, delivery_id: str) -> Pending:
+        """``send``, with an event's answer read later (pipeline/destinations/pending.py); a
+        profile update (lookup, then PATCH) is sent in full here."""
+        if not isinstance(item, Event) or self._pipelined is None:
+            return Done(self.send(item, delivery_id=delivery_id))
+        body = self._prepare_event(item, delivery_id)
+        if isinstance(body, SendResult):
+            return Done(body)
+        what = "postscript POST /api/v2/events"
+        try:
+            exchange = self._pipelined.begin("POST", "/api/v2/events", json=body)
+        except httpx.TransportError as exc:
+            raise raise_for_transport(exc, what=what) from None
+        return Awaiting(exchange, what)
 
     def _update_profile(self, update: ProfileUpdate) -> SendResult:
         try:
