@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from kombu import Exchange, Queue
@@ -42,6 +43,25 @@ BROKER_SOCKET_TIMEOUT_S = 5.0
 INFRA_ERRORS: tuple[type[Exception], ...] = (RedisError, ConnectionError, LockTimeout)
 
 
+#: Task messages are plain JSON (deliveries carry datetimes as strings: pipeline/types.py), read
+#: by the C decoder: kombu's own "json" passes every object through a Python ``object_hook``
+#: for its extra types, 15 % of a delivery worker's Python time in a profile (a message holds a
+#: batch of 100 deliveries). Messages published as "json" are still accepted.
+SERIALIZER = "lp-json"
+
+
+def _register_serializer() -> None:
+    from kombu.serialization import register
+
+    register(
+        SERIALIZER,
+        lambda obj: json.dumps(obj, separators=(",", ":")),
+        json.loads,
+        content_type="application/x-loyalty-pipeline-json",
+        content_encoding="utf-8",
+    )
+
+
 def queue_names() -> list[str]:
     return [INGEST_QUEUE, WEBHOOK_QUEUE, BULK_QUEUE, *(s.queue for s in PLATFORM_SPECS)]
 
@@ -49,6 +69,7 @@ def queue_names() -> list[str]:
 def celery_config(settings: Settings) -> dict[str, Any]:
     # a sentinel:// BROKER_URL becomes kombu's Sentinel transport (master_name, sentinel_kwargs)
     broker = broker_options(settings.broker_url)
+    _register_serializer()
     return {
         **broker,
         "broker_connection_retry_on_startup": True,
@@ -65,8 +86,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # (a bare Queue(name) binds to the default exchange and key, so every queue gets every message)
         "task_queues": [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in queue_names()],
         "task_default_queue": INGEST_QUEUE,
-        "task_serializer": "json",
-        "accept_content": ["json"],
+        "task_serializer": SERIALIZER,
+        "accept_content": [SERIALIZER, "json"],
         "task_ignore_result": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
