@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from pipeline import keys, quarantine
+from pipeline import quarantine
 from pipeline.clock import Clock
 from pipeline.destinations.registry import batch_size as platform_batch_size
 from pipeline.errors import AuthError, InvalidRecord, ScopeMissing
@@ -26,6 +26,7 @@ from pipeline.state.cursors import CursorState, CursorStore
 from pipeline.state.journal import Journal
 from pipeline.state.ledger import Ledger
 from pipeline.state.scopes import MemoryScopeStore, ScopeStore
+from pipeline.state.seen import LedgerSeen, Seen
 from pipeline.transform.mapper import Mapper
 from pipeline.types import Delivery, Record, goes_to
 
@@ -79,6 +80,7 @@ class Ingestor:
         batch_size: int,
         seen_ttl_s: int,
         scopes: ScopeStore | None = None,
+        seen: Seen | None = None,
     ) -> None:
         self._merchant = merchant
         self._provider = provider
@@ -94,6 +96,7 @@ class Ingestor:
         self._batch_size = batch_size
         self._seen_ttl_s = seen_ttl_s
         self._scopes = scopes if scopes is not None else MemoryScopeStore()
+        self._seen: Seen = seen if seen is not None else LedgerSeen(ledger)
 
     def sync(self, on_page: Callable[[], None] | None = None) -> SyncReport:
         """Sync every stream of the provider, in its declared order. ``on_page`` is called before
@@ -168,8 +171,16 @@ class Ingestor:
                 payload=rejected.payload,
                 error=rejected.error,
             )
-        seen_keys = [keys.seen(self._merchant, kind, r.stream, r.version) for r in page.records]
-        seen = self._ledger.which_exist(seen_keys)
+        now_s = self._clock.now().timestamp()
+        by_stream = _by_stream(page.records)
+        seen_of = {
+            name: self._seen.which_seen(self._merchant, kind, name, [v for _, v in rows], now_s=now_s)
+            for name, rows in by_stream.items()
+        }
+        seen = [False] * len(page.records)
+        for name, rows in by_stream.items():
+            for (i, _), s in zip(rows, seen_of[name], strict=True):
+                seen[i] = s
         fresh = [r for r, s in zip(page.records, seen, strict=True) if not s]
         deliveries: list[Delivery] = []
         quarantined = len(page.rejected)
@@ -197,7 +208,15 @@ class Ingestor:
         enqueue_batches(self._enqueue, deliveries, self._platforms, self._batch_size)
         if page.after_handover is not None:
             page.after_handover()
-        self._ledger.mark([k for k, s in zip(seen_keys, seen, strict=True) if not s], ttl_s=self._seen_ttl_s)
+        for name, rows in by_stream.items():
+            self._seen.mark(
+                self._merchant,
+                kind,
+                name,
+                [v for i, v in rows if not seen[i]],
+                now_s=self._clock.now().timestamp(),
+                ttl_s=self._seen_ttl_s,
+            )
         report.pages += 1
         report.pulled += len(page.records) + len(page.rejected)
         report.quarantined += quarantined
@@ -216,6 +235,14 @@ class Ingestor:
         )
         newest = max((r.updated_at for r in page.records), default=None)
         return newest.isoformat() if newest else None
+
+
+def _by_stream(records: Sequence[Record]) -> dict[str, list[tuple[int, str]]]:
+    """(index, version) of each record, by its stream (a page may carry derived records of another)."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for i, r in enumerate(records):
+        out.setdefault(r.stream, []).append((i, r.version))
+    return out
 
 
 def _latest(*stamps: str | None) -> str | None:

@@ -199,3 +199,10 @@ def job_slot(job: str, merchant: str, slot: int) -> str:
     """String with TTL: claimed by the first run of ``job`` (``sync``, ``balances``) for ``merchant`` in
     time slot ``slot``; a second beat's copy finds it taken."""
     return lock(f"slot:{job}:{merchant}:{slot}")
+
+
+# --- parallel ingest (issue 14) ------------------------------------------------------------------------
+def seen_versions(merchant: str, provider: str, stream: str) -> str:
+    """Sorted set with TTL: the record versions of one stream already handed to transform (score: when
+    the marker runs out). Checked and marked one page at a time (pipeline/state/seen.py)."""
+    return f"{PREFIX}:seen-versions:{merchant}:{provider}:{stream}"

@@ -39,6 +39,7 @@ from pipeline.state.locks import RedisLocks
 from pipeline.state.pauses import RedisPauses
 from pipeline.state.profiles import RedisProfileStates
 from pipeline.state.scopes import RedisScopeStore
+from pipeline.state.seen import RedisSeen
 from pipeline.state.sequences import RedisSequenceStore
 from pipeline.state.snapshots import RedisSnapshotStore
 from pipeline.state.subscribers import RedisSubscriberCache
@@ -284,6 +285,7 @@ class Runtime:
             batch_size=self.settings.delivery_batch_size,
             seen_ttl_s=self.settings.dedup_ttl_s,
             scopes=self.scopes,
+            seen=RedisSeen(self.redis),
         )
 
     def webhook_endpoint(self, provider: str, merchant: str) -> Endpoint | None:

@@ -26,6 +26,9 @@ from pipeline.types import Customer, Record
 
 __all__ = ["HttpProvider", "iso_utc"]
 
+#: At most this many looked-up identities are kept per provider instance (one sync of one stream).
+_IDENTITIES_KEPT = 50_000
+
 
 def iso_utc(value: datetime) -> str:
     """``2026-03-01T12:00:00.000Z``."""
@@ -59,6 +62,8 @@ class HttpProvider:
         self._snapshots = snapshots
         self._clock = clock
         self._key_works = False  # a request with this key has succeeded (so a 401 later is a scope)
+        #: identities this provider looked up already (one sync's pages mostly name the same customers)
+        self._identities: dict[str, Customer] = {}
 
     @staticmethod
     def auth_headers(account: ProviderAccount) -> dict[str, str]:
@@ -157,11 +162,18 @@ class HttpProvider:
         )
         if not lacking:
             return records
-        found = self._directory.get_many(self._merchant, self.kind, lacking)
-        fetched = [c for c in (self.fetch_customer(cid) for cid in lacking if cid not in found) if c is not None]
-        if fetched:
-            self._directory.put_many(self._merchant, self.kind, fetched)
-            found.update({c.provider_id: c for c in fetched})
+        known = self._identities
+        found = {cid: known[cid] for cid in lacking if cid in known}
+        unknown = [cid for cid in lacking if cid not in known]
+        if unknown:
+            found.update(self._directory.get_many(self._merchant, self.kind, unknown))
+            fetched = [c for c in (self.fetch_customer(cid) for cid in unknown if cid not in found) if c is not None]
+            if fetched:
+                self._directory.put_many(self._merchant, self.kind, fetched)
+                found.update({c.provider_id: c for c in fetched})
+            if len(known) > _IDENTITIES_KEPT:
+                known.clear()
+            known.update({cid: found[cid] for cid in unknown if cid in found})
         return [
             replace(r, customer=found[r.customer.provider_id]) if r.customer.provider_id in found else r
             for r in records

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -12,6 +12,7 @@ from pipeline.errors import InvalidRecord
 from pipeline.transform.catalog import EVENT_RULES, PROFILE_RULES
 from pipeline.transform.rules import (
     Abs,
+    Cond,
     Count,
     Each,
     EventRule,
@@ -66,18 +67,65 @@ def evaluate_properties(properties: Mapping[str, Expr], data: Mapping[str, Any])
     return out
 
 
+Getter = Callable[[Mapping[str, Any]], Any]
+
+
+def _compile_expr(expr: Expr) -> Getter:
+    """``_evaluate(expr, ·)`` as a function, decided once per rule rather than once per record."""
+    if isinstance(expr, Field):
+        path = expr.path
+        return lambda data: scalar(lookup(data, path))
+    if isinstance(expr, Test):
+        return expr.cond.holds
+    return lambda data: _evaluate(expr, data)
+
+
+def _compile_properties(properties: Mapping[str, Expr]) -> Getter:
+    """``evaluate_properties(properties, ·)`` as a function."""
+    expanded = [(name, expr) for name, expr in properties.items() if isinstance(expr, Each)]
+    named = [(name, _compile_expr(expr)) for name, expr in properties.items() if not isinstance(expr, Each)]
+
+    def evaluate(data: Mapping[str, Any]) -> dict[str, Value]:
+        out: dict[str, Value] = {}
+        for name, each in expanded:
+            out.update(each.expand(name, data))
+        for name, get in named:
+            out[name] = get(data)
+        return out
+
+    return evaluate
+
+
+def _compile_when(when: Sequence[Cond]) -> Callable[[Mapping[str, Any]], bool]:
+    checks = tuple(c.holds for c in when)
+    if len(checks) == 1:
+        return checks[0]
+
+    def holds(data: Mapping[str, Any]) -> bool:
+        for check in checks:  # noqa: SIM110 (a loop: no generator per record)
+            if not check(data):
+                return False
+        return True
+
+    return holds
+
+
 class Mapper:
-    """Maps records to items with a catalog, indexed once by (provider, stream)."""
+    """Maps records to items with a catalog, indexed once by (provider, stream); each rule's
+    conditions and properties are compiled to functions once, here."""
 
     def __init__(
         self, event_rules: Sequence[EventRule] = EVENT_RULES, profile_rules: Sequence[ProfileRule] = PROFILE_RULES
     ) -> None:
         self._events: dict[tuple[str, str], list[EventRule]] = defaultdict(list)
         self._profiles: dict[tuple[str, str], list[ProfileRule]] = defaultdict(list)
+        self._compiled: dict[int, tuple[Callable[[Mapping[str, Any]], bool], Getter]] = {}
         for rule in event_rules:
             self._events[rule.provider, rule.stream].append(rule)
+            self._compiled[id(rule)] = (_compile_when(rule.when), _compile_properties(rule.properties))
         for prule in profile_rules:
             self._profiles[prule.provider, prule.stream].append(prule)
+            self._compiled[id(prule)] = (_compile_when(prule.when), _compile_properties(prule.properties))
 
     def handles(self, provider: str, stream: str) -> bool:
         """Whether any rule reads this stream."""
@@ -91,19 +139,22 @@ class Mapper:
         """
         key = (record.provider, record.stream)
         items: list[Item] = []
+        data = record.data
+        version: str | None = None
         for rule in self._events.get(key, ()):
-            if all(c.holds(record.data) for c in rule.when):
+            when, _ = self._compiled[id(rule)]
+            if when(data):
                 items.append(self._event(rule, record))
         for prule in self._profiles.get(key, ()):
-            if all(c.holds(record.data) for c in prule.when):
-                properties = {
-                    k: v for k, v in evaluate_properties(prule.properties, record.data).items() if v is not None
-                }
+            when, evaluate = self._compiled[id(prule)]
+            if when(data):
+                properties = {k: v for k, v in evaluate(data).items() if v is not None}
                 if not properties:
                     continue
+                version = version or record.version
                 items.append(
                     ProfileUpdate(
-                        id=stable_id(record.merchant, record.provider, record.stream, record.version, prule.name),
+                        id=stable_id(record.merchant, record.provider, record.stream, version, prule.name),
                         merchant=record.merchant,
                         provider=record.provider,
                         as_of=record.updated_at,
@@ -133,6 +184,6 @@ class Mapper:
             name=rule.event,
             occurred_at=occurred,
             customer=record.customer,
-            properties=evaluate_properties(rule.properties, record.data),
+            properties=self._compiled[id(rule)][1](record.data),
             platforms=rule.platforms,
         )
