@@ -15,12 +15,13 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from pipeline import quarantine
 from pipeline.clock import Clock
 from pipeline.destinations.registry import batch_size as platform_batch_size
 from pipeline.errors import AuthError, InvalidRecord, ScopeMissing
-from pipeline.providers.base import Page, Provider
+from pipeline.providers.base import Page, PagedProvider, Provider
 from pipeline.state.counters import Counters
 from pipeline.state.cursors import CursorState, CursorStore
 from pipeline.state.journal import Journal
@@ -30,7 +31,7 @@ from pipeline.state.seen import LedgerSeen, Seen
 from pipeline.transform.mapper import Mapper
 from pipeline.types import Delivery, Record, goes_to
 
-__all__ = ["Enqueue", "Ingestor", "SyncReport", "enqueue_batches"]
+__all__ = ["Enqueue", "Ingestor", "SyncReport", "enqueue_batches", "latest"]
 
 #: Hands a batch of deliveries for one platform to the delivery stage (e.g. a Celery task).
 Enqueue = Callable[[str, list[Delivery]], None]
@@ -98,6 +99,26 @@ class Ingestor:
         self._scopes = scopes if scopes is not None else MemoryScopeStore()
         self._seen: Seen = seen if seen is not None else LedgerSeen(ledger)
 
+    @property
+    def merchant(self) -> str:
+        return self._merchant
+
+    @property
+    def provider(self) -> Provider:
+        return self._provider
+
+    @property
+    def cursors(self) -> CursorStore:
+        return self._cursors
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def window_start(self, state: CursorState) -> str:
+        """The inclusive lower bound of a new window: ``lookback_s`` before the watermark ("" for a full sync)."""
+        return (datetime.fromisoformat(state.watermark) - self._lookback).isoformat() if state.watermark else ""
+
     def sync(self, on_page: Callable[[], None] | None = None) -> SyncReport:
         """Sync every stream of the provider, in its declared order. ``on_page`` is called before
         each page is handed over (it renews the sync's lease, and raises if the lease was lost).
@@ -129,20 +150,17 @@ class Ingestor:
         kind = self._provider.kind
         state = self._cursors.get(self._merchant, kind, stream)
         if not state.in_progress:
-            since = None
-            if state.watermark:
-                since = datetime.fromisoformat(state.watermark) - self._lookback
-            state = replace(state, window_start=since.isoformat() if since else "", page_cursor=None, max_seen=None)
+            state = replace(state, window_start=self.window_start(state), page_cursor=None, max_seen=None)
             self._cursors.put(self._merchant, kind, stream, state)
         since = datetime.fromisoformat(state.window_start) if state.window_start else None
         for page in self._provider.pages(stream, since=since, cursor=state.page_cursor):
             if on_page is not None:
                 on_page()
             newest = self._hand_over(stream, page, report)
-            max_seen = _latest(state.max_seen, newest)
+            max_seen = latest(state.max_seen, newest)
             state = replace(state, page_cursor=page.next_cursor, max_seen=max_seen)
             self._cursors.put(self._merchant, kind, stream, state)
-        watermark = _latest(state.watermark, state.max_seen)
+        watermark = latest(state.watermark, state.max_seen)
         self._cursors.put(
             self._merchant,
             kind,
@@ -150,6 +168,12 @@ class Ingestor:
             CursorState(watermark=watermark, last_success_at=self._clock.now().isoformat()),
         )
         report.streams[stream] = watermark or ""
+
+    def hand_over_raw(self, stream: str, raw_records: list[Any], report: SyncReport) -> str | None:
+        """Parse one raw page of ``stream`` (a ``PagedProvider``'s) and hand it over; its newest
+        ``updated_at`` (ISO), for the window's watermark."""
+        provider = cast(PagedProvider, self._provider)
+        return self._hand_over(stream, provider.parse(stream, raw_records), report)
 
     def hand_over(self, records: Sequence[Record]) -> SyncReport:
         """Transform and enqueue records that arrived outside a sync (webhooks, re-drives)."""
@@ -245,7 +269,7 @@ def _by_stream(records: Sequence[Record]) -> dict[str, list[tuple[int, str]]]:
     return out
 
 
-def _latest(*stamps: str | None) -> str | None:
+def latest(*stamps: str | None) -> str | None:
     """The latest of ISO timestamps, compared as times (not as strings)."""
     present = [s for s in stamps if s]
     return max(present, key=datetime.fromisoformat) if present else None

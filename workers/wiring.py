@@ -43,6 +43,7 @@ from pipeline.state.sequences import RedisSequenceStore
 from pipeline.state.snapshots import RedisSnapshotStore
 from pipeline.state.subscribers import RedisSubscriberCache
 from pipeline.state.trail import RedisTrail
+from pipeline.state.windows import RedisWindows
 from pipeline.status import Stores
 from pipeline.transform.mapper import Mapper
 from pipeline.transform.okendo_stats import OkendoMapper
@@ -102,6 +103,11 @@ class Runtime:
     @cached_property
     def ledger(self) -> RedisLedger:
         return RedisLedger(self.redis)
+
+    @cached_property
+    def windows(self) -> RedisWindows:
+        """Parallel ingest: streams' windows of pages and merchants' sync runs."""
+        return RedisWindows(self.redis)
 
     @cached_property
     def journal(self) -> RedisJournal:

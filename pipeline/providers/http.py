@@ -79,7 +79,18 @@ class HttpProvider:
     def get(self, path: str, params: Mapping[str, Any]) -> Any:
         return get_json(self._client, path, params=params, what=f"{self.kind} GET {path}", clock=self._clock)
 
+    @property
+    def parallel_streams(self) -> tuple[str, ...]:
+        """Streams whose pages may be handed over in parallel: no identities, no snapshots."""
+        return tuple(s for s in self.streams if s not in self.identity_streams and not resource(self.kind, s).snapshot)
+
     def pages(self, stream: str, *, since: datetime | None, cursor: str | None) -> Iterator[Page]:
+        for raw_records, next_cursor in self.fetch_pages(stream, since=since, cursor=cursor):
+            yield replace(self.parse(stream, raw_records), next_cursor=next_cursor)
+
+    def fetch_pages(
+        self, stream: str, *, since: datetime | None, cursor: str | None
+    ) -> Iterator[tuple[list[Any], str | None]]:
         if stream not in self.streams:
             raise FatalError(f"{self.kind} has no stream {stream!r}")
         while True:
@@ -91,7 +102,7 @@ class HttpProvider:
                     raise
                 raise scoped from exc
             self._key_works = True
-            yield replace(self.parse(stream, raw_records), next_cursor=cursor)
+            yield raw_records, cursor
             if cursor is None:
                 return
 

@@ -1,0 +1,367 @@
+"""The windows of streams whose pages are handed over by parallel tasks, and merchants' sync runs.
+
+A window (``keys.ingest_window``) is opened by the stream's fetcher, which alone holds the
+stream's lease. For every page it fetches, one atomic step keeps the page's raw records pending
+*and* checkpoints the cursor past it (``add_page``): a fetcher killed after that step resumes at
+the next page, and the page is handed over by its own task whatever happens to the fetcher.
+A page task hands its page over, then ``page_done`` drops the page and keeps its newest
+``updated_at``. Whichever step leaves the window with every page fetched and none pending is
+told ``CLOSE``, once (the window is then marked closing); the closer moves the watermark to the
+newest of all pages and removes the window in one step (``close``). A closer that dies leaves a
+closing window, which the next fetcher or page task of that stream closes again (the same
+watermark: closing twice never moves it twice).
+
+Every step names the window's id: a step of a window that is no longer the current one
+(a stale fetcher, a late copy of a page task) is refused (``STALE``) and changes nothing.
+
+A sync run (``keys.sync_run``) lists the streams of one merchant's sync that have not finished:
+identity streams ``first``, the others ``then`` (started once no ``first`` stream is left, so
+activity is joined to identities already in the directory). Its existence is the merchant's
+"one sync at a time"; it runs out after ``ttl_s`` whatever happens.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import redis
+
+from pipeline import keys
+from pipeline.state.cursors import CursorState, MemoryCursorStore, dump_state
+
+__all__ = ["MemoryWindows", "RedisWindows", "Step", "Window", "Windows"]
+
+
+class Step(enum.Enum):
+    OK = "ok"
+    CLOSE = "close"  # every page fetched and handed over: the caller closes the window (once)
+    STALE = "stale"  # the window is another one now, or gone: nothing was changed
+
+
+@dataclass(frozen=True)
+class Window:
+    id: str
+    next_index: int
+    fetched: bool
+    closing: bool
+    pending: tuple[int, ...]
+    newest: tuple[str, ...] = field(default=())  # each handed-over page's newest updated_at
+
+
+class Windows(Protocol):
+    def open(self, merchant: str, provider: str, stream: str, *, window_id: str, state: CursorState) -> bool:
+        """Open a window and checkpoint ``state`` (its lower bound), unless one is open (False)."""
+        ...
+
+    def get(self, merchant: str, provider: str, stream: str) -> Window | None: ...
+
+    def add_page(
+        self,
+        merchant: str,
+        provider: str,
+        stream: str,
+        *,
+        window_id: str,
+        index: int,
+        body: str | None,
+        state: CursorState,
+        last: bool,
+    ) -> Step:
+        """Keep page ``index`` pending (``body`` None: an empty page, nothing to hand over) and
+        checkpoint ``state``, atomically; ``last``: no page follows."""
+        ...
+
+    def page(self, merchant: str, provider: str, stream: str, *, window_id: str, index: int) -> str | None:
+        """The pending page's raw records (None: handed over already, or another window)."""
+        ...
+
+    def page_done(
+        self, merchant: str, provider: str, stream: str, *, window_id: str, index: int, newest: str | None
+    ) -> Step:
+        """Page ``index`` was handed over; ``newest`` is its newest ``updated_at`` (ISO)."""
+        ...
+
+    def close(self, merchant: str, provider: str, stream: str, *, window_id: str, state: CursorState) -> bool:
+        """Checkpoint ``state`` (the new watermark) and remove the window, if it is still ``window_id``."""
+        ...
+
+    def open_run(self, merchant: str, streams: Mapping[str, str], *, ttl_s: int) -> bool:
+        """Start a run of ``streams`` (stream → ``first`` or ``then``) unless one runs (False)."""
+        ...
+
+    def stream_done(self, merchant: str, stream: str) -> tuple[bool, list[str]]:
+        """``stream`` finished: (the run finished with it, the ``then`` streams to start now)."""
+        ...
+
+    def end_run(self, merchant: str) -> None:
+        """Give the run up (a refused credential): the next slot starts a new one."""
+        ...
+
+
+_OPEN = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('HSET', KEYS[2], 'id', ARGV[1], 'next', 0, 'pending', 0)
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+"""
+# KEYS: cursor, window; ARGV: id, index, cursor state, body ('' = empty page), last (0/1)
+_ADD_PAGE = """
+if redis.call('HGET', KEYS[2], 'id') ~= ARGV[1] then return -1 end
+local index = tonumber(ARGV[2])
+if tonumber(redis.call('HGET', KEYS[2], 'next')) ~= index then return -1 end
+redis.call('SET', KEYS[1], ARGV[3])
+redis.call('HSET', KEYS[2], 'next', index + 1)
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[2], 'p:' .. index, ARGV[4])
+  redis.call('HINCRBY', KEYS[2], 'pending', 1)
+end
+if ARGV[5] == '1' then redis.call('HSET', KEYS[2], 'fetched', 1) end
+if redis.call('HGET', KEYS[2], 'fetched') == '1' and tonumber(redis.call('HGET', KEYS[2], 'pending')) == 0
+   and redis.call('HSETNX', KEYS[2], 'closing', 1) == 1 then
+  return 2
+end
+return 1
+"""
+# KEYS: window; ARGV: id, index, newest ('' = none)
+_PAGE_DONE = """
+if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return -1 end
+if redis.call('HDEL', KEYS[1], 'p:' .. ARGV[2]) == 0 then return 1 end
+redis.call('HINCRBY', KEYS[1], 'pending', -1)
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'n:' .. ARGV[2], ARGV[3]) end
+if redis.call('HGET', KEYS[1], 'fetched') == '1' and tonumber(redis.call('HGET', KEYS[1], 'pending')) == 0
+   and redis.call('HSETNX', KEYS[1], 'closing', 1) == 1 then
+  return 2
+end
+return 1
+"""
+_CLOSE = """
+if redis.call('HGET', KEYS[2], 'id') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[2])
+return 1
+"""
+_OPEN_RUN = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+return 1
+"""
+_STREAM_DONE = """
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return {0} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {1} end
+local all = redis.call('HGETALL', KEYS[1])
+local later = {}
+for i = 1, #all, 2 do
+  if all[i + 1] == 'first' then return {0} end
+  if all[i + 1] == 'then' then later[#later + 1] = all[i] end
+end
+for _, name in ipairs(later) do redis.call('HSET', KEYS[1], name, 'run') end
+local out = {0}
+for _, name in ipairs(later) do out[#out + 1] = name end
+return out
+"""
+_STEPS = {-1: Step.STALE, 1: Step.OK, 2: Step.CLOSE}
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisWindows:
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+        self._open = client.register_script(_OPEN)
+        self._add_page = client.register_script(_ADD_PAGE)
+        self._page_done = client.register_script(_PAGE_DONE)
+        self._close = client.register_script(_CLOSE)
+        self._open_run = client.register_script(_OPEN_RUN)
+        self._stream_done = client.register_script(_STREAM_DONE)
+
+    @staticmethod
+    def _keys(merchant: str, provider: str, stream: str) -> list[str]:
+        return [keys.cursor(merchant, provider, stream), keys.ingest_window(merchant, provider, stream)]
+
+    def open(self, merchant: str, provider: str, stream: str, *, window_id: str, state: CursorState) -> bool:
+        return bool(self._open(keys=self._keys(merchant, provider, stream), args=[window_id, dump_state(state)]))
+
+    def get(self, merchant: str, provider: str, stream: str) -> Window | None:
+        raw = {_s(k): _s(v) for k, v in self._redis.hgetall(keys.ingest_window(merchant, provider, stream)).items()}
+        if "id" not in raw:
+            return None
+        return Window(
+            id=raw["id"],
+            next_index=int(raw.get("next", 0)),
+            fetched=raw.get("fetched") == "1",
+            closing=raw.get("closing") == "1",
+            pending=tuple(sorted(int(k[2:]) for k in raw if k.startswith("p:"))),
+            newest=tuple(v for k, v in raw.items() if k.startswith("n:")),
+        )
+
+    def add_page(
+        self,
+        merchant: str,
+        provider: str,
+        stream: str,
+        *,
+        window_id: str,
+        index: int,
+        body: str | None,
+        state: CursorState,
+        last: bool,
+    ) -> Step:
+        step = self._add_page(
+            keys=self._keys(merchant, provider, stream),
+            args=[window_id, index, dump_state(state), body or "", "1" if last else "0"],
+        )
+        return _STEPS[int(step)]
+
+    def page(self, merchant: str, provider: str, stream: str, *, window_id: str, index: int) -> str | None:
+        current, body = self._redis.hmget(keys.ingest_window(merchant, provider, stream), ["id", f"p:{index}"])
+        if current is None or _s(current) != window_id or body is None:
+            return None
+        return _s(body)
+
+    def page_done(
+        self, merchant: str, provider: str, stream: str, *, window_id: str, index: int, newest: str | None
+    ) -> Step:
+        step = self._page_done(
+            keys=[keys.ingest_window(merchant, provider, stream)], args=[window_id, index, newest or ""]
+        )
+        return _STEPS[int(step)]
+
+    def close(self, merchant: str, provider: str, stream: str, *, window_id: str, state: CursorState) -> bool:
+        return bool(self._close(keys=self._keys(merchant, provider, stream), args=[window_id, dump_state(state)]))
+
+    def open_run(self, merchant: str, streams: Mapping[str, str], *, ttl_s: int) -> bool:
+        args: list[str | int] = [int(ttl_s)]
+        for name, state in streams.items():
+            args += [name, state]
+        return bool(self._open_run(keys=[keys.sync_run(merchant)], args=args))
+
+    def stream_done(self, merchant: str, stream: str) -> tuple[bool, list[str]]:
+        out = self._stream_done(keys=[keys.sync_run(merchant)], args=[stream])
+        return bool(int(out[0])), [_s(n) for n in out[1:]]
+
+    def end_run(self, merchant: str) -> None:
+        self._redis.delete(keys.sync_run(merchant))
+
+
+class MemoryWindows:
+    """The in-memory twin; checkpoints go to ``cursors`` (a MemoryCursorStore), as the Redis version
+    writes the cursor key in the same script. Run TTLs are not modelled."""
+
+    def __init__(self, cursors: MemoryCursorStore) -> None:
+        self._cursors = cursors
+        self._windows: dict[tuple[str, str, str], dict[str, str]] = {}
+        self._runs: dict[str, dict[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def open(self, merchant: str, provider: str, stream: str, *, window_id: str, state: CursorState) -> bool:
+        with self._lock:
+            if (merchant, provider, stream) in self._windows:
+                return False
+            self._windows[merchant, provider, stream] = {"id": window_id, "next": "0", "pending": "0"}
+            self._cursors.put(merchant, provider, stream, state)
+            return True
+
+    def get(self, merchant: str, provider: str, stream: str) -> Window | None:
+        with self._lock:
+            raw = dict(self._windows.get((merchant, provider, stream), {}))
+        if not raw:
+            return None
+        return Window(
+            id=raw["id"],
+            next_index=int(raw["next"]),
+            fetched=raw.get("fetched") == "1",
+            closing=raw.get("closing") == "1",
+            pending=tuple(sorted(int(k[2:]) for k in raw if k.startswith("p:"))),
+            newest=tuple(v for k, v in raw.items() if k.startswith("n:")),
+        )
+
+    def _closes(self, w: dict[str, str]) -> bool:
+        if w.get("fetched") == "1" and w["pending"] == "0" and "closing" not in w:
+            w["closing"] = "1"
+            return True
+        return False
+
+    def add_page(
+        self,
+        merchant: str,
+        provider: str,
+        stream: str,
+        *,
+        window_id: str,
+        index: int,
+        body: str | None,
+        state: CursorState,
+        last: bool,
+    ) -> Step:
+        with self._lock:
+            w = self._windows.get((merchant, provider, stream))
+            if w is None or w["id"] != window_id or int(w["next"]) != index:
+                return Step.STALE
+            self._cursors.put(merchant, provider, stream, state)
+            w["next"] = str(index + 1)
+            if body:
+                w[f"p:{index}"] = body
+                w["pending"] = str(int(w["pending"]) + 1)
+            if last:
+                w["fetched"] = "1"
+            return Step.CLOSE if self._closes(w) else Step.OK
+
+    def page(self, merchant: str, provider: str, stream: str, *, window_id: str, index: int) -> str | None:
+        with self._lock:
+            w = self._windows.get((merchant, provider, stream))
+            return w.get(f"p:{index}") if w is not None and w["id"] == window_id else None
+
+    def page_done(
+        self, merchant: str, provider: str, stream: str, *, window_id: str, index: int, newest: str | None
+    ) -> Step:
+        with self._lock:
+            w = self._windows.get((merchant, provider, stream))
+            if w is None or w["id"] != window_id:
+                return Step.STALE
+            if w.pop(f"p:{index}", None) is None:
+                return Step.OK
+            w["pending"] = str(int(w["pending"]) - 1)
+            if newest:
+                w[f"n:{index}"] = newest
+            return Step.CLOSE if self._closes(w) else Step.OK
+
+    def close(self, merchant: str, provider: str, stream: str, *, window_id: str, state: CursorState) -> bool:
+        with self._lock:
+            w = self._windows.get((merchant, provider, stream))
+            if w is None or w["id"] != window_id:
+                return False
+            self._cursors.put(merchant, provider, stream, state)
+            del self._windows[merchant, provider, stream]
+            return True
+
+    def open_run(self, merchant: str, streams: Mapping[str, str], *, ttl_s: int) -> bool:
+        with self._lock:
+            if self._runs.get(merchant):
+                return False
+            self._runs[merchant] = dict(streams)
+            return True
+
+    def stream_done(self, merchant: str, stream: str) -> tuple[bool, list[str]]:
+        with self._lock:
+            run = self._runs.get(merchant)
+            if not run or run.pop(stream, None) is None:
+                return False, []
+            if not run:
+                del self._runs[merchant]
+                return True, []
+            if "first" in run.values():
+                return False, []
+            later = [n for n, s in run.items() if s == "then"]
+            run.update({n: "run" for n in later})
+            return False, later
+
+    def end_run(self, merchant: str) -> None:
+        with self._lock:
+            self._runs.pop(merchant, None)
