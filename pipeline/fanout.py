@@ -127,6 +127,9 @@ class Fanout:
             window = self._windows.get(*self._where(stream))
             closed = window is not None and window.id == window_id and window.closing and self.close(stream, window_id)
             return PageOutcome(handed_over=False, closed=closed, report=report)
+        share = getattr(self._ingestor.provider, "share_identities", None)
+        if share is not None:
+            share(f"{self._merchant}|{self._kind}|{window_id}")
         newest = self._ingestor.hand_over_raw(stream, json.loads(body), report)
         step = self._windows.page_done(*self._where(stream), window_id=window_id, index=index, newest=newest)
         closed = step is Step.CLOSE and self.close(stream, window_id)

@@ -8,6 +8,8 @@ snapshots for change events and the customer directory are handled here.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -27,6 +29,11 @@ __all__ = ["HttpProvider", "iso_utc"]
 
 #: At most this many looked-up identities are kept per provider instance (one sync of one stream).
 _IDENTITIES_KEPT = 50_000
+#: Identities looked up by the page tasks of one window, shared in this process (``share_identities``):
+#: the windows of the last few minutes' runs, most recent last.
+_SHARED: OrderedDict[str, dict[str, Customer]] = OrderedDict()
+_SHARED_WINDOWS = 64
+_SHARED_LOCK = threading.Lock()
 
 
 def iso_utc(value: datetime) -> str:
@@ -63,6 +70,18 @@ class HttpProvider:
         self._key_works = False  # a request with this key has succeeded (so a 401 later is a scope)
         #: identities this provider looked up already (one sync's pages mostly name the same customers)
         self._identities: dict[str, Customer] = {}
+
+    def share_identities(self, scope: str) -> None:
+        """Keep looked-up identities with the other provider instances of this process that share
+        ``scope`` (the page tasks of one window: its run read the identity streams before it, so
+        an identity looked up by one page is as fresh for the next)."""
+        with _SHARED_LOCK:
+            known = _SHARED.get(scope)
+            if known is None:
+                known = _SHARED[scope] = {}
+                while len(_SHARED) > _SHARED_WINDOWS:
+                    _SHARED.popitem(last=False)
+            self._identities = known
 
     @staticmethod
     def auth_headers(account: ProviderAccount) -> dict[str, str]:
@@ -173,8 +192,8 @@ class HttpProvider:
         if not lacking:
             return records
         known = self._identities
-        found = {cid: known[cid] for cid in lacking if cid in known}
-        unknown = [cid for cid in lacking if cid not in known]
+        found = {cid: c for cid in lacking if (c := known.get(cid)) is not None}
+        unknown = [cid for cid in lacking if cid not in found]
         if unknown:
             found.update(self._directory.get_many(self._merchant, self.kind, unknown))
             fetched = [c for c in (self.fetch_customer(cid) for cid in unknown if cid not in found) if c is not None]
