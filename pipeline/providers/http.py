@@ -203,7 +203,17 @@ class HttpProvider:
             if len(known) > _IDENTITIES_KEPT:
                 known.clear()
             known.update({cid: found[cid] for cid in unknown if cid in found})
-        return [
-            replace(r, customer=found[r.customer.provider_id]) if r.customer.provider_id in found else r
-            for r in records
-        ]
+        return [_with_customer(r, c) if (c := found.get(r.customer.provider_id)) is not None else r for r in records]
+
+
+def _with_customer(record: Record, customer: Customer) -> Record:
+    """``replace(record, customer=customer)``, without ``dataclasses.replace``'s field walk (once per record)."""
+    return Record(
+        merchant=record.merchant,
+        provider=record.provider,
+        stream=record.stream,
+        record_id=record.record_id,
+        updated_at=record.updated_at,
+        customer=customer,
+        data=record.data,
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -25,9 +27,9 @@ from pipeline.transform.rules import (
     lookup,
     scalar,
 )
-from pipeline.types import Event, Item, ProfileUpdate, Record, Value, stable_id
+from pipeline.types import ID_NAMESPACE, Event, Item, ProfileUpdate, Record, Value
 
-__all__ = ["Mapper", "evaluate_properties"]
+__all__ = ["Mapper", "evaluate_properties", "stable_id"]
 
 
 def _evaluate(expr: Expr, data: Mapping[str, Any]) -> Value:
@@ -70,13 +72,60 @@ def evaluate_properties(properties: Mapping[str, Expr], data: Mapping[str, Any])
 Getter = Callable[[Mapping[str, Any]], Any]
 
 
+_ID_PREFIX = hashlib.sha1(ID_NAMESPACE.bytes, usedforsecurity=False)
+
+
+def stable_id(*parts: str) -> str:
+    """``pipeline.types.stable_id`` (uuid5 in the project's namespace), without building a UUID
+    object: the namespace is hashed once, and the text is formatted from the digest directly."""
+    digest = _ID_PREFIX.copy()
+    digest.update("\x1f".join(parts).encode())
+    raw = bytearray(digest.digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _getter(path: str) -> Getter:
+    """``lookup(·, path)``; a top-level field of a plain dict (what schemas load) is read directly."""
+    if "." in path:
+        return lambda data: lookup(data, path)
+    return lambda data: data.get(path) if type(data) is dict else lookup(data, path)
+
+
+_ORDER = {"gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le}
+
+
+def _compile_cond(cond: Cond) -> Callable[[Mapping[str, Any]], bool]:
+    """``cond.holds`` (rules.OPS, the reference) with its path and operator resolved once."""
+    get, value = _getter(cond.path), cond.value
+    if cond.op in _ORDER:
+        order = _ORDER[cond.op]
+
+        def ordered(data: Mapping[str, Any]) -> bool:
+            a = get(data)
+            return a is not None and value is not None and bool(order(a, value))
+
+        return ordered
+    if cond.op == "eq":
+        return lambda data: bool(get(data) == value)
+    if cond.op == "ne":
+        return lambda data: bool(get(data) != value)
+    if cond.op == "is_null":
+        return lambda data: (v := get(data)) is None or v == ""
+    if cond.op == "not_null":
+        return lambda data: not ((v := get(data)) is None or v == "")
+    return cond.holds
+
+
 def _compile_expr(expr: Expr) -> Getter:
     """``_evaluate(expr, ·)`` as a function, decided once per rule rather than once per record."""
     if isinstance(expr, Field):
-        path = expr.path
-        return lambda data: scalar(lookup(data, path))
+        get = _getter(expr.path)
+        return lambda data: scalar(get(data))
     if isinstance(expr, Test):
-        return expr.cond.holds
+        return _compile_cond(expr.cond)
     return lambda data: _evaluate(expr, data)
 
 
@@ -97,7 +146,7 @@ def _compile_properties(properties: Mapping[str, Expr]) -> Getter:
 
 
 def _compile_when(when: Sequence[Cond]) -> Callable[[Mapping[str, Any]], bool]:
-    checks = tuple(c.holds for c in when)
+    checks = tuple(_compile_cond(c) for c in when)
     if len(checks) == 1:
         return checks[0]
 
