@@ -7,23 +7,28 @@ by an ``lp.ingest_page`` task, under the page's lease, while the fetch goes on (
 
 Every stream and page task is offered under its lease before its message is sent (``offer``):
 short while the message is being sent, then long while it waits in the queue, then short and
-renewed by the keeper while it runs. A task whose worker dies stops renewing it, and the workers'
-dispatcher offers the work again (``resume_ingest``) within seconds; it resumes from the
+renewed from the moment a worker takes the message (``hold_reserved``, as workers/leases.py does
+for delivery batches) and while it runs. A task whose worker dies stops renewing it, and the
+workers' dispatcher offers the work again (``resume_ingest``) within seconds; it resumes from the
 stream's checkpoint, or hands the page over (pages are kept in Redis until they are).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from typing import Any
 
 from celery import shared_task
+from celery.signals import task_received, worker_ready
+from redis.exceptions import RedisError
 
 from pipeline.errors import RetriableError
 from pipeline.jobs import (
     PAGE_KIND,
     STREAM_KIND,
+    SYNC_LEASE_S,
     SyncOutcome,
     held,
     once_per_slot,
@@ -78,6 +83,55 @@ def resume_ingest(kind: str, name: str) -> bool:
     if kind == STREAM_KIND:
         return offer_stream(merchant, stream)
     return offer_page(merchant, stream, window_id, index)
+
+
+def _reserved_lease(request: Any) -> tuple[str, str] | None:
+    """(kind, name) of the lease of a stream or page task's message (a Celery ``Request``)."""
+    args = tuple(getattr(request, "args", None) or ())
+    name = getattr(request, "name", None)
+    if name == STREAM_TASK and len(args) >= 2:
+        return STREAM_KIND, stream_lease(args[0], args[1])
+    if name == PAGE_TASK and len(args) >= 4:
+        return PAGE_KIND, page_lease(args[0], args[1], args[2], int(args[3]))
+    return None
+
+
+def hold_reserved(requests: Any) -> int:
+    """Renew the leases of the stream and page tasks among ``requests`` (prefetched or running in
+    this process) for ``SYNC_LEASE_S``: a message taken by a worker that then dies is offered
+    again within seconds, not when the broker gives it back. How many were renewed."""
+    rt = runtime()
+    n = 0
+    for request in requests:
+        lease = _reserved_lease(request)
+        if lease is not None:
+            n += rt.leases.renew(*lease, f"task:{request.id}", now_s=rt.clock.now().timestamp(), ttl_s=SYNC_LEASE_S)
+    return n
+
+
+@task_received.connect
+def _hold_on_receipt(request: Any = None, **_: Any) -> None:
+    try:
+        hold_reserved([request])
+    except RedisError as exc:  # the keeper tries again; the queued lease still runs
+        log.warning("could not lease a received ingest task: %s", type(exc).__name__)
+
+
+def _keep_reserved(stop: threading.Event) -> None:
+    from celery.worker import state
+
+    while not stop.wait(SYNC_LEASE_S / 3):
+        try:
+            hold_reserved(list(state.reserved_requests))
+        except RedisError as exc:
+            log.warning("could not renew ingest leases: %s", type(exc).__name__)
+        except Exception:  # never let the keeper die quietly
+            log.exception("ingest lease keeper failed; trying again")
+
+
+@worker_ready.connect
+def _start_reserved_keeper(**_: Any) -> None:
+    threading.Thread(target=_keep_reserved, args=(threading.Event(),), name="ingest-lease-keeper", daemon=True).start()
 
 
 def _log_outcome(merchant: str, what: str, outcome: SyncOutcome) -> None:
