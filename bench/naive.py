@@ -13,6 +13,11 @@ checks that the event bodies are identical, ``external_id`` / ``unique_id`` asid
   written out here independently); per customer ``POST /api/profile-import`` of the two Smile
   properties (Klaviyo creates unknown profiles, as the pipeline's default policy does).
 
+* Attentive (``naive.sync_attentive``): ``POST /v1/events/custom`` per event with the body of the
+  pipeline's encoding (pipeline/destinations/attentive/encoding.py ``encode_event``, written out
+  here independently: the display name as ``type``, RFC 3339 UTC milliseconds); per customer
+  ``POST /v1/attributes/custom`` of the two Smile properties.
+
 A 429 or 5xx is retried by Celery one second later (``self.retry(countdown=1)``).
 """
 
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -36,7 +41,7 @@ _http = httpx.Client(timeout=10.0)
 
 
 def _occurred_at(stamp: str) -> str:
-    return datetime.fromisoformat(stamp).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _pages(base: str, key: str, path: str, list_key: str, extra: dict[str, str] | None = None):
@@ -118,7 +123,7 @@ def klaviyo_event_body(ps_body: dict[str, Any], stamp: str) -> dict[str, Any]:
     """``POST /api/events``: the same event as JSON:API (time ISO 8601 UTC, unique_id ours)."""
     return {"data": {"type": "event", "attributes": {
         "properties": ps_body["properties"],
-        "time": datetime.fromisoformat(stamp).astimezone(timezone.utc).isoformat(),
+        "time": datetime.fromisoformat(stamp).astimezone(UTC).isoformat(),
         "unique_id": ps_body["external_id"],
         "metric": {"data": {"type": "metric", "attributes": {"name": _METRICS[ps_body["type"]]}}},
         "profile": {"data": {"type": "profile", "attributes": {"email": ps_body["email"]}}},
@@ -131,6 +136,41 @@ def sync_klaviyo(smile_url: str, smile_key: str, kl_url: str, kl_key: str) -> in
     return _read_smile(smile_url, smile_key,
                        lambda c: klaviyo_profile.delay(kl_url, kl_key, c["email"], _smile_properties(c)),
                        lambda body, rec: klaviyo_event.delay(kl_url, kl_key, klaviyo_event_body(body, rec["created_at"])))
+
+
+def attentive_event_body(ps_body: dict[str, Any], stamp: str) -> dict[str, Any]:
+    """``POST /v1/events/custom``: the same event as Attentive takes it (externalEventId ours)."""
+    at = datetime.fromisoformat(stamp).astimezone(UTC).isoformat(timespec="milliseconds")
+    return {"type": _METRICS[ps_body["type"]], "properties": ps_body["properties"],
+            "externalEventId": ps_body["external_id"], "occurredAt": at.replace("+00:00", "Z"),
+            "user": {"email": ps_body["email"]}}
+
+
+@app.task(name="naive.sync_attentive")
+def sync_attentive(smile_url: str, smile_key: str, at_url: str, at_key: str) -> int:
+    """Read every page; one task per customer (custom attributes) and per event, to Attentive."""
+    return _read_smile(smile_url, smile_key,
+                       lambda c: attentive_attributes.delay(at_url, at_key, c["email"], _smile_properties(c)),
+                       lambda body, rec: attentive_event.delay(at_url, at_key,
+                                                               attentive_event_body(body, rec["created_at"])))
+
+
+def _attentive_post(task: Any, url: str, key: str, body: dict[str, Any]) -> int:
+    r = _http.post(url, content=json.dumps(body).encode(),
+                   headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    _retry_on(task, r)
+    return r.status_code
+
+
+@app.task(name="naive.attentive_event", bind=True, rate_limit=RATE_LIMIT)
+def attentive_event(self: Any, at_url: str, at_key: str, body: dict[str, Any]) -> int:
+    return _attentive_post(self, f"{at_url}/v1/events/custom", at_key, body)
+
+
+@app.task(name="naive.attentive_attributes", bind=True, rate_limit=RATE_LIMIT)
+def attentive_attributes(self: Any, at_url: str, at_key: str, email: str, properties: dict[str, Any]) -> int:
+    return _attentive_post(self, f"{at_url}/v1/attributes/custom", at_key, {"properties": properties,
+                                                                            "user": {"email": email}})
 
 
 def _retry_on(task: Any, r: httpx.Response) -> None:

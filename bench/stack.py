@@ -14,19 +14,20 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import redis
 from celery import Celery
 
 from bench.simx import BenchKlaviyo, BenchPostscript, Proc, proc_cpu_s, self_cpu_s
 from pipeline.bulk import RedisBulkProgress
+from pipeline.settings import Settings
+from pipeline.state.counters import RedisCounters
 from sandbox.demo.tenants import SmileTenant
 from sandbox.localredis import LocalRedis, free_port, start_redis_server
-from pipeline.settings import Settings
 from sandbox.sim import OkendoSimulator, SmileSimulator
-from pipeline.state.counters import RedisCounters
 from workers.config import celery_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +59,22 @@ class Cfg:
         self.bulk_rate = 250  # Postscript rps for the bulk sync (sim and connection)
         self.balance_share = 0.01
         self.seed = 11
+        # sections 6-8 (bench/sinkstack.py, bench/scenarios/sinkruns.py): the sink, Procfile workers
+        self.procfile_workers = 1  # processes started from the Procfile's worker line
+        self.scale_merchants = (60, 200)
+        self.scale_latency_ms = 100.0
+        self.scale_warm_s = 4.0 if quick else 10.0
+        self.scale_window_s = 8.0 if quick else 30.0
+        self.scale_customers = 5  # per merchant (a lookup and a PATCH each)
+        # a backlog that lasts the warm-up and the window at the full allowed rate, with a margin
+        self.scale_transactions = int(15 * (self.scale_warm_s + self.scale_window_s) * 1.3)
+        self.cpu_merchants = 4
+        self.cpu_customers = 50 if quick else 200
+        self.cpu_transactions = 500 if quick else 2500
+        self.cpu_latency_ms = 0.0
+        self.ingest_merchants = 4
+        self.ingest_customers = 250 if quick else 1000
+        self.ingest_transactions = 2500 if quick else 10000
 
 
 def _env_prefix(merchant: str) -> str:
@@ -75,12 +92,15 @@ class Stack:
         self.sims: list[Any] = []
         self.env: dict[str, str] = {}
         self.toml = ""
+        self.sinkbench: Any = None  # bench/sinkstack.SinkBench when sections 6-8 run
 
     def __enter__(self) -> Stack:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop_group("", timeout=10)
+        if self.sinkbench is not None:
+            self.sinkbench.stop()
         for sim in self.sims:
             sim.stop()
         if self.redis is not None:
@@ -146,6 +166,11 @@ class Stack:
                  f'base_url = "{self.ps_wh.base_url}"\ncredential_env = "WH_POSTSCRIPT_API_KEY"\n')
         for t in (*self.e2e, *self.e2e_kl, self.rl, self.bulk):
             env.update(t.env)
+        if sections & {"6", "7", "8"}:
+            from bench.sinkstack import SinkBench
+
+            self.sinkbench = SinkBench(self, sections)
+            toml += self.sinkbench.toml_and_env(env, limited={"scale"})
         (self.logs / "connections.toml").write_text(toml)
         self.env, self.toml = env, toml
         self.capp = Celery("bench-control")

@@ -27,6 +27,10 @@ __all__ = ["CLAIM_AHEAD", "SingleSends"]
 
 #: Deliveries claimed per round trip; each settle renews the rest of them (INFLIGHT_TTL_S).
 CLAIM_AHEAD = 16
+#: Sends in a row that came back to retry (timeouts, 5xx, 429) after which the rest of the batch
+#: waits for the retry delay: a failing or slow platform then holds a worker thread for a few
+#: sends, not for a timeout per delivery, and the other platforms keep their threads.
+FAILING_STREAK = 3
 
 
 class SingleSends:
@@ -41,10 +45,23 @@ class SingleSends:
         """Send ``deliveries`` in order; once a send says the rest must wait, they are deferred.
         With ``owner``, they are claimed ``CLAIM_AHEAD`` at a time just before they are sent,
         and each claim is settled with its send; returns those another batch holds (to look at
-        again later). Without, the caller holds their claims."""
+        again later). Without, the caller holds their claims. After ``FAILING_STREAK`` sends
+        in a row come back to retry, the rest wait too."""
+        failing = 0
+
+        def send(delivery: Delivery, held: Held | None = None) -> bool:
+            nonlocal failing
+            retries = len(result.retry)
+            hold = self.send(delivery, result, held)
+            failing = failing + 1 if len(result.retry) > retries else 0
+            if failing >= FAILING_STREAK:
+                result.defer_s = max(result.defer_s, result.retry_in_s)
+                return True
+            return hold
+
         if owner is None:
             for index, delivery in enumerate(deliveries):
-                if self.send(delivery, result):
+                if send(delivery):
                     result.deferred.extend(deliveries[index + 1 :])
                     break
             return []
@@ -68,7 +85,7 @@ class SingleSends:
                         else:
                             ahead = tuple(held.items())[:1]
                         settle = Held(owner, claim, ahead)
-                        hold = self.send(delivery, result, settle)
+                        hold = send(delivery, settle)
                     except BaseException:  # a bug, or Redis gone: the claim goes back first
                         self._books.release([claim], owner)
                         raise
