@@ -211,6 +211,11 @@ def start_sync(
     first = [s for s in streams if s in identity_streams] or list(streams)
     plan = {s: "first" if s in first else "then" for s in streams}
     if not windows.open_run(merchant, plan, ttl_s=RUN_TTL_S):
+        # the run goes on; offer its started streams again: one whose task is gone (a page left
+        # pending after its retries ran out) resumes, while a live task's lease turns the offer away
+        for stream, step in windows.run(merchant).items():
+            if step != "then":
+                offer(stream)
         return SyncOutcome("already_running")
     for stream in first:
         offer(stream)
@@ -263,24 +268,25 @@ def run_stream(
             scopes.missing(merchant, kind, stream, scope=exc.scope, at=clock.now(), reason=str(exc))
             report.skipped[stream] = str(exc)
             closed = True
-            if {m.stream for m in scopes.get(merchant, kind)} >= set(job.provider.streams):
-                return _refused(
-                    merchant,
-                    kind,
-                    credentials,
-                    windows,
-                    clock,
-                    f"{kind}: the API key has none of the scopes its streams need",
-                )
         except AuthError as exc:
             return _refused(merchant, kind, credentials, windows, clock, str(exc))
         except LeaseLost as exc:
             log.warning("stream sync stopped: %s", exc, extra={"merchant": merchant})
             return SyncOutcome("lease_lost", reason=str(exc))
-    if credentials.get(merchant, "provider", kind) is not None:
+    if not report.skipped and credentials.get(merchant, "provider", kind) is not None:
         credentials.ok(merchant, "provider", kind)
-    if closed:
-        finish_stream(merchant, stream, windows=windows, counters=counters, offer=offer_stream)
+    if closed and finish_stream(merchant, stream, windows=windows, counters=counters, offer=offer_stream):
+        # the run's last stream: every stream of this run has recorded its scope by now
+        missing = {m.stream for m in scopes.get(merchant, kind)}
+        if report.skipped and missing >= set(job.provider.streams):
+            return _refused(
+                merchant,
+                kind,
+                credentials,
+                windows,
+                clock,
+                f"{kind}: the API key has none of the scopes its streams need",
+            )
     return SyncOutcome("done" if closed else "fetched", report=report)
 
 

@@ -368,6 +368,10 @@ def test_a_run_starts_identities_first_then_the_rest_and_counts_one_completed_sy
 
     assert start().status == "started" and h.offered_streams == ["customers"]
     assert start().status == "duplicate_slot"
+    h.clock.advance(300)
+    assert start().status == "already_running"  # the next slot: the run goes on, its started stream offered again
+    assert h.offered_streams == ["customers", "customers"]
+    h.offered_streams = ["customers"]
     assert _run_stream(h, "customers").status == "done"  # in order, by its fetcher
     assert h.offered_streams == ["customers", STREAM]  # then the others
     assert _run_stream(h, STREAM).status == "fetched"
@@ -434,3 +438,29 @@ def test_the_parallel_path_on_real_redis(real_redis: Any) -> None:
     assert h.delivered() == list(range(10))
     assert h.watermark() == _at(9).isoformat()
     assert not cursors.get("acme", "smile", STREAM).in_progress
+
+
+def test_missing_scopes_skip_streams_and_pause_only_when_no_stream_can_be_read() -> None:
+    from pipeline.errors import ScopeMissing
+
+    class Scoped(FakePaged):
+        def __init__(self, readable: set[str]) -> None:
+            super().__init__()
+            self.readable = readable
+
+        def fetch_pages(self, stream: str, **kw: Any) -> Iterator[tuple[list[Any], str | None]]:
+            if stream not in self.readable:
+                raise ScopeMissing(f"no scope for {stream}", stream=stream, scope=f"{stream}:read", status=403)
+            yield from super().fetch_pages(stream, **kw)
+
+    for readable, paused in (({"customers"}, False), (set(), True)):
+        h = Harness(Scoped(readable))
+        h.provider.rows["customers"].append(smile_customer(1))
+        h.windows.open_run("acme", {"customers": "first", STREAM: "then"}, ttl_s=60)
+        first = _run_stream(h, "customers")
+        assert first.status == "done"
+        assert h.offered_streams == [STREAM]  # skipped or not, the identities are done: the rest starts
+        last = _run_stream(h, STREAM)
+        assert last.status == ("credential_refused" if paused else "done")
+        assert (h.credentials.get("acme", "provider", "smile") is not None) is paused
+        assert {m.stream for m in h.scopes.get("acme", "smile")} == {"customers", STREAM} - readable

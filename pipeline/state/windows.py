@@ -93,6 +93,10 @@ class Windows(Protocol):
         """Start a run of ``streams`` (stream → ``first`` or ``then``) unless one runs (False)."""
         ...
 
+    def run(self, merchant: str) -> dict[str, str]:
+        """The streams of the merchant's run that have not finished (stream → first, then, run)."""
+        ...
+
     def stream_done(self, merchant: str, stream: str) -> tuple[bool, list[str]]:
         """``stream`` finished: (the run finished with it, the ``then`` streams to start now)."""
         ...
@@ -242,6 +246,9 @@ class RedisWindows:
             args += [name, state]
         return bool(self._open_run(keys=[keys.sync_run(merchant)], args=args))
 
+    def run(self, merchant: str) -> dict[str, str]:
+        return {_s(k): _s(v) for k, v in self._redis.hgetall(keys.sync_run(merchant)).items()}
+
     def stream_done(self, merchant: str, stream: str) -> tuple[bool, list[str]]:
         out = self._stream_done(keys=[keys.sync_run(merchant)], args=[stream])
         return bool(int(out[0])), [_s(n) for n in out[1:]]
@@ -347,6 +354,10 @@ class MemoryWindows:
                 return False
             self._runs[merchant] = dict(streams)
             return True
+
+    def run(self, merchant: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self._runs.get(merchant, {}))
 
     def stream_done(self, merchant: str, stream: str) -> tuple[bool, list[str]]:
         with self._lock:

@@ -70,6 +70,7 @@ def test_a_run_starts_its_later_streams_once_no_identity_stream_is_left(stores: 
     assert not windows.open_run("acme", plan, ttl_s=60)  # one run at a time
     assert windows.stream_done("acme", "points_transactions") == (False, [])  # an identity stream is still on
     assert windows.stream_done("acme", "customers") == (False, ["reward_fulfillments"])
+    assert windows.run("acme") == {"reward_fulfillments": "run"}
     assert windows.stream_done("acme", "customers") == (False, [])  # once
     assert windows.stream_done("acme", "reward_fulfillments") == (True, [])
     assert windows.open_run("acme", plan, ttl_s=60)
