@@ -199,8 +199,9 @@ def start_sync(
     offer: OfferStream,
     scheduled: bool = True,
 ) -> SyncOutcome:
-    """Start one merchant's sync run: its identity streams first, each in its own task (the others
-    start when they are done: ``finish_stream``). Once per slot, one run at a time, not while
+    """Start one merchant's sync run: its identity streams first (or, if it has none, its first
+    declared stream), each in its own task; the others start together when those are done
+    (``finish_stream``). Once per slot, one run at a time, not while
     the connection is paused."""
     now = clock.now()
     if scheduled and not once_per_slot(ledger, "sync", merchant, interval_s=interval_s, now_s=now.timestamp()):
@@ -208,7 +209,7 @@ def start_sync(
     state = credentials.get(merchant, "provider", provider)
     if state is not None and (now - state.last_attempt).total_seconds() < RECHECK_S:
         return SyncOutcome("paused", reason=state.reason)
-    first = [s for s in streams if s in identity_streams] or list(streams)
+    first = [s for s in streams if s in identity_streams] or list(streams[:1])  # else the first declared
     plan = {s: "first" if s in first else "then" for s in streams}
     if not windows.open_run(merchant, plan, ttl_s=RUN_TTL_S):
         # the run goes on; offer its started streams again: one whose task is gone (a page left

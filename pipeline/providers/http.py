@@ -28,11 +28,11 @@ from pipeline.types import Customer, Record
 __all__ = ["HttpProvider", "iso_utc"]
 
 #: At most this many looked-up identities are kept per provider instance (one sync of one stream).
-_IDENTITIES_KEPT = 50_000
+_IDENTITIES_KEPT = 20_000
 #: Identities looked up by the page tasks of one window, shared in this process (``share_identities``):
 #: the windows of the last few minutes' runs, most recent last.
 _SHARED: OrderedDict[str, dict[str, Customer]] = OrderedDict()
-_SHARED_WINDOWS = 64
+_SHARED_WINDOWS = 8
 _SHARED_LOCK = threading.Lock()
 
 
