@@ -77,6 +77,8 @@ class Fanout:
             return False
         provider: PagedProvider = self._ingestor.provider  # type: ignore[assignment]
         state = self._ingestor.cursors.get(*self._where(stream))
+        if not state.in_progress:  # the checkpoint was overwritten (an in-order sync ran meanwhile): from the watermark
+            state = replace(state, window_start=self._ingestor.window_start(state), page_cursor=None, max_seen=None)
         since = datetime.fromisoformat(state.window_start) if state.window_start else None
         index = window.next_index
         for raw_records, next_cursor in provider.fetch_pages(stream, since=since, cursor=state.page_cursor):
