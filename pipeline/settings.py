@@ -28,6 +28,8 @@ class Settings:
     ``DELIVERY_RETRY_MAX_S`` cap of one retry delay (default 60);
     ``MAX_INLINE_WAIT_S`` longest rate-limit pacing inside a delivery task; longer waits defer
     the rest of the batch to the due set instead of holding the worker (default 1);
+    ``REDIS_MAX_CONNECTIONS`` a process's Redis connections at most (default 2048; redis-py's own
+    default of 100 refuses the 101st task in flight);
     ``LOG_LEVEL`` (default INFO);
     ``WEBHOOK_READ_TIMEOUT_S`` seconds a webhook client has to send its body (default 20);
     ``METRICS_CACHE_S`` the Redis gauges of ``/metrics`` are collected at most this often (default 10);
@@ -45,6 +47,7 @@ class Settings:
     delivery_retry_max_s: float = 60.0
     dedup_ttl_s: int = 7 * 24 * 3600
     max_inline_wait_s: float = 1.0
+    redis_max_connections: int = 2048
     log_level: str = "INFO"
     webhook_read_timeout_s: float = 20.0
     metrics_cache_s: float = 10.0
@@ -66,6 +69,8 @@ class Settings:
             raise ConfigError("must be at least 1", key="DELIVERY_BATCH_SIZE")
         if self.delivery_max_attempts < 1:
             raise ConfigError("must be at least 1", key="DELIVERY_MAX_ATTEMPTS")
+        if self.redis_max_connections < 16:
+            raise ConfigError("must be at least 16", key="REDIS_MAX_CONNECTIONS")
         if self.http_timeout_s <= 0:
             raise ConfigError("must be positive", key="HTTP_TIMEOUT_S")
         if self.webhook_read_timeout_s <= 0:
@@ -109,6 +114,7 @@ _ENV_FIELDS: tuple[tuple[str, str, type], ...] = (
     ("delivery_retry_max_s", "DELIVERY_RETRY_MAX_S", float),
     ("dedup_ttl_s", "DEDUP_TTL_S", int),
     ("max_inline_wait_s", "MAX_INLINE_WAIT_S", float),
+    ("redis_max_connections", "REDIS_MAX_CONNECTIONS", int),
     ("log_level", "LOG_LEVEL", str),
     ("webhook_read_timeout_s", "WEBHOOK_READ_TIMEOUT_S", float),
     ("metrics_cache_s", "METRICS_CACHE_S", float),

@@ -57,6 +57,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "visibility_timeout": VISIBILITY_TIMEOUT_S,
             "socket_timeout": BROKER_SOCKET_TIMEOUT_S,
             "socket_connect_timeout": BROKER_SOCKET_TIMEOUT_S,
+            # every task in flight acknowledges through this pool (kombu's default, 10, makes the
+            # 11th concurrent ack fail: "Couldn't ack ... MaxConnectionsError")
+            "max_connections": settings.redis_max_connections,
         },
         # each queue its own direct exchange and routing key: a message goes to exactly one queue
         # (a bare Queue(name) binds to the default exchange and key, so every queue gets every message)

@@ -86,7 +86,10 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return connect(self.settings.redis_url, health_check_interval=30)  # plain or sentinel://
+        # plain or sentinel://; one connection per task in flight (gevent: up to the pool's size)
+        return connect(
+            self.settings.redis_url, health_check_interval=30, max_connections=self.settings.redis_max_connections
+        )
 
     @cached_property
     def limiter(self) -> RedisRateLimiter:
