@@ -33,7 +33,13 @@ from pipeline.state.cursors import CursorState
 from pipeline.state.leases import LeaseLost
 from pipeline.state.windows import Step, Window, Windows
 
-__all__ = ["Fanout", "Offer", "PageOutcome", "parallel"]
+__all__ = ["MAX_PENDING_PAGES", "RESUME_AT_PAGES", "Fanout", "Offer", "PageOutcome", "parallel"]
+
+#: A fetcher stops once this many pages of its window wait to be handed over (they are kept in
+#: Redis: a first sync of a large account must not land there whole) ...
+MAX_PENDING_PAGES = 32
+#: ... and the page task that leaves this many pending starts a fetcher again.
+RESUME_AT_PAGES = 8
 
 #: Hands page ``index`` of window ``window_id`` to a page task; False if a live task holds it already.
 Offer = Callable[[str, int], bool]
@@ -49,6 +55,7 @@ class PageOutcome:
     handed_over: bool  # False: the page was handed over already, or belongs to a window that is gone
     closed: bool  # this call closed the stream's window (its watermark moved)
     report: SyncReport
+    resume_fetch: bool = False  # the window's fetch was paused and may go on: start a fetcher
 
 
 class Fanout:
@@ -93,6 +100,7 @@ class Fanout:
                 body=body,
                 state=state,
                 last=next_cursor is None,
+                max_pending=MAX_PENDING_PAGES,
             )
             if step is Step.STALE:
                 raise LeaseLost(f"{stream}: the window was taken over by another fetcher")
@@ -100,6 +108,8 @@ class Fanout:
                 offer(window.id, index)
             if step is Step.CLOSE:
                 return self.close(stream, window.id)
+            if step is Step.PAUSE:  # the page task that drains the window starts a fetcher again
+                return False
             index += 1
         return False
 
@@ -133,9 +143,13 @@ class Fanout:
         if share is not None:
             share(f"{self._merchant}|{self._kind}|{window_id}")
         newest = self._ingestor.hand_over_raw(stream, json.loads(body), report)
-        step = self._windows.page_done(*self._where(stream), window_id=window_id, index=index, newest=newest)
+        step = self._windows.page_done(
+            *self._where(stream), window_id=window_id, index=index, newest=newest, resume_at=RESUME_AT_PAGES
+        )
         closed = step is Step.CLOSE and self.close(stream, window_id)
-        return PageOutcome(handed_over=step is not Step.STALE, closed=closed, report=report)
+        return PageOutcome(
+            handed_over=step is not Step.STALE, closed=closed, report=report, resume_fetch=step is Step.RESUME
+        )
 
     def close(self, stream: str, window_id: str) -> bool:
         """Move the watermark to the newest record of the whole window and remove the window."""

@@ -319,6 +319,14 @@ def run_page(
             return _refused(merchant, job.provider.kind, credentials, windows, clock, str(exc))
     if outcome.closed:
         finish_stream(merchant, stream, windows=windows, counters=counters, offer=offer_stream)
+    if outcome.resume_fetch:
+        # the paused fetcher has stopped (or is about to: it touches the window no more), whatever
+        # its lease says: hand the stream to a new fetcher, which goes on from the checkpoint
+        name = stream_lease(merchant, stream)
+        current = leases.holder(STREAM_KIND, name)
+        if current is not None:
+            leases.release(STREAM_KIND, name, current[0])
+        offer_stream(stream)
     return SyncOutcome("done" if outcome.handed_over else "duplicate_page", report=outcome.report)
 
 

@@ -464,3 +464,40 @@ def test_missing_scopes_skip_streams_and_pause_only_when_no_stream_can_be_read()
         assert last.status == ("credential_refused" if paused else "done")
         assert (h.credentials.get("acme", "provider", "smile") is not None) is paused
         assert {m.stream for m in h.scopes.get("acme", "smile")} == {"customers", STREAM} - readable
+
+
+@pytest.mark.parametrize("backend", ["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def test_the_fetch_pauses_with_enough_pages_pending_and_the_page_task_that_drains_them_resumes_it(
+    backend: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    import pipeline.fanout as fanout
+
+    monkeypatch.setattr(fanout, "MAX_PENDING_PAGES", 3)
+    monkeypatch.setattr(fanout, "RESUME_AT_PAGES", 1)
+    smile = FakePaged(size=2)
+    for i in range(14):
+        smile.add(i, _at(i))
+    if backend == "redis":
+        r = request.getfixturevalue("real_redis")
+        h = Harness(smile, windows=RedisWindows(r), cursors=RedisCursorStore(r))
+    else:
+        h = Harness(smile)
+    h.windows.open_run("acme", {STREAM: "first"}, ttl_s=60)
+    assert _run_stream(h, STREAM).status == "fetched"
+    assert len(h.offered_pages) == 3 and h.cursors.get("acme", "smile", STREAM).page_cursor == "6"  # paused at 3
+    assert h.windows.get("acme", "smile", STREAM).paused  # type: ignore[union-attr]
+    resumed = 0
+    while h.offered_pages or h.offered_streams:
+        if h.offered_streams:  # a page task that drained the window started a fetcher again
+            h.offered_streams.pop()
+            resumed += 1
+            _run_stream(h, STREAM)
+            continue
+        window_id, index = h.offered_pages.pop(0)
+        _run_page(h, window_id, index)
+        window = h.windows.get("acme", "smile", STREAM)
+        assert window is None or len(window.pending) <= 3  # never more than MAX_PENDING_PAGES kept
+    assert resumed >= 2
+    assert h.delivered() == list(range(14))  # each once
+    assert h.watermark() == _at(13).isoformat() and h.counters.get("acme")["syncs_completed"] == 1
+    assert len([c for c in smile.calls if c[1] is not None]) >= 2  # the fetch went on from its checkpoints

@@ -11,6 +11,12 @@ newest of all pages and removes the window in one step (``close``). A closer tha
 closing window, which the next fetcher or page task of that stream closes again (the same
 watermark: closing twice never moves it twice).
 
+The fetch is held back so that the pages waiting in Redis stay few (memory stays flat on a
+first sync of a large account): once ``max_pending`` pages are pending, ``add_page`` marks the
+window paused and tells the fetcher to stop (PAUSE); the page task that leaves at most
+``resume_at`` pending is told, once, to start a fetcher again (RESUME), which continues from
+the checkpoint.
+
 Every step names the window's id: a step of a window that is no longer the current one
 (a stale fetcher, a late copy of a page task) is refused (``STALE``) and changes nothing.
 
@@ -40,6 +46,8 @@ class Step(enum.Enum):
     OK = "ok"
     CLOSE = "close"  # every page fetched and handed over: the caller closes the window (once)
     STALE = "stale"  # the window is another one now, or gone: nothing was changed
+    PAUSE = "pause"  # (add_page) enough pages wait to be handed over: the fetcher stops here, for now
+    RESUME = "resume"  # (page_done) the paused fetch may go on: the caller starts a fetcher (once)
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ class Window:
     closing: bool
     pending: tuple[int, ...]
     newest: tuple[str, ...] = field(default=())  # each handed-over page's newest updated_at
+    paused: bool = False  # the fetch stopped with enough pages pending; a page task resumes it
 
 
 class Windows(Protocol):
@@ -70,9 +79,11 @@ class Windows(Protocol):
         body: str | None,
         state: CursorState,
         last: bool,
+        max_pending: int = 0,
     ) -> Step:
         """Keep page ``index`` pending (``body`` None: an empty page, nothing to hand over) and
-        checkpoint ``state``, atomically; ``last``: no page follows."""
+        checkpoint ``state``, atomically; ``last``: no page follows. With ``max_pending``, PAUSE
+        once that many pages are pending (the window is marked paused)."""
         ...
 
     def page(self, merchant: str, provider: str, stream: str, *, window_id: str, index: int) -> str | None:
@@ -80,9 +91,18 @@ class Windows(Protocol):
         ...
 
     def page_done(
-        self, merchant: str, provider: str, stream: str, *, window_id: str, index: int, newest: str | None
+        self,
+        merchant: str,
+        provider: str,
+        stream: str,
+        *,
+        window_id: str,
+        index: int,
+        newest: str | None,
+        resume_at: int = 0,
     ) -> Step:
-        """Page ``index`` was handed over; ``newest`` is its newest ``updated_at`` (ISO)."""
+        """Page ``index`` was handed over; ``newest`` is its newest ``updated_at`` (ISO). RESUME
+        (once) when the window is paused and at most ``resume_at`` pages are left pending."""
         ...
 
     def close(self, merchant: str, provider: str, stream: str, *, window_id: str, state: CursorState) -> bool:
@@ -112,7 +132,7 @@ redis.call('HSET', KEYS[2], 'id', ARGV[1], 'next', 0, 'pending', 0)
 redis.call('SET', KEYS[1], ARGV[2])
 return 1
 """
-# KEYS: cursor, window; ARGV: id, index, cursor state, body ('' = empty page), last (0/1)
+# KEYS: cursor, window; ARGV: id, index, cursor state, body ('' = empty page), last (0/1), max pending (0: none)
 _ADD_PAGE = """
 if redis.call('HGET', KEYS[2], 'id') ~= ARGV[1] then return -1 end
 local index = tonumber(ARGV[2])
@@ -124,22 +144,30 @@ if ARGV[4] ~= '' then
   redis.call('HINCRBY', KEYS[2], 'pending', 1)
 end
 if ARGV[5] == '1' then redis.call('HSET', KEYS[2], 'fetched', 1) end
-if redis.call('HGET', KEYS[2], 'fetched') == '1' and tonumber(redis.call('HGET', KEYS[2], 'pending')) == 0
+local pending = tonumber(redis.call('HGET', KEYS[2], 'pending'))
+if redis.call('HGET', KEYS[2], 'fetched') == '1' and pending == 0
    and redis.call('HSETNX', KEYS[2], 'closing', 1) == 1 then
   return 2
 end
+local max_pending = tonumber(ARGV[6])
+if ARGV[5] ~= '1' and max_pending > 0 and pending >= max_pending then
+  redis.call('HSET', KEYS[2], 'paused', 1)
+  return 3
+end
+redis.call('HDEL', KEYS[2], 'paused')  -- a fetcher is at work: no page task is to start another
 return 1
 """
-# KEYS: window; ARGV: id, index, newest ('' = none)
+# KEYS: window; ARGV: id, index, newest ('' = none), resume at (pending pages)
 _PAGE_DONE = """
 if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return -1 end
 if redis.call('HDEL', KEYS[1], 'p:' .. ARGV[2]) == 0 then return 1 end
-redis.call('HINCRBY', KEYS[1], 'pending', -1)
+local pending = redis.call('HINCRBY', KEYS[1], 'pending', -1)
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'n:' .. ARGV[2], ARGV[3]) end
-if redis.call('HGET', KEYS[1], 'fetched') == '1' and tonumber(redis.call('HGET', KEYS[1], 'pending')) == 0
+if redis.call('HGET', KEYS[1], 'fetched') == '1' and pending == 0
    and redis.call('HSETNX', KEYS[1], 'closing', 1) == 1 then
   return 2
 end
+if pending <= tonumber(ARGV[4]) and redis.call('HDEL', KEYS[1], 'paused') == 1 then return 4 end
 return 1
 """
 _CLOSE = """
@@ -168,7 +196,7 @@ local out = {0}
 for _, name in ipairs(later) do out[#out + 1] = name end
 return out
 """
-_STEPS = {-1: Step.STALE, 1: Step.OK, 2: Step.CLOSE}
+_STEPS = {-1: Step.STALE, 1: Step.OK, 2: Step.CLOSE, 3: Step.PAUSE, 4: Step.RESUME}
 
 
 def _s(value: bytes | str) -> str:
@@ -203,6 +231,7 @@ class RedisWindows:
             closing=raw.get("closing") == "1",
             pending=tuple(sorted(int(k[2:]) for k in raw if k.startswith("p:"))),
             newest=tuple(v for k, v in raw.items() if k.startswith("n:")),
+            paused=raw.get("paused") == "1",
         )
 
     def add_page(
@@ -216,10 +245,11 @@ class RedisWindows:
         body: str | None,
         state: CursorState,
         last: bool,
+        max_pending: int = 0,
     ) -> Step:
         step = self._add_page(
             keys=self._keys(merchant, provider, stream),
-            args=[window_id, index, dump_state(state), body or "", "1" if last else "0"],
+            args=[window_id, index, dump_state(state), body or "", "1" if last else "0", int(max_pending)],
         )
         return _STEPS[int(step)]
 
@@ -230,10 +260,18 @@ class RedisWindows:
         return _s(body)
 
     def page_done(
-        self, merchant: str, provider: str, stream: str, *, window_id: str, index: int, newest: str | None
+        self,
+        merchant: str,
+        provider: str,
+        stream: str,
+        *,
+        window_id: str,
+        index: int,
+        newest: str | None,
+        resume_at: int = 0,
     ) -> Step:
         step = self._page_done(
-            keys=[keys.ingest_window(merchant, provider, stream)], args=[window_id, index, newest or ""]
+            keys=[keys.ingest_window(merchant, provider, stream)], args=[window_id, index, newest or "", resume_at]
         )
         return _STEPS[int(step)]
 
@@ -287,6 +325,7 @@ class MemoryWindows:
             closing=raw.get("closing") == "1",
             pending=tuple(sorted(int(k[2:]) for k in raw if k.startswith("p:"))),
             newest=tuple(v for k, v in raw.items() if k.startswith("n:")),
+            paused=raw.get("paused") == "1",
         )
 
     def _closes(self, w: dict[str, str]) -> bool:
@@ -306,6 +345,7 @@ class MemoryWindows:
         body: str | None,
         state: CursorState,
         last: bool,
+        max_pending: int = 0,
     ) -> Step:
         with self._lock:
             w = self._windows.get((merchant, provider, stream))
@@ -318,7 +358,13 @@ class MemoryWindows:
                 w["pending"] = str(int(w["pending"]) + 1)
             if last:
                 w["fetched"] = "1"
-            return Step.CLOSE if self._closes(w) else Step.OK
+            if self._closes(w):
+                return Step.CLOSE
+            if not last and max_pending > 0 and int(w["pending"]) >= max_pending:
+                w["paused"] = "1"
+                return Step.PAUSE
+            w.pop("paused", None)
+            return Step.OK
 
     def page(self, merchant: str, provider: str, stream: str, *, window_id: str, index: int) -> str | None:
         with self._lock:
@@ -326,7 +372,15 @@ class MemoryWindows:
             return w.get(f"p:{index}") if w is not None and w["id"] == window_id else None
 
     def page_done(
-        self, merchant: str, provider: str, stream: str, *, window_id: str, index: int, newest: str | None
+        self,
+        merchant: str,
+        provider: str,
+        stream: str,
+        *,
+        window_id: str,
+        index: int,
+        newest: str | None,
+        resume_at: int = 0,
     ) -> Step:
         with self._lock:
             w = self._windows.get((merchant, provider, stream))
@@ -337,7 +391,11 @@ class MemoryWindows:
             w["pending"] = str(int(w["pending"]) - 1)
             if newest:
                 w[f"n:{index}"] = newest
-            return Step.CLOSE if self._closes(w) else Step.OK
+            if self._closes(w):
+                return Step.CLOSE
+            if int(w["pending"]) <= resume_at and w.pop("paused", None) is not None:
+                return Step.RESUME
+            return Step.OK
 
     def close(self, merchant: str, provider: str, stream: str, *, window_id: str, state: CursorState) -> bool:
         with self._lock:
