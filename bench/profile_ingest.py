@@ -76,6 +76,9 @@ PARTS = (
     ("parallel: page body JSON dump", "pipeline/fanout.py", "fetch"),
     ("parallel: leases (acquire, release)", "state/leases.py", "acquire"),
     ("parallel: building the ingestor per task", "workers/wiring.py", "ingestor"),
+    ("parallel: page jobs, all in (run_page)", "pipeline/jobs.py", "run_page"),
+    ("  of which the hand-over itself (Ingestor.hand_over_raw)", "pipeline/ingest.py", "hand_over_raw"),
+    ("parallel: stream jobs, all in (run_stream)", "pipeline/jobs.py", "run_stream"),
 )
 
 
@@ -117,12 +120,13 @@ def child(args: argparse.Namespace) -> None:
     r = redis.Redis.from_url(url)
     create_app(Settings(redis_url=url), load_connections(path, env))
     rt = runtime()
-    modes = {
-        "": lambda m: rt.ingestor(m, rt.enqueue_for(m)).sync().pulled,
-        "_nopublish": lambda m: rt.ingestor(m, lambda platform, batch: None).sync().pulled,
-    }
+    modes: dict[str, Callable[[str], int]] = {}
     run = parallel_run(rt)
-    if run is not None:
+    if run is not None and args.parallel_first:
+        modes["_parallel"] = run
+    modes[""] = lambda m: rt.ingestor(m, rt.enqueue_for(m)).sync().pulled
+    modes["_nopublish"] = lambda m: rt.ingestor(m, lambda platform, batch: None).sync().pulled
+    if run is not None and not args.parallel_first:
         modes["_parallel"] = run
     out: dict[str, Any] = {"tree": args.label}
     for suffix, sync in modes.items():
@@ -256,6 +260,7 @@ def main() -> None:
     ap.add_argument("--against", help="a git revision to measure side by side (e.g. main)")
     ap.add_argument("--cprofile", action="store_true", help="shares of the profiled CPU time (current tree)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per figure; the least CPU is reported (default 3)")
+    ap.add_argument("--parallel-first", action="store_true", help="measure the parallel path first (order effects)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--tree", help=argparse.SUPPRESS)
     ap.add_argument("--label", help=argparse.SUPPRESS)
@@ -304,6 +309,9 @@ def main() -> None:
                 str(2 * i + 1),
                 "--sim",
                 sim_info,
+                "--repeat",
+                str(args.repeat),
+                *(["--parallel-first"] if args.parallel_first else []),
             ]
             if args.cprofile and label == "current":
                 cmd.append("--cprofile")
