@@ -7,6 +7,10 @@ Cursor rules (see ``CursorState``):
   record id and ``updated_at``), so the overlap costs nothing downstream;
 * state is checkpointed after every page: a killed sync resumes at the page it stopped at;
 * the watermark advances only when the whole window has been handed to delivery.
+
+``sync``/``sync_stream`` read a stream page after page in one task. In the workers, a stream whose
+pages can be handed over apart (``PagedProvider.parallel_streams``) is fetched by one task and
+its pages handed over by parallel tasks (``hand_over_raw``), under the same rules: pipeline/fanout.py.
 """
 
 from __future__ import annotations
