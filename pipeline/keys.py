@@ -62,7 +62,8 @@ def stats(merchant: str) -> str:
 
 
 def rate_limit(scope: str) -> str:
-    """String: GCRA theoretical arrival time of one limiter scope."""
+    """Hash: one limiter scope's state (AIMD factor, hold); ``<key>:w<limit>/<period>`` is a
+    window's GCRA theoretical arrival time (string), ``...:log`` a burst window's last slots (list)."""
     return f"{PREFIX}:rl:{scope}"
 
 

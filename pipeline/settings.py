@@ -28,6 +28,7 @@ class Settings:
     ``DELIVERY_RETRY_MAX_S`` cap of one retry delay (default 60);
     ``MAX_INLINE_WAIT_S`` longest rate-limit pacing inside a delivery task; longer waits defer
     the rest of the batch to the due set instead of holding the worker (default 1);
+    ``DELIVERY_WINDOW`` requests one delivery batch keeps in flight (default 8);
     ``REDIS_MAX_CONNECTIONS`` a process's Redis connections at most (default 2048; redis-py's own
     default of 100 refuses the 101st task in flight);
     ``LOG_LEVEL`` (default INFO);
@@ -48,6 +49,7 @@ class Settings:
     dedup_ttl_s: int = 7 * 24 * 3600
     max_inline_wait_s: float = 1.0
     redis_max_connections: int = 2048
+    delivery_window: int = 8
     log_level: str = "INFO"
     webhook_read_timeout_s: float = 20.0
     metrics_cache_s: float = 10.0
@@ -69,6 +71,8 @@ class Settings:
             raise ConfigError("must be at least 1", key="DELIVERY_BATCH_SIZE")
         if self.delivery_max_attempts < 1:
             raise ConfigError("must be at least 1", key="DELIVERY_MAX_ATTEMPTS")
+        if not 1 <= self.delivery_window <= 64:
+            raise ConfigError("must be 1 to 64", key="DELIVERY_WINDOW")
         if self.redis_max_connections < 16:
             raise ConfigError("must be at least 16", key="REDIS_MAX_CONNECTIONS")
         if self.http_timeout_s <= 0:
@@ -115,6 +119,7 @@ _ENV_FIELDS: tuple[tuple[str, str, type], ...] = (
     ("dedup_ttl_s", "DEDUP_TTL_S", int),
     ("max_inline_wait_s", "MAX_INLINE_WAIT_S", float),
     ("redis_max_connections", "REDIS_MAX_CONNECTIONS", int),
+    ("delivery_window", "DELIVERY_WINDOW", int),
     ("log_level", "LOG_LEVEL", str),
     ("webhook_read_timeout_s", "WEBHOOK_READ_TIMEOUT_S", float),
     ("metrics_cache_s", "METRICS_CACHE_S", float),

@@ -354,4 +354,5 @@ class Runtime:
             worker=self.worker,
             persist=until_redis_answers,
             trail=self.trail,
+            window=s.delivery_window,
         )

@@ -72,6 +72,7 @@ class Deliverer:
         rand: Callable[[], float] = random.random,
         persist: Callable[[Callable[[], Any]], Any] | None = None,
         trail: Trail | None = None,
+        window: int = 1,
     ) -> None:
         self._merchant = merchant
         self._platform = platform
@@ -98,7 +99,7 @@ class Deliverer:
             persist=persist,
             trail=trail,
         )
-        self._singles = SingleSends(destination=destination, books=self._books, profiles=profiles)
+        self._singles = SingleSends(destination=destination, books=self._books, profiles=profiles, window=window)
         self._bulk = bulk_sends(destination, books=self._books, singles=self._singles, profiles=profiles)
 
     def deliver(self, batch: Sequence[Delivery], *, owner: str | None = None) -> BatchResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipeline.state.trail import TrailEntry
-from pipeline.types import Customer, Delivery, ProfileUpdate
+from pipeline.types import Customer, Delivery, Item
 
 __all__ = [
     "AUTH_RECHECK_S",
@@ -56,6 +56,7 @@ class BatchResult:
     trail: list[tuple[Customer, TrailEntry]] = field(default_factory=list)  # the customer trail's entries
 
 
-def identity(update: ProfileUpdate) -> str:
-    c = update.customer
-    return c.email or c.phone or f"{update.provider}:{c.provider_id}"
+def identity(item: Item) -> str:
+    """The customer an item is about, as profile states are keyed."""
+    c = item.customer
+    return c.email or c.phone or f"{item.provider}:{c.provider_id}"

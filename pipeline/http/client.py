@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
-from pipeline.http.lean import ConnectionPool, LeanClient
+from pipeline.http.lean import ConnectionPool, Exchange, LeanClient
 from pipeline.http.proxy import environment_proxies
 from pipeline.http.transport import KeepAliveTransport
 
-__all__ = ["HttpClient", "RequestHooks", "USER_AGENT", "build_client", "shared_pool"]
+__all__ = ["HttpClient", "PipelinedClient", "RequestHooks", "USER_AGENT", "build_client", "shared_pool"]
 
 USER_AGENT = "loyalty-pipeline/0.1 (+https://github.com/loyalty-pipeline)"
 
@@ -40,12 +40,28 @@ class HttpClient(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class PipelinedClient(Protocol):
+    """A client that can put a request on the wire and read its answer later (``LeanClient``)."""
+
+    def begin(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Exchange: ...
+
+
 class RequestHooks(Protocol):
     """Called around every request, e.g. the shared limiter (pipeline/ratelimit/throttle.py)."""
 
     def pace(self, method: str, path: str) -> None: ...
 
-    def learn(self, path: str, response: httpx.Response) -> None: ...
+    def learn(self, path: str, status: int, headers: Mapping[str, str]) -> None: ...
 
     def before(self, request: httpx.Request) -> None: ...
 

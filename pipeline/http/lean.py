@@ -34,7 +34,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-__all__ = ["ConnectionPool", "LeanClient", "MAX_HEADER_BYTES"]
+__all__ = ["ConnectionPool", "Exchange", "LeanClient", "MAX_HEADER_BYTES", "answer"]
 
 #: An answer whose status line and headers exceed this is refused (a broken or hostile server).
 MAX_HEADER_BYTES = 64 * 1024
@@ -123,7 +123,7 @@ class LeanClient:
 
     Args:
         before_request: called with (method, path) before every request, e.g. the limiter's wait.
-        after_response: called with (path, response) after every response, e.g. to learn from a 429.
+        after_response: called with (path, status, headers) after every answer, e.g. to learn from a 429.
     """
 
     def __init__(
@@ -134,7 +134,7 @@ class LeanClient:
         timeout_s: float,
         pool: ConnectionPool,
         before_request: Callable[[str, str], None] | None = None,
-        after_response: Callable[[str, httpx.Response], None] | None = None,
+        after_response: Callable[[str, int, Mapping[str, str]], None] | None = None,
     ) -> None:
         base = urlsplit(base_url)
         if base.scheme not in ("http", "https") or not base.hostname:
@@ -170,6 +170,21 @@ class LeanClient:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
+        return self.begin(method, url, params=params, json=json, content=content, headers=headers).response()
+
+    def begin(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Exchange:
+        """Send the request (after the ``before_request`` hook) and return at once; the answer is
+        read by ``Exchange.response()``. A caller may begin several before reading any: each
+        has its own connection, so requests overlap on the wire (one thread, many in flight)."""
         origin, host, target = self._target(url, params)
         block = self._block if origin == self._origin else ""
         extra: dict[str, str] = dict(headers or {})
@@ -186,10 +201,16 @@ class LeanClient:
         path = target.partition("?")[0]
         if self._before is not None:
             self._before(method, path)
-        response = self._exchange(origin, head.encode("latin-1") + b"\r\n" + (content or b""), method)
-        if self._after is not None:
-            self._after(path, response)
-        return response
+        conn, reused = self._pool.checkout(origin, self._timeout_s)
+        try:
+            conn.sock.sendall(head.encode("latin-1") + b"\r\n" + (content or b""))
+        except TimeoutError as exc:
+            conn.close()
+            raise httpx.WriteTimeout(str(exc) or "timed out") from None
+        except OSError as exc:
+            conn.close()
+            raise httpx.WriteError(f"{type(exc).__name__}: {exc}") from None
+        return Exchange(self, conn, reused, method, path)
 
     def close(self) -> None:
         """Connections belong to the shared pool; nothing of this client's to close."""
@@ -213,10 +234,19 @@ class LeanClient:
             target = target.partition("?")[0] + (f"?{query}" if query else "")
         return origin, host, target
 
-    def _exchange(self, origin: Origin, raw: bytes, method: str) -> httpx.Response:
-        conn, reused = self._pool.checkout(origin, self._timeout_s)
+
+class Exchange:
+    """One request on the wire; ``response()`` reads its answer (once)."""
+
+    __slots__ = ("_client", "_conn", "_method", "_reused", "path")
+
+    def __init__(self, client: LeanClient, conn: _Connection, reused: bool, method: str, path: str) -> None:
+        self._client, self._conn, self._reused, self._method, self.path = client, conn, reused, method, path
+
+    def read(self) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers with lower-case names, body), without building a ``Response``."""
+        conn, method, client = self._conn, self._method, self._client
         try:
-            conn.sock.sendall(raw)
             status, headers, keep = _read_head(conn)
             body = b"" if method == "HEAD" or status in (204, 304) else _read_body(conn, headers, keep)
         except TimeoutError as exc:
@@ -224,22 +254,33 @@ class LeanClient:
             raise httpx.ReadTimeout(str(exc) or "timed out") from None
         except (OSError, ValueError, _Closed) as exc:
             conn.close()
-            if isinstance(exc, _Closed) and reused:
+            if isinstance(exc, _Closed) and self._reused:
                 raise httpx.RemoteProtocolError("the server closed a kept-alive connection") from None
             raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}") from None
         framed = "content-length" in headers or "chunked" in headers.get("transfer-encoding", "").lower()
         if keep and (framed or method == "HEAD" or status in (204, 304)):
-            self._pool.checkin(conn)
+            client._pool.checkin(conn)
         else:
             conn.close()
-        return httpx.Response(status, headers=list(_pairs(headers)), content=body)
+        if client._after is not None:
+            client._after(self.path, status, headers)
+        return status, headers, body
+
+    def response(self) -> httpx.Response:
+        status, headers, body = self.read()
+        return answer(status, headers, body)
+
+
+def answer(status: int, headers: Mapping[str, str], body: bytes) -> httpx.Response:
+    """The ``httpx.Response`` of what ``Exchange.read`` returned."""
+    return httpx.Response(status, headers=list(_pairs(headers)), content=body)
 
 
 class _Closed(Exception):
     """The server closed the connection before a whole answer arrived."""
 
 
-def _pairs(headers: dict[str, str]) -> Iterable[tuple[str, str]]:
+def _pairs(headers: Mapping[str, str]) -> Iterable[tuple[str, str]]:
     return ((k, v) for k, v in headers.items() if k not in ("transfer-encoding", "content-encoding"))
 
 

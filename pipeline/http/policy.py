@@ -53,7 +53,12 @@ def action_for(status: int) -> Action:
 
 def retry_after_s(response: httpx.Response, now: datetime | None = None) -> float | None:
     """The delay asked for by ``Retry-After`` (seconds or HTTP date), if any."""
-    raw = response.headers.get("retry-after")
+    return retry_after_header(response.headers, now)
+
+
+def retry_after_header(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
+    """``retry_after_s`` of a header mapping (``Retry-After`` looked up as ``retry-after``)."""
+    raw = headers.get("retry-after")
     if not raw:
         return None
     raw = raw.strip()

@@ -7,6 +7,8 @@ window) when it is at most ``max_wait_s`` away, and says how long to sleep befor
 records nothing and says when to ask again. Reserved slots follow each other at exactly the
 interval, so a sender that wakes a little late costs no capacity (a limiter that only grants
 "now" loses that lateness on every request: measured, 92 % of the rate instead of 97 %).
+A window with a burst (``Window.burst``) lets that many slots go back to back after a pause,
+while its log of recent slots keeps every period at or under the window's limit.
 ``acquire`` is ``reserve`` with no waiting. ``penalize(scope, hold_s)`` answers a 429:
 it halves the scope's rate and holds all its requests for ``hold_s`` (the ``Retry-After``
 when the remote sent one); further 429s during the hold only extend it (one cut per event).
@@ -14,6 +16,7 @@ when the remote sent one); further 429s during the hold only extend it (one cut 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -90,8 +93,11 @@ class RedisRateLimiter:
         plan = self._keys.get((scope, tuple(windows)))
         if plan is None:
             state = keys.rate_limit(scope)
-            tats = [f"{state}:w{w.limit}/{w.period_s:g}" for w in windows]
-            plan = ([state, *tats], [len(windows), *(w.interval_us for w in windows)])
+            tats = [f"{state}:{_window_name(w)}" for w in windows]
+            args = [len(windows)]
+            for w in windows:  # per window: interval, burst tolerance, log length (0: none), log period
+                args += [w.interval_us, w.tolerance_us, w.limit if w.burst > 1 else 0, w.log_period_us]
+            plan = ([state, *tats, *(f"{tat}:log" for tat in tats)], args)
             if len(self._keys) < 4096:  # one per (scope, windows): merchants × endpoint classes
                 self._keys[(scope, tuple(windows))] = plan
         wait_us, _factor, reserved = self._acquire(keys=plan[0], args=[*plan[1], INCREASE, int(max_wait_s * 1_000_000)])
@@ -114,19 +120,30 @@ class MemoryRateLimiter:
         self._tat: dict[str, float] = {}
         self._factor: dict[str, float] = {}
         self._blocked: dict[str, float] = {}
+        self._log: dict[str, deque[float]] = {}
 
     def reserve(self, scope: str, windows: Sequence[Window], *, max_wait_s: float) -> Reservation:
         now = self._clock.monotonic()
         if self._blocked.get(scope, 0.0) > now:
             return Reservation(False, self._blocked[scope] - now)
         factor = self._factor.get(scope, 1.0)
-        names = [f"{scope}:w{w.limit}/{w.period_s:g}" for w in windows]
+        names = [f"{scope}:{_window_name(w)}" for w in windows]
         tats = [max(self._tat.get(n, now), now) for n in names]
-        at = max(tats, default=now)
+        at = now
+        for name, tat, w in zip(names, tats, windows, strict=True):
+            earliest = tat - w.tolerance_us / 1_000_000 / factor
+            log = self._log.get(name)
+            if w.burst > 1 and log:
+                earliest = max(earliest, log[0])  # never before a slot already given
+                if len(log) >= w.limit:
+                    earliest = max(earliest, log[w.limit - 1] + w.log_period_us / 1_000_000)
+            at = max(at, earliest)
         if at - now > max_wait_s + 1e-9:
             return Reservation(False, at - now)
         for name, tat, w in zip(names, tats, windows, strict=True):
             self._tat[name] = max(tat, at) + w.interval_us / 1_000_000 / factor
+            if w.burst > 1:
+                self._log.setdefault(name, deque(maxlen=w.limit)).appendleft(at)
         if factor < 1:
             self._factor[scope] = min(1.0, factor + INCREASE)
         return Reservation(True, at - now)
@@ -143,6 +160,11 @@ class MemoryRateLimiter:
         self._factor[scope] = factor
         self._blocked[scope] = max(self._blocked.get(scope, 0.0), now + hold_s)
         return factor
+
+
+def _window_name(w: Window) -> str:
+    # the same pace key with or without a burst: workers of two releases still pace each other
+    return f"w{w.limit}/{w.period_s:g}"
 
 
 def wait(

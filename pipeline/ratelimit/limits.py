@@ -2,9 +2,11 @@
 
 Defaults are the documented limits (research/destinations.md, providers.md), declared in
 each integration's spec (``PlatformSpec.limits``, ``ProviderSpec.limits``). Each window is
-enforced as a GCRA with a burst of one at ``HEADROOM`` of its rate, so that no fixed window
-of the remote's (Postscript and Smile count per second) ever sees more than its limit.
-A connection's ``rate_per_s`` replaces the per-second window of its kind.
+enforced as a GCRA at ``HEADROOM`` of its rate, so that no fixed window of the remote's
+(Postscript and Smile count per second) ever sees more than its limit; with a burst of one
+unless the spec declares more (``Window.burst``: then a log of the window's last slots keeps
+every period at or under its limit, however the burst is spent). A connection's
+``rate_per_s`` (or its ``scale``) replaces the per-second window's limit and keeps its burst.
 """
 
 from __future__ import annotations
@@ -46,8 +48,14 @@ def windows_for(kind: str, endpoint: str, *, rate_per_s: float | None = None, sc
     table = LIMITS.get(kind, {})
     windows = table.get(endpoint) or table.get("default") or (Window(10, _S),)
     if scale != 1.0:
-        windows = tuple(Window(max(1, round(w.limit * scale)), w.period_s) for w in windows)
+        windows = tuple(_with_limit(w, round(w.limit * scale)) for w in windows)
     if rate_per_s is None:
         return windows
-    replaced = tuple(Window(max(1, round(rate_per_s)), _S) if w.period_s == _S else w for w in windows)
+    replaced = tuple(_with_limit(w, round(rate_per_s)) if w.period_s == _S else w for w in windows)
     return replaced if any(w.period_s == _S for w in windows) else (Window(max(1, round(rate_per_s)), _S), *windows)
+
+
+def _with_limit(window: Window, limit: int) -> Window:
+    """``window`` with another limit; its burst kept (at most the new limit)."""
+    limit = max(1, limit)
+    return Window(limit, window.period_s, burst=min(window.burst, limit))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import httpx
 
 from pipeline.clock import Clock
-from pipeline.http.policy import retry_after_s
+from pipeline.http.policy import retry_after_header
 from pipeline.observability.metrics import observe_limiter_wait, record_response
 from pipeline.ratelimit.limiter import RateLimiter, wait
 from pipeline.ratelimit.limits import Window, endpoint_class, windows_for
@@ -69,7 +69,7 @@ class Throttle:
 
     def after(self, response: httpx.Response) -> None:
         """httpx's response hook."""
-        self.learn(response.request.url.path, response)
+        self.learn(response.request.url.path, response.status_code, response.headers)
 
     def pace(self, method: str, path: str) -> None:
         """Wait for this request's slot (raises ``Throttled`` beyond ``max_wait_s``)."""
@@ -78,13 +78,13 @@ class Throttle:
         if waited:
             observe_limiter_wait(self._kind, waited)
 
-    def learn(self, path: str, response: httpx.Response) -> None:
+    def learn(self, path: str, status: int, headers: Mapping[str, str]) -> None:
         """Count the answer; a 429 slows this endpoint's scope down and holds it."""
-        record_response(self._kind, response.status_code)
-        if response.status_code != 429:
+        record_response(self._kind, status)
+        if status != 429:
             return
         scope, _ = self._scope_of(path)
-        hold = retry_after_s(response)
-        if hold is None and (reset := response.headers.get("ratelimit-reset", "")).isdigit():
+        hold = retry_after_header(headers)
+        if hold is None and (reset := headers.get("ratelimit-reset", "")).isdigit():
             hold = float(reset)
         self._limiter.penalize(scope, hold if hold is not None else DEFAULT_HOLD_S)

@@ -75,6 +75,11 @@ class ReplayGuard(Protocol):
         """The stored body (None if it expired or was never stored)."""
         ...
 
+    def load_and_confirm(self, provider: str, merchant: str, message_id: str) -> Stored | None:
+        """``load``, then ``confirm`` when there is a body, in one step (one round trip: it is on
+        the way from a webhook to its delivery)."""
+        ...
+
     def was_abandoned(self, provider: str, merchant: str, message_id: str) -> bool:
         """An attempt gave this id up (its enqueue raised) and no later attempt has stored the body
         again: a task that finds no body can say so (the message may have been published all the same)."""
@@ -105,6 +110,12 @@ if redis.call('GET', KEYS[1]) == 'pending:' .. ARGV[1] then
 end
 return 0
 """
+_LOAD_AND_CONFIRM = """
+local stored = redis.call('HMGET', KEYS[2], 'body', 'event')
+if not stored[1] then return false end
+redis.call('SET', KEYS[1], 'done', 'EX', tonumber(ARGV[1]))
+return {stored[1], stored[2] or ''}
+"""
 _BEGINS = {0: Begin.NEW, 1: Begin.PENDING, 2: Begin.DONE}
 
 
@@ -120,6 +131,7 @@ class RedisReplayGuard:
         self._redis = client
         self._begin = client.register_script(_BEGIN)
         self._abandon = client.register_script(_ABANDON)
+        self._load_and_confirm = client.register_script(_LOAD_AND_CONFIRM)
         self._pending_ttl_s, self._replay_ttl_s, self._body_ttl_s = pending_ttl_s, replay_ttl_s, body_ttl_s
 
     @staticmethod
@@ -145,6 +157,14 @@ class RedisReplayGuard:
         body, event = self._redis.hmget(keys.webhook_body(provider, merchant, message_id), ["body", "event"])
         if body is None:
             return None
+        text = event.decode() if isinstance(event, bytes) else event
+        return Stored(body if isinstance(body, bytes) else body.encode(), text or None)
+
+    def load_and_confirm(self, provider: str, merchant: str, message_id: str) -> Stored | None:
+        found = self._load_and_confirm(keys=self._keys(provider, merchant, message_id), args=[self._replay_ttl_s])
+        if not found:
+            return None
+        body, event = found
         text = event.decode() if isinstance(event, bytes) else event
         return Stored(body if isinstance(body, bytes) else body.encode(), text or None)
 
@@ -197,6 +217,12 @@ class MemoryReplayGuard:
 
     def load(self, provider: str, merchant: str, message_id: str) -> Stored | None:
         return self.bodies.get((provider, merchant, message_id))
+
+    def load_and_confirm(self, provider: str, merchant: str, message_id: str) -> Stored | None:
+        stored = self.load(provider, merchant, message_id)
+        if stored is not None:
+            self.confirm(provider, merchant, message_id)
+        return stored
 
     def was_abandoned(self, provider: str, merchant: str, message_id: str) -> bool:
         return (provider, merchant, message_id) in self.abandoned

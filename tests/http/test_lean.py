@@ -153,7 +153,7 @@ def test_headers_defaults_overrides_and_hooks(serve) -> None:  # type: ignore[no
     srv = serve(lambda _: ok())
     seen: list[tuple[str, ...]] = []
     c = client(srv.url, before_request=lambda m, p: seen.append((m, p)),
-               after_response=lambda p, r: seen.append((p, str(r.status_code))))
+               after_response=lambda p, status, headers: seen.append((p, str(status))))
     c.request("POST", "/e?x=1", content=b'{"a":1}', headers={"Content-Type": "application/vnd.api+json",
                                                             "accept": "application/vnd.api+json"})
     head = srv.requests[-1].split(b"\r\n\r\n")[0].decode().split("\r\n")

@@ -11,6 +11,7 @@ import redis
 
 from pipeline.clock import FrozenClock, SystemClock
 from pipeline.errors import Throttled
+from pipeline.destinations.postscript.adapter import BURST
 from pipeline.ratelimit.limiter import DECREASE, MemoryRateLimiter, RedisRateLimiter, Reservation, wait
 from pipeline.ratelimit.limits import HEADROOM, Window, endpoint_class, windows_for
 
@@ -64,12 +65,12 @@ def test_wait_paces_on_the_injected_clock_or_raises_throttled_beyond_the_bound()
 
 
 def test_limits_table() -> None:
-    assert windows_for("postscript", "default") == (Window(15, 1.0),)
+    assert windows_for("postscript", "default") == (Window(15, 1.0, burst=BURST),)
     assert [w.limit for w in windows_for("klaviyo", "events")] == [350, 3500]
     assert endpoint_class("klaviyo", "/api/profile-import") == "profiles"
     assert endpoint_class("klaviyo", "/api/profile-bulk-import-jobs") == "bulk"
     assert endpoint_class("attentive", "/v1/events/custom") == "default"
-    assert windows_for("postscript", "default", rate_per_s=50) == (Window(50, 1.0),)
+    assert windows_for("postscript", "default", rate_per_s=50) == (Window(50, 1.0, burst=BURST),)
     assert windows_for("klaviyo", "events", rate_per_s=20) == (Window(20, 1.0), Window(3500, 60.0))
 
 
@@ -140,7 +141,8 @@ def test_reservations_queue_back_to_back_and_one_beyond_the_bound_takes_nothing(
 def test_a_scale_multiplies_every_window_and_rate_per_s_still_replaces_the_second() -> None:
     assert windows_for("klaviyo", "events_bulk", scale=100) == (Window(1000, 1.0), Window(15000, 60.0))
     assert windows_for("klaviyo", "events", scale=2, rate_per_s=50) == (Window(50, 1.0), Window(7000, 60.0))
-    assert windows_for("postscript", "default", scale=0.5) == (Window(8, 1.0),)
+    assert windows_for("postscript", "default", scale=0.5) == (Window(8, 1.0, burst=BURST),)
+    assert windows_for("postscript", "default", rate_per_s=2) == (Window(2, 1.0, burst=2),)  # burst ≤ limit
 
 
 @pytest.mark.parametrize("backend", ["memory", "redis"])

@@ -96,3 +96,27 @@ def _abandon_leaves_a_tombstone(guard: RedisReplayGuard | MemoryReplayGuard) -> 
     assert not guard.was_abandoned(*ID)
     stored = guard.load(*ID)
     assert stored is not None and stored.body == BODY
+
+
+def _load_and_confirm(guard: RedisReplayGuard | MemoryReplayGuard) -> None:
+    assert guard.load_and_confirm(*ID) is None  # nothing stored: nothing confirmed
+    assert not guard.is_done(*ID)
+    assert guard.begin(*ID, BODY, "review/create", attempt="a") is Begin.NEW
+    stored = guard.load_and_confirm(*ID)
+    assert stored is not None and stored.body == BODY and stored.event == "review/create"
+    assert guard.is_done(*ID)  # confirmed with the load: a later attempt is a duplicate
+    assert guard.begin(*ID, BODY, None, attempt="b") is Begin.DONE
+    other = ("okendo", "acme", "msg_no_event")
+    assert guard.begin(*other, BODY, None, attempt="a") is Begin.NEW
+    assert guard.load_and_confirm(*other) == guard.load(*other)
+    assert guard.load(*other) is not None and guard.load(*other).event is None  # type: ignore[union-attr]
+
+
+@pytest.mark.redis
+def test_load_and_confirm_confirms_only_a_stored_body_on_redis(real_redis: redis.Redis) -> None:
+    real_redis.flushdb()
+    _load_and_confirm(RedisReplayGuard(real_redis))
+
+
+def test_load_and_confirm_confirms_only_a_stored_body_in_memory() -> None:
+    _load_and_confirm(MemoryReplayGuard(FrozenClock()))

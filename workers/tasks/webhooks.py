@@ -49,12 +49,12 @@ def handle_webhook(
         if ref is None:
             return intake.process(body or "", event=event)
         guard = runtime().replay_guard
-        stored = guard.load(provider, merchant, ref)
+        # with a body, confirmed in the same step: durably queued, later attempts are duplicates
+        stored = guard.load_and_confirm(provider, merchant, ref)
         if stored is None:
             if guard.is_done(provider, merchant, ref):
                 return "already_processed"  # a redelivered (or second) message: processed, its body deleted
             return intake.missing_body(ref, abandoned=guard.was_abandoned(provider, merchant, ref))
-        guard.confirm(provider, merchant, ref)  # durably queued: later attempts are duplicates
         outcome = intake.process(stored.body, event=stored.event)
         try:
             guard.finish(provider, merchant, ref)

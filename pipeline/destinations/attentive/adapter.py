@@ -18,9 +18,10 @@ import pipeline.destinations.attentive.encoding as encoding
 from pipeline.accounts import PlatformAccount
 from pipeline.destinations.base import SendResult, answer_json
 from pipeline.destinations.encoding.base import Encoding
+from pipeline.destinations.pending import Awaiting, Done, Pending
 from pipeline.destinations.spec import PlatformSpec
 from pipeline.errors import FatalError
-from pipeline.http.client import HttpClient
+from pipeline.http.client import HttpClient, PipelinedClient
 from pipeline.http.policy import raise_for_response, raise_for_transport
 from pipeline.ratelimit.window import SECOND_S, Window
 from pipeline.state.subscribers import SubscriberCache
@@ -37,6 +38,8 @@ class AttentiveDestination:
     ) -> None:
         self._merchant = merchant
         self._client = client
+        # checked once: a runtime protocol check costs more than encoding the request
+        self._pipelined = client if isinstance(client, PipelinedClient) else None
 
     @staticmethod
     def auth_headers(account: PlatformAccount) -> dict[str, str]:
@@ -49,7 +52,8 @@ class AttentiveDestination:
             raise raise_for_transport(exc, what=f"attentive POST {path}") from None
         return raise_for_response(response, what=f"attentive POST {path}")
 
-    def send(self, item: Item, *, delivery_id: str) -> SendResult:
+    def _prepare(self, item: Item, delivery_id: str) -> SendResult | tuple[str, dict[str, Any]]:
+        """The skip, or the (path, body) of the one request that sends ``item``."""
         if not (item.customer.email or item.customer.phone):
             return SendResult("skipped", reason="customer has neither email nor phone")
         try:
@@ -60,8 +64,27 @@ class AttentiveDestination:
             )
         except ValueError as exc:
             raise FatalError(f"attentive cannot take this {item.kind}: {exc}") from None
-        path = encoding.EVENTS_PATH if isinstance(item, Event) else encoding.ATTRIBUTES_PATH
+        return (encoding.EVENTS_PATH if isinstance(item, Event) else encoding.ATTRIBUTES_PATH), body
+
+    def send(self, item: Item, *, delivery_id: str) -> SendResult:
+        prepared = self._prepare(item, delivery_id)
+        if isinstance(prepared, SendResult):
+            return prepared
+        path, body = prepared
         return SendResult("delivered", status=self._post(path, body).status_code)
+
+    def begin(self, item: Item, *, delivery_id: str) -> Pending:
+        """``send``, with the answer read later (pipeline/destinations/pending.py)."""
+        prepared = self._prepare(item, delivery_id)
+        if isinstance(prepared, SendResult) or self._pipelined is None:
+            return Done(prepared if isinstance(prepared, SendResult) else self.send(item, delivery_id=delivery_id))
+        path, body = prepared
+        what = f"attentive POST {path}"
+        try:
+            exchange = self._pipelined.begin("POST", path, json=body)
+        except httpx.TransportError as exc:
+            raise raise_for_transport(exc, what=what) from None
+        return Awaiting(exchange, what)
 
     def send_profiles_bulk(self, updates: Sequence[ProfileUpdate]) -> str:
         """Many users' attributes in ``POST /v2/bulk/user/attributes`` requests of up to 256;
