@@ -1,4 +1,4 @@
-"""The windows of streams whose pages are handed over by parallel tasks, and merchants' sync runs.
+"""The windows of streams whose pages are handed over by parallel tasks (and sync runs: runs.py).
 
 A window (``keys.ingest_window``) is opened by the stream's fetcher, which alone holds the
 stream's lease. For every page it fetches, one atomic step keeps the page's raw records pending
@@ -20,17 +20,12 @@ the checkpoint.
 Every step names the window's id: a step of a window that is no longer the current one
 (a stale fetcher, a late copy of a page task) is refused (``STALE``) and changes nothing.
 
-A sync run (``keys.sync_run``) lists the streams of one merchant's sync that have not finished:
-identity streams ``first``, the others ``then`` (started once no ``first`` stream is left, so
-activity is joined to identities already in the directory). Its existence is the merchant's
-"one sync at a time"; it runs out after ``ttl_s`` whatever happens.
+The same store keeps merchants' sync runs (pipeline/state/runs.py).
 """
 
 from __future__ import annotations
 
 import enum
-import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -38,6 +33,7 @@ import redis
 
 from pipeline import keys
 from pipeline.state.cursors import CursorState, MemoryCursorStore, dump_state
+from pipeline.state.runs import MemoryRuns, RedisRuns, Runs
 
 __all__ = ["MemoryWindows", "RedisWindows", "Step", "Window", "Windows"]
 
@@ -61,7 +57,7 @@ class Window:
     paused: bool = False  # the fetch stopped with enough pages pending; a page task resumes it
 
 
-class Windows(Protocol):
+class Windows(Runs, Protocol):
     def open(self, merchant: str, provider: str, stream: str, *, window_id: str, state: CursorState) -> bool:
         """Open a window and checkpoint ``state`` (its lower bound), unless one is open (False)."""
         ...
@@ -107,22 +103,6 @@ class Windows(Protocol):
 
     def close(self, merchant: str, provider: str, stream: str, *, window_id: str, state: CursorState) -> bool:
         """Checkpoint ``state`` (the new watermark) and remove the window, if it is still ``window_id``."""
-        ...
-
-    def open_run(self, merchant: str, streams: Mapping[str, str], *, ttl_s: int) -> bool:
-        """Start a run of ``streams`` (stream → ``first`` or ``then``) unless one runs (False)."""
-        ...
-
-    def run(self, merchant: str) -> dict[str, str]:
-        """The streams of the merchant's run that have not finished (stream → first, then, run)."""
-        ...
-
-    def stream_done(self, merchant: str, stream: str) -> tuple[bool, list[str]]:
-        """``stream`` finished: (the run finished with it, the ``then`` streams to start now)."""
-        ...
-
-    def end_run(self, merchant: str) -> None:
-        """Give the run up (a refused credential): the next slot starts a new one."""
         ...
 
 
@@ -176,26 +156,6 @@ redis.call('SET', KEYS[1], ARGV[2])
 redis.call('DEL', KEYS[2])
 return 1
 """
-_OPEN_RUN = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
-return 1
-"""
-_STREAM_DONE = """
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return {0} end
-if redis.call('EXISTS', KEYS[1]) == 0 then return {1} end
-local all = redis.call('HGETALL', KEYS[1])
-local later = {}
-for i = 1, #all, 2 do
-  if all[i + 1] == 'first' then return {0} end
-  if all[i + 1] == 'then' then later[#later + 1] = all[i] end
-end
-for _, name in ipairs(later) do redis.call('HSET', KEYS[1], name, 'run') end
-local out = {0}
-for _, name in ipairs(later) do out[#out + 1] = name end
-return out
-"""
 _STEPS = {-1: Step.STALE, 1: Step.OK, 2: Step.CLOSE, 3: Step.PAUSE, 4: Step.RESUME}
 
 
@@ -203,15 +163,13 @@ def _s(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-class RedisWindows:
+class RedisWindows(RedisRuns):
     def __init__(self, client: redis.Redis) -> None:
-        self._redis = client
+        super().__init__(client)
         self._open = client.register_script(_OPEN)
         self._add_page = client.register_script(_ADD_PAGE)
         self._page_done = client.register_script(_PAGE_DONE)
         self._close = client.register_script(_CLOSE)
-        self._open_run = client.register_script(_OPEN_RUN)
-        self._stream_done = client.register_script(_STREAM_DONE)
 
     @staticmethod
     def _keys(merchant: str, provider: str, stream: str) -> list[str]:
@@ -278,32 +236,15 @@ class RedisWindows:
     def close(self, merchant: str, provider: str, stream: str, *, window_id: str, state: CursorState) -> bool:
         return bool(self._close(keys=self._keys(merchant, provider, stream), args=[window_id, dump_state(state)]))
 
-    def open_run(self, merchant: str, streams: Mapping[str, str], *, ttl_s: int) -> bool:
-        args: list[str | int] = [int(ttl_s)]
-        for name, state in streams.items():
-            args += [name, state]
-        return bool(self._open_run(keys=[keys.sync_run(merchant)], args=args))
 
-    def run(self, merchant: str) -> dict[str, str]:
-        return {_s(k): _s(v) for k, v in self._redis.hgetall(keys.sync_run(merchant)).items()}
-
-    def stream_done(self, merchant: str, stream: str) -> tuple[bool, list[str]]:
-        out = self._stream_done(keys=[keys.sync_run(merchant)], args=[stream])
-        return bool(int(out[0])), [_s(n) for n in out[1:]]
-
-    def end_run(self, merchant: str) -> None:
-        self._redis.delete(keys.sync_run(merchant))
-
-
-class MemoryWindows:
+class MemoryWindows(MemoryRuns):
     """The in-memory twin; checkpoints go to ``cursors`` (a MemoryCursorStore), as the Redis version
     writes the cursor key in the same script. Run TTLs are not modelled."""
 
     def __init__(self, cursors: MemoryCursorStore) -> None:
         self._cursors = cursors
         self._windows: dict[tuple[str, str, str], dict[str, str]] = {}
-        self._runs: dict[str, dict[str, str]] = {}
-        self._lock = threading.Lock()
+        super().__init__()
 
     def open(self, merchant: str, provider: str, stream: str, *, window_id: str, state: CursorState) -> bool:
         with self._lock:
@@ -405,32 +346,3 @@ class MemoryWindows:
             self._cursors.put(merchant, provider, stream, state)
             del self._windows[merchant, provider, stream]
             return True
-
-    def open_run(self, merchant: str, streams: Mapping[str, str], *, ttl_s: int) -> bool:
-        with self._lock:
-            if self._runs.get(merchant):
-                return False
-            self._runs[merchant] = dict(streams)
-            return True
-
-    def run(self, merchant: str) -> dict[str, str]:
-        with self._lock:
-            return dict(self._runs.get(merchant, {}))
-
-    def stream_done(self, merchant: str, stream: str) -> tuple[bool, list[str]]:
-        with self._lock:
-            run = self._runs.get(merchant)
-            if not run or run.pop(stream, None) is None:
-                return False, []
-            if not run:
-                del self._runs[merchant]
-                return True, []
-            if "first" in run.values():
-                return False, []
-            later = [n for n, s in run.items() if s == "then"]
-            run.update({n: "run" for n in later})
-            return False, later
-
-    def end_run(self, merchant: str) -> None:
-        with self._lock:
-            self._runs.pop(merchant, None)
