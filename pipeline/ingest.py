@@ -7,6 +7,10 @@ Cursor rules (see ``CursorState``):
   record id and ``updated_at``), so the overlap costs nothing downstream;
 * state is checkpointed after every page: a killed sync resumes at the page it stopped at;
 * the watermark advances only when the whole window has been handed to delivery.
+
+``sync``/``sync_stream`` read a stream page after page in one task. In the workers, a stream whose
+pages can be handed over apart (``PagedProvider.parallel_streams``) is fetched by one task and
+its pages handed over by parallel tasks (``hand_over_raw``), under the same rules: pipeline/fanout.py.
 """
 
 from __future__ import annotations
@@ -15,21 +19,23 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from pipeline import keys, quarantine
+from pipeline import quarantine
 from pipeline.clock import Clock
 from pipeline.destinations.registry import batch_size as platform_batch_size
 from pipeline.errors import AuthError, InvalidRecord, ScopeMissing
-from pipeline.providers.base import Page, Provider
+from pipeline.providers.base import Page, PagedProvider, Provider
 from pipeline.state.counters import Counters
 from pipeline.state.cursors import CursorState, CursorStore
 from pipeline.state.journal import Journal
 from pipeline.state.ledger import Ledger
 from pipeline.state.scopes import MemoryScopeStore, ScopeStore
+from pipeline.state.seen import LedgerSeen, Seen
 from pipeline.transform.mapper import Mapper
 from pipeline.types import Delivery, Record, goes_to
 
-__all__ = ["Enqueue", "Ingestor", "SyncReport", "enqueue_batches"]
+__all__ = ["Enqueue", "Ingestor", "SyncReport", "enqueue_batches", "latest"]
 
 #: Hands a batch of deliveries for one platform to the delivery stage (e.g. a Celery task).
 Enqueue = Callable[[str, list[Delivery]], None]
@@ -79,6 +85,7 @@ class Ingestor:
         batch_size: int,
         seen_ttl_s: int,
         scopes: ScopeStore | None = None,
+        seen: Seen | None = None,
     ) -> None:
         self._merchant = merchant
         self._provider = provider
@@ -94,6 +101,27 @@ class Ingestor:
         self._batch_size = batch_size
         self._seen_ttl_s = seen_ttl_s
         self._scopes = scopes if scopes is not None else MemoryScopeStore()
+        self._seen: Seen = seen if seen is not None else LedgerSeen(ledger)
+
+    @property
+    def merchant(self) -> str:
+        return self._merchant
+
+    @property
+    def provider(self) -> Provider:
+        return self._provider
+
+    @property
+    def cursors(self) -> CursorStore:
+        return self._cursors
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def window_start(self, state: CursorState) -> str:
+        """The inclusive lower bound of a new window: ``lookback_s`` before the watermark ("" for a full sync)."""
+        return (datetime.fromisoformat(state.watermark) - self._lookback).isoformat() if state.watermark else ""
 
     def sync(self, on_page: Callable[[], None] | None = None) -> SyncReport:
         """Sync every stream of the provider, in its declared order. ``on_page`` is called before
@@ -126,20 +154,17 @@ class Ingestor:
         kind = self._provider.kind
         state = self._cursors.get(self._merchant, kind, stream)
         if not state.in_progress:
-            since = None
-            if state.watermark:
-                since = datetime.fromisoformat(state.watermark) - self._lookback
-            state = replace(state, window_start=since.isoformat() if since else "", page_cursor=None, max_seen=None)
+            state = replace(state, window_start=self.window_start(state), page_cursor=None, max_seen=None)
             self._cursors.put(self._merchant, kind, stream, state)
         since = datetime.fromisoformat(state.window_start) if state.window_start else None
         for page in self._provider.pages(stream, since=since, cursor=state.page_cursor):
             if on_page is not None:
                 on_page()
             newest = self._hand_over(stream, page, report)
-            max_seen = _latest(state.max_seen, newest)
+            max_seen = latest(state.max_seen, newest)
             state = replace(state, page_cursor=page.next_cursor, max_seen=max_seen)
             self._cursors.put(self._merchant, kind, stream, state)
-        watermark = _latest(state.watermark, state.max_seen)
+        watermark = latest(state.watermark, state.max_seen)
         self._cursors.put(
             self._merchant,
             kind,
@@ -147,6 +172,12 @@ class Ingestor:
             CursorState(watermark=watermark, last_success_at=self._clock.now().isoformat()),
         )
         report.streams[stream] = watermark or ""
+
+    def hand_over_raw(self, stream: str, raw_records: list[Any], report: SyncReport) -> str | None:
+        """Parse one raw page of ``stream`` (a ``PagedProvider``'s) and hand it over; its newest
+        ``updated_at`` (ISO), for the window's watermark."""
+        provider = cast(PagedProvider, self._provider)
+        return self._hand_over(stream, provider.parse(stream, raw_records), report)
 
     def hand_over(self, records: Sequence[Record]) -> SyncReport:
         """Transform and enqueue records that arrived outside a sync (webhooks, re-drives)."""
@@ -168,8 +199,16 @@ class Ingestor:
                 payload=rejected.payload,
                 error=rejected.error,
             )
-        seen_keys = [keys.seen(self._merchant, kind, r.stream, r.version) for r in page.records]
-        seen = self._ledger.which_exist(seen_keys)
+        now_s = self._clock.now().timestamp()
+        by_stream = _by_stream(page.records)
+        seen_of = {
+            name: self._seen.which_seen(self._merchant, kind, name, [v for _, v in rows], now_s=now_s)
+            for name, rows in by_stream.items()
+        }
+        seen = [False] * len(page.records)
+        for name, rows in by_stream.items():
+            for (i, _), s in zip(rows, seen_of[name], strict=True):
+                seen[i] = s
         fresh = [r for r, s in zip(page.records, seen, strict=True) if not s]
         deliveries: list[Delivery] = []
         quarantined = len(page.rejected)
@@ -197,7 +236,15 @@ class Ingestor:
         enqueue_batches(self._enqueue, deliveries, self._platforms, self._batch_size)
         if page.after_handover is not None:
             page.after_handover()
-        self._ledger.mark([k for k, s in zip(seen_keys, seen, strict=True) if not s], ttl_s=self._seen_ttl_s)
+        for name, rows in by_stream.items():
+            self._seen.mark(
+                self._merchant,
+                kind,
+                name,
+                [v for i, v in rows if not seen[i]],
+                now_s=self._clock.now().timestamp(),
+                ttl_s=self._seen_ttl_s,
+            )
         report.pages += 1
         report.pulled += len(page.records) + len(page.rejected)
         report.quarantined += quarantined
@@ -218,7 +265,15 @@ class Ingestor:
         return newest.isoformat() if newest else None
 
 
-def _latest(*stamps: str | None) -> str | None:
+def _by_stream(records: Sequence[Record]) -> dict[str, list[tuple[int, str]]]:
+    """(index, version) of each record, by its stream (a page may carry derived records of another)."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for i, r in enumerate(records):
+        out.setdefault(r.stream, []).append((i, r.version))
+    return out
+
+
+def latest(*stamps: str | None) -> str | None:
     """The latest of ISO timestamps, compared as times (not as strings)."""
     present = [s for s in stamps if s]
     return max(present, key=datetime.fromisoformat) if present else None

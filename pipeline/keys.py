@@ -200,3 +200,23 @@ def job_slot(job: str, merchant: str, slot: int) -> str:
     """String with TTL: claimed by the first run of ``job`` (``sync``, ``balances``) for ``merchant`` in
     time slot ``slot``; a second beat's copy finds it taken."""
     return lock(f"slot:{job}:{merchant}:{slot}")
+
+
+# --- parallel ingest (issue 14) ------------------------------------------------------------------------
+def seen_versions(merchant: str, provider: str, stream: str) -> str:
+    """Sorted set with TTL: the record versions of one stream already handed to transform (score: when
+    the marker runs out). Checked and marked one page at a time (pipeline/state/seen.py)."""
+    return f"{PREFIX}:seen-versions:{merchant}:{provider}:{stream}"
+
+
+def ingest_window(merchant: str, provider: str, stream: str) -> str:
+    """Hash: the window of one stream whose pages are handed over by parallel tasks (its id, the next
+    page's number, whether every page was fetched, each pending page's raw records, each handed-over
+    page's newest ``updated_at``). Gone once the window closed (its watermark moved)."""
+    return f"{PREFIX}:ingest-window:{merchant}:{provider}:{stream}"
+
+
+def sync_run(merchant: str) -> str:
+    """Hash with TTL: the streams of a merchant's sync run that have not finished (stream → first, then,
+    run). Its existence is the run: one at a time per merchant."""
+    return f"{PREFIX}:sync-run:{merchant}"

@@ -46,8 +46,11 @@ RESUME_LIMIT = 50
 
 def resume(kind: str, name: str) -> None:
     """Enqueue again the work of a lease that ran out (its holder died)."""
-    from workers.tasks.ingest import balance_sync, sync_connection
+    from workers.tasks.ingest import balance_sync, resume_ingest, sync_connection
 
+    if kind in ("stream", "page"):  # a sync run's stream or page (pipeline/jobs.py LEASE_KINDS)
+        resume_ingest(kind, name)
+        return
     if name not in runtime().connections:
         return  # a merchant removed from the connections file
     if kind == "sync":

@@ -9,9 +9,12 @@ from typing import Any
 from pipeline.config import Connection
 from workers.config import INGEST_QUEUE, queue_names
 
-__all__ = ["SYNC_TASK", "build_schedule"]
+__all__ = ["PAGE_TASK", "STREAM_TASK", "SYNC_TASK", "build_schedule"]
 
 SYNC_TASK = "lp.sync_connection"
+#: A sync run's tasks: one per stream, one per page of a parallel stream (workers/tasks/ingest.py).
+STREAM_TASK = "lp.sync_stream"
+PAGE_TASK = "lp.ingest_page"
 
 
 RELEASE_TASK = "lp.release_due"

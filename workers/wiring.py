@@ -38,10 +38,12 @@ from pipeline.state.locks import RedisLocks
 from pipeline.state.pauses import RedisPauses
 from pipeline.state.profiles import RedisProfileStates
 from pipeline.state.scopes import RedisScopeStore
+from pipeline.state.seen import RedisSeen
 from pipeline.state.sequences import RedisSequenceStore
 from pipeline.state.snapshots import RedisSnapshotStore
 from pipeline.state.subscribers import RedisSubscriberCache
 from pipeline.state.trail import RedisTrail
+from pipeline.state.windows import RedisWindows
 from pipeline.status import Stores
 from pipeline.transform.mapper import Mapper
 from pipeline.transform.okendo_stats import OkendoMapper
@@ -104,6 +106,11 @@ class Runtime:
     @cached_property
     def ledger(self) -> RedisLedger:
         return RedisLedger(self.redis)
+
+    @cached_property
+    def windows(self) -> RedisWindows:
+        """Parallel ingest: streams' windows of pages and merchants' sync runs."""
+        return RedisWindows(self.redis)
 
     @cached_property
     def journal(self) -> RedisJournal:
@@ -285,6 +292,7 @@ class Runtime:
             batch_size=self.settings.delivery_batch_size,
             seen_ttl_s=self.settings.dedup_ttl_s,
             scopes=self.scopes,
+            seen=RedisSeen(self.redis),
         )
 
     def webhook_endpoint(self, provider: str, merchant: str) -> Endpoint | None:

@@ -16,7 +16,7 @@ from pipeline.http.client import HttpClient
 from pipeline.http.policy import raise_for_response, raise_for_transport
 from pipeline.types import Record
 
-__all__ = ["Page", "Provider", "Rejected", "get_json"]
+__all__ = ["Page", "PagedProvider", "Provider", "Rejected", "get_json"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,28 @@ class Provider(Protocol):
             AuthError: the credential was refused.
             FatalError: the API rejected the request.
         """
+        ...
+
+
+class PagedProvider(Provider, Protocol):
+    """A provider whose pages can be fetched and parsed apart, so that a stream's pages are handed
+    over by parallel tasks while it is still being fetched (``pipeline.fanout``).
+
+    ``parallel_streams`` are the streams where that is safe: none establishes identities that
+    other records of the same page need, and none is diffed with snapshots of earlier pages.
+    """
+
+    @property
+    def parallel_streams(self) -> tuple[str, ...]: ...
+
+    def fetch_pages(
+        self, stream: str, *, since: datetime | None, cursor: str | None
+    ) -> Iterator[tuple[list[Any], str | None]]:
+        """Raw pages of ``stream`` (as ``pages``, unparsed) and the cursor of the page after each."""
+        ...
+
+    def parse(self, stream: str, raw_records: list[Any]) -> Page:
+        """Validate and decode one raw page (as ``pages`` does)."""
         ...
 
 

@@ -8,6 +8,8 @@ snapshots for change events and the customer directory are handled here.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -24,6 +26,14 @@ from pipeline.state.snapshots import SnapshotStore
 from pipeline.types import Customer, Record
 
 __all__ = ["HttpProvider", "iso_utc"]
+
+#: At most this many looked-up identities are kept per provider instance (one sync of one stream).
+_IDENTITIES_KEPT = 20_000
+#: Identities looked up by the page tasks of one window, shared in this process (``share_identities``):
+#: the windows of the last few minutes' runs, most recent last.
+_SHARED: OrderedDict[str, dict[str, Customer]] = OrderedDict()
+_SHARED_WINDOWS = 8
+_SHARED_LOCK = threading.Lock()
 
 
 def iso_utc(value: datetime) -> str:
@@ -58,6 +68,20 @@ class HttpProvider:
         self._snapshots = snapshots
         self._clock = clock
         self._key_works = False  # a request with this key has succeeded (so a 401 later is a scope)
+        #: identities this provider looked up already (one sync's pages mostly name the same customers)
+        self._identities: dict[str, Customer] = {}
+
+    def share_identities(self, scope: str) -> None:
+        """Keep looked-up identities with the other provider instances of this process that share
+        ``scope`` (the page tasks of one window: its run read the identity streams before it, so
+        an identity looked up by one page is as fresh for the next)."""
+        with _SHARED_LOCK:
+            known = _SHARED.get(scope)
+            if known is None:
+                known = _SHARED[scope] = {}
+                while len(_SHARED) > _SHARED_WINDOWS:
+                    _SHARED.popitem(last=False)
+            self._identities = known
 
     @staticmethod
     def auth_headers(account: ProviderAccount) -> dict[str, str]:
@@ -74,7 +98,18 @@ class HttpProvider:
     def get(self, path: str, params: Mapping[str, Any]) -> Any:
         return get_json(self._client, path, params=params, what=f"{self.kind} GET {path}", clock=self._clock)
 
+    @property
+    def parallel_streams(self) -> tuple[str, ...]:
+        """Streams whose pages may be handed over in parallel: no identities, no snapshots."""
+        return tuple(s for s in self.streams if s not in self.identity_streams and not resource(self.kind, s).snapshot)
+
     def pages(self, stream: str, *, since: datetime | None, cursor: str | None) -> Iterator[Page]:
+        for raw_records, next_cursor in self.fetch_pages(stream, since=since, cursor=cursor):
+            yield replace(self.parse(stream, raw_records), next_cursor=next_cursor)
+
+    def fetch_pages(
+        self, stream: str, *, since: datetime | None, cursor: str | None
+    ) -> Iterator[tuple[list[Any], str | None]]:
         if stream not in self.streams:
             raise FatalError(f"{self.kind} has no stream {stream!r}")
         while True:
@@ -86,7 +121,7 @@ class HttpProvider:
                     raise
                 raise scoped from exc
             self._key_works = True
-            yield replace(self.parse(stream, raw_records), next_cursor=cursor)
+            yield raw_records, cursor
             if cursor is None:
                 return
 
@@ -156,12 +191,29 @@ class HttpProvider:
         )
         if not lacking:
             return records
-        found = self._directory.get_many(self._merchant, self.kind, lacking)
-        fetched = [c for c in (self.fetch_customer(cid) for cid in lacking if cid not in found) if c is not None]
-        if fetched:
-            self._directory.put_many(self._merchant, self.kind, fetched)
-            found.update({c.provider_id: c for c in fetched})
-        return [
-            replace(r, customer=found[r.customer.provider_id]) if r.customer.provider_id in found else r
-            for r in records
-        ]
+        known = self._identities
+        found = {cid: c for cid in lacking if (c := known.get(cid)) is not None}
+        unknown = [cid for cid in lacking if cid not in found]
+        if unknown:
+            found.update(self._directory.get_many(self._merchant, self.kind, unknown))
+            fetched = [c for c in (self.fetch_customer(cid) for cid in unknown if cid not in found) if c is not None]
+            if fetched:
+                self._directory.put_many(self._merchant, self.kind, fetched)
+                found.update({c.provider_id: c for c in fetched})
+            if len(known) > _IDENTITIES_KEPT:
+                known.clear()
+            known.update({cid: found[cid] for cid in unknown if cid in found})
+        return [_with_customer(r, c) if (c := found.get(r.customer.provider_id)) is not None else r for r in records]
+
+
+def _with_customer(record: Record, customer: Customer) -> Record:
+    """``replace(record, customer=customer)``, without ``dataclasses.replace``'s field walk (once per record)."""
+    return Record(
+        merchant=record.merchant,
+        provider=record.provider,
+        stream=record.stream,
+        record_id=record.record_id,
+        updated_at=record.updated_at,
+        customer=customer,
+        data=record.data,
+    )

@@ -46,6 +46,8 @@ REVIEW_STATUSES = ("approved", "pending", "rejected")  # GET /reviews lists one 
 class OkendoProvider(HttpProvider):
     kind: ClassVar[str] = "okendo"
     streams: ClassVar[tuple[str, ...]] = ("loyalty_customer", "customers", "review")
+    #: every stream is a scan of snapshots or diffed with them: pages are handed over in order
+    parallel_streams: ClassVar[tuple[str, ...]] = ()
 
     @staticmethod
     def auth_headers(account: ProviderAccount) -> dict[str, str]:

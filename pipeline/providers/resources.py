@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from marshmallow import Schema, ValidationError
 from pipeline.errors import InvalidRecord
 from pipeline.providers.schemas import okendo, omneo, rediem, smile
 from pipeline.providers.schemas.common import first_error
+from pipeline.providers.schemas.fast import Loader, Slow, compile_loader
 from pipeline.transform.rules import lookup
 from pipeline.types import Customer, Record
 
@@ -47,6 +49,11 @@ class Resource:
     snapshot: tuple[str, ...] = ()
     #: on a ``delete`` topic (``extra["_topic"]``), only these fields are required (None: as usual)
     delete_keeps: tuple[str, ...] | None = None
+    #: ``schema.load`` without marshmallow's bookkeeping (schemas/fast.py); None: marshmallow only
+    fast: Loader | None = dataclass_field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fast", compile_loader(self.schema))
 
 
 def _okendo(
@@ -208,11 +215,18 @@ def decode(
     partial: tuple[str, ...] | None = None
     if res.delete_keeps is not None and (extra or {}).get("_topic") == "delete":
         partial = tuple(n for n, f in res.schema.fields.items() if f.required and n not in res.delete_keeps)
-    try:
-        data: dict[str, Any] = res.schema.load(raw, partial=partial)
-    except ValidationError as exc:
-        field, message = first_error(exc.messages)
-        raise InvalidRecord(message, provider=provider, field=f"{name}.{field}") from None
+    data: dict[str, Any] | None = None
+    if partial is None and res.fast is not None:
+        try:
+            data = res.fast(raw)
+        except Slow:  # unusual or invalid: marshmallow decides, and names the field if it rejects it
+            data = None
+    if data is None:
+        try:
+            data = res.schema.load(raw, partial=partial)
+        except ValidationError as exc:
+            where, message = first_error(exc.messages)
+            raise InvalidRecord(message, provider=provider, field=f"{name}.{where}") from None
     data["previous"] = dict(previous) if previous is not None else None
     data.update(extra or {})
     if isinstance(data.get("_received_at"), str):  # a quarantined delivery keeps it as text

@@ -10,7 +10,7 @@ import redis
 
 from pipeline import keys
 
-__all__ = ["CursorState", "CursorStore", "MemoryCursorStore", "RedisCursorStore"]
+__all__ = ["CursorState", "CursorStore", "MemoryCursorStore", "RedisCursorStore", "dump_state", "load_state"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,12 +42,17 @@ class CursorStore(Protocol):
     def put(self, merchant: str, provider: str, stream: str, state: CursorState) -> None: ...
 
 
-def _dump(state: CursorState) -> str:
+def dump_state(state: CursorState) -> str:
+    """The stored form (JSON) of a cursor state."""
     return json.dumps(asdict(state), sort_keys=True)
 
 
-def _load(raw: Any) -> CursorState:
+def load_state(raw: Any) -> CursorState:
+    """A stored cursor state (the empty state if there is none)."""
     return CursorState(**json.loads(raw)) if raw else CursorState()
+
+
+_dump, _load = dump_state, load_state
 
 
 class RedisCursorStore:

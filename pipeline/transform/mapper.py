@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import operator
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -12,6 +14,7 @@ from pipeline.errors import InvalidRecord
 from pipeline.transform.catalog import EVENT_RULES, PROFILE_RULES
 from pipeline.transform.rules import (
     Abs,
+    Cond,
     Count,
     Each,
     EventRule,
@@ -24,9 +27,9 @@ from pipeline.transform.rules import (
     lookup,
     scalar,
 )
-from pipeline.types import Event, Item, ProfileUpdate, Record, Value, stable_id
+from pipeline.types import ID_NAMESPACE, Event, Item, ProfileUpdate, Record, Value
 
-__all__ = ["Mapper", "evaluate_properties"]
+__all__ = ["Mapper", "evaluate_properties", "stable_id"]
 
 
 def _evaluate(expr: Expr, data: Mapping[str, Any]) -> Value:
@@ -66,18 +69,112 @@ def evaluate_properties(properties: Mapping[str, Expr], data: Mapping[str, Any])
     return out
 
 
+Getter = Callable[[Mapping[str, Any]], Any]
+
+
+_ID_PREFIX = hashlib.sha1(ID_NAMESPACE.bytes, usedforsecurity=False)
+
+
+def stable_id(*parts: str) -> str:
+    """``pipeline.types.stable_id`` (uuid5 in the project's namespace), without building a UUID
+    object: the namespace is hashed once, and the text is formatted from the digest directly."""
+    digest = _ID_PREFIX.copy()
+    digest.update("\x1f".join(parts).encode())
+    raw = bytearray(digest.digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _getter(path: str) -> Getter:
+    """``lookup(·, path)``; a top-level field of a plain dict (what schemas load) is read directly."""
+    if "." in path:
+        return lambda data: lookup(data, path)
+    return lambda data: data.get(path) if type(data) is dict else lookup(data, path)
+
+
+_ORDER = {"gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le}
+
+
+def _compile_cond(cond: Cond) -> Callable[[Mapping[str, Any]], bool]:
+    """``cond.holds`` (rules.OPS, the reference) with its path and operator resolved once."""
+    get, value = _getter(cond.path), cond.value
+    if cond.op in _ORDER:
+        order = _ORDER[cond.op]
+
+        def ordered(data: Mapping[str, Any]) -> bool:
+            a = get(data)
+            return a is not None and value is not None and bool(order(a, value))
+
+        return ordered
+    if cond.op == "eq":
+        return lambda data: bool(get(data) == value)
+    if cond.op == "ne":
+        return lambda data: bool(get(data) != value)
+    if cond.op == "is_null":
+        return lambda data: (v := get(data)) is None or v == ""
+    if cond.op == "not_null":
+        return lambda data: not ((v := get(data)) is None or v == "")
+    return cond.holds
+
+
+def _compile_expr(expr: Expr) -> Getter:
+    """``_evaluate(expr, ·)`` as a function, decided once per rule rather than once per record."""
+    if isinstance(expr, Field):
+        get = _getter(expr.path)
+        return lambda data: scalar(get(data))
+    if isinstance(expr, Test):
+        return _compile_cond(expr.cond)
+    return lambda data: _evaluate(expr, data)
+
+
+def _compile_properties(properties: Mapping[str, Expr]) -> Getter:
+    """``evaluate_properties(properties, ·)`` as a function."""
+    expanded = [(name, expr) for name, expr in properties.items() if isinstance(expr, Each)]
+    named = [(name, _compile_expr(expr)) for name, expr in properties.items() if not isinstance(expr, Each)]
+
+    def evaluate(data: Mapping[str, Any]) -> dict[str, Value]:
+        out: dict[str, Value] = {}
+        for name, each in expanded:
+            out.update(each.expand(name, data))
+        for name, get in named:
+            out[name] = get(data)
+        return out
+
+    return evaluate
+
+
+def _compile_when(when: Sequence[Cond]) -> Callable[[Mapping[str, Any]], bool]:
+    checks = tuple(_compile_cond(c) for c in when)
+    if len(checks) == 1:
+        return checks[0]
+
+    def holds(data: Mapping[str, Any]) -> bool:
+        for check in checks:  # noqa: SIM110 (a loop: no generator per record)
+            if not check(data):
+                return False
+        return True
+
+    return holds
+
+
 class Mapper:
-    """Maps records to items with a catalog, indexed once by (provider, stream)."""
+    """Maps records to items with a catalog, indexed once by (provider, stream); each rule's
+    conditions and properties are compiled to functions once, here."""
 
     def __init__(
         self, event_rules: Sequence[EventRule] = EVENT_RULES, profile_rules: Sequence[ProfileRule] = PROFILE_RULES
     ) -> None:
         self._events: dict[tuple[str, str], list[EventRule]] = defaultdict(list)
         self._profiles: dict[tuple[str, str], list[ProfileRule]] = defaultdict(list)
+        self._compiled: dict[int, tuple[Callable[[Mapping[str, Any]], bool], Getter]] = {}
         for rule in event_rules:
             self._events[rule.provider, rule.stream].append(rule)
+            self._compiled[id(rule)] = (_compile_when(rule.when), _compile_properties(rule.properties))
         for prule in profile_rules:
             self._profiles[prule.provider, prule.stream].append(prule)
+            self._compiled[id(prule)] = (_compile_when(prule.when), _compile_properties(prule.properties))
 
     def handles(self, provider: str, stream: str) -> bool:
         """Whether any rule reads this stream."""
@@ -91,19 +188,22 @@ class Mapper:
         """
         key = (record.provider, record.stream)
         items: list[Item] = []
+        data = record.data
+        version: str | None = None
         for rule in self._events.get(key, ()):
-            if all(c.holds(record.data) for c in rule.when):
+            when, _ = self._compiled[id(rule)]
+            if when(data):
                 items.append(self._event(rule, record))
         for prule in self._profiles.get(key, ()):
-            if all(c.holds(record.data) for c in prule.when):
-                properties = {
-                    k: v for k, v in evaluate_properties(prule.properties, record.data).items() if v is not None
-                }
+            when, evaluate = self._compiled[id(prule)]
+            if when(data):
+                properties = {k: v for k, v in evaluate(data).items() if v is not None}
                 if not properties:
                     continue
+                version = version or record.version
                 items.append(
                     ProfileUpdate(
-                        id=stable_id(record.merchant, record.provider, record.stream, record.version, prule.name),
+                        id=stable_id(record.merchant, record.provider, record.stream, version, prule.name),
                         merchant=record.merchant,
                         provider=record.provider,
                         as_of=record.updated_at,
@@ -133,6 +233,6 @@ class Mapper:
             name=rule.event,
             occurred_at=occurred,
             customer=record.customer,
-            properties=evaluate_properties(rule.properties, record.data),
+            properties=self._compiled[id(rule)][1](record.data),
             platforms=rule.platforms,
         )

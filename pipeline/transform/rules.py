@@ -8,10 +8,12 @@ that fire on a change (tier changed, enrolled).
 
 from __future__ import annotations
 
+import json
 import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 __all__ = [
@@ -33,11 +35,19 @@ __all__ = [
 _MISSING = object()
 
 
+_PARTS: dict[str, tuple[str, ...]] = {}  # path → its steps, split once (the catalog's paths are few)
+
+
 def lookup(data: Any, path: str) -> Any:
     """The value at a dotted path (list indexes allowed); None where any step is missing."""
+    parts = _PARTS.get(path)
+    if parts is None:
+        parts = tuple(path.split("."))
+        if len(_PARTS) < 10_000:
+            _PARTS[path] = parts
     value = data
-    for part in path.split("."):
-        if isinstance(value, Mapping):
+    for part in parts:
+        if type(value) is dict or isinstance(value, Mapping):
             value = value.get(part, _MISSING)
         elif isinstance(value, list | tuple) and part.isdigit():
             value = value[int(part)] if int(part) < len(value) else _MISSING
@@ -51,9 +61,6 @@ def lookup(data: Any, path: str) -> Any:
 def scalar(value: Any) -> Any:
     """A property value every platform takes: lists of scalars become "a, b", other
     structures their JSON text; scalars and datetimes are kept."""
-    import json
-    from datetime import datetime
-
     if value is None or isinstance(value, str | int | float | bool | datetime):
         return value
     if isinstance(value, list | tuple) and all(isinstance(v, str | int | float | bool) for v in value):

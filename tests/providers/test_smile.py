@@ -126,3 +126,35 @@ def test_cursor_is_opaque_to_us() -> None:
     prov, seen, _ = provider(lambda r: page("customers", [], None))
     list(prov.pages("customers", since=None, cursor=cursor))
     assert seen[0].url.params["cursor"] == cursor
+
+
+class CountingDirectory(MemoryCustomerDirectory):
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def get_many(self, merchant: str, provider: str, ids: list[str]) -> dict[str, Customer]:  # type: ignore[override]
+        self.asked.extend(ids)
+        return super().get_many(merchant, provider, ids)
+
+
+def test_an_identity_is_looked_up_once_per_sync_and_once_per_window_across_page_tasks() -> None:
+    directory = CountingDirectory()
+    directory.put_many("acme", "smile", [Customer(provider_id=str(i), email=f"c{i}@x.test") for i in (1, 2, 3)])
+    pages = {None: page("points_transactions", [smile_txn(10, customer_id=1), smile_txn(11, customer_id=2)], "c2"),
+             "c2": page("points_transactions", [smile_txn(12, customer_id=1), smile_txn(13, customer_id=3)], None)}
+    prov, _, _ = provider(lambda r: pages[r.url.params.get("cursor")], directory)
+    got = [r.customer.email for p in prov.pages("points_transactions", since=None, cursor=None) for r in p.records]
+    assert got == ["c1@x.test", "c2@x.test", "c1@x.test", "c3@x.test"]
+    assert sorted(directory.asked) == ["1", "2", "3"]  # customer 1 once, though on both pages
+    # two page tasks of the same window (two provider instances) share what they looked up; another window does not
+    directory.asked.clear()
+    first, _, _ = provider(lambda r: pages[None], directory)
+    second, _, _ = provider(lambda r: pages[None], directory)
+    third, _, _ = provider(lambda r: pages[None], directory)
+    first.share_identities("acme|smile|w1")
+    second.share_identities("acme|smile|w1")
+    third.share_identities("acme|smile|w2")
+    for prov in (first, second, third):
+        prov.parse("points_transactions", [smile_txn(10, customer_id=1)])
+    assert directory.asked == ["1", "1"]  # w1 once, w2 once

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
@@ -66,3 +67,37 @@ def test_catalog_rows_are_unique_and_named_like_the_seeds() -> None:
     assert len(names) == len(set(names))
     props = {p for r in PROFILE_RULES for p in r.properties}
     assert {"Enrolled in Smile", "Smile Points Balance"} <= props
+
+
+def test_the_mappers_compiled_rules_and_ids_agree_with_the_reference() -> None:
+    """Mapper compiles each rule's conditions and properties once (and formats uuid5 ids itself):
+    the results equal rules.Cond.holds, evaluate_properties and types.stable_id on varied data."""
+    import random
+
+    from pipeline.transform import mapper as m
+    from pipeline.transform.catalog import EVENT_RULES, PROFILE_RULES
+    from pipeline.types import stable_id
+
+    rng = random.Random(4)
+    values = [None, "", 0, 5, -5, 2.5, "member", "issued", True, False, "x", [1, "a"], {"k": 1}]
+    rules = [*EVENT_RULES, *PROFILE_RULES]
+    paths = {c.path for r in rules for c in r.when} | {"previous", "state", "points_change"}
+    for _ in range(400):
+        data: dict = {p.split(".")[0]: rng.choice(values) for p in paths if rng.random() < 0.7}
+        data["previous"] = rng.choice([None, {k: rng.choice(values) for k in ("state", "vip_status")}])
+        for rule in rules:
+            for cond in rule.when:
+                assert _outcome(m._compile_cond(cond), data) == _outcome(cond.holds, data), (cond, data)
+            assert _outcome(m._compile_properties(rule.properties), data) == _outcome(
+                lambda d, rule=rule: m.evaluate_properties(rule.properties, d), data)
+    for parts in [("a",), ("m", "smile", "points_transactions", "1@2026-03-01T12:00:00+00:00", "Smile Points Earned"),
+                  ("ünïcode", "\x1f", ""), tuple(str(rng.random()) for _ in range(5))]:
+        assert m.stable_id(*parts) == stable_id(*parts)
+
+
+def _outcome(fn: Any, data: Any) -> Any:
+    """The result, or the type of the error (a str compared with an int fails either way)."""
+    try:
+        return fn(data)
+    except Exception as exc:  # noqa: BLE001
+        return type(exc)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
@@ -31,8 +31,6 @@ class Timestamp(fields.DateTime):
     """ISO 8601 with an offset, or Omneo/Okendo-style naive ``YYYY-MM-DD HH:MM:SS`` read as UTC."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        from datetime import datetime
-
         if not isinstance(value, str) or not value:
             raise ValidationError("must be a date-time string")
         text = value.strip().replace("Z", "+00:00")
