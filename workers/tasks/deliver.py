@@ -48,9 +48,21 @@ def publish(merchant: str, platform: str, deliveries: Sequence[Delivery], *, que
     batch = runtime().due.add(merchant, platform, deliveries, queue=queue, due_at_s=now_s + HANDOVER_LEASE_S)
     assert batch is not None
     deliver_batch.apply_async(
-        (merchant, platform, [d.to_dict() for d in deliveries]), {"batch_id": batch.id}, queue=queue
+        (merchant, platform, [d.to_dict() for d in deliveries]),
+        {"batch_id": batch.id},
+        queue=queue,
+        **_reprs(merchant, platform, len(deliveries), batch.id),
     )
     runtime().due.queued(platform, [batch.id], until_s=now_s + QUEUED_LEASE_S)
+
+
+def _reprs(merchant: str, platform: str, n: int, batch_id: str) -> dict[str, str]:
+    """What Celery shows of a batch message (its own repr of 100 deliveries costs ~12 % of an
+    ingest page's CPU, and would show customers' emails wherever it is logged)."""
+    return {
+        "argsrepr": f"({merchant!r}, {platform!r}, <{n} deliveries>)",
+        "kwargsrepr": f"{{'batch_id': {batch_id!r}}}",
+    }
 
 
 @shared_task(
@@ -115,6 +127,7 @@ def release(platform: str) -> int:
             (due.merchant, due.platform, [d.to_dict() for d in due.deliveries]),
             {"batch_id": due.id},
             queue=due.queue or delivery_queue(platform),
+            **_reprs(due.merchant, due.platform, len(due.deliveries), due.id),
         )
     runtime().due.queued(platform, [b.id for b in released], until_s=now_s + QUEUED_LEASE_S)
     return len(released)
