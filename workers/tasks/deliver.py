@@ -25,6 +25,7 @@ from typing import Any
 from celery import shared_task
 
 from pipeline.config import PLATFORM_DEFAULTS
+from pipeline.delivery.lanes import Lanes
 from pipeline.observability.metrics import record_batch
 from pipeline.state.due import HANDOVER_LEASE_S, QUEUED_LEASE_S, RUN_LEASE_S, Hold
 from pipeline.types import Delivery
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 
 #: Due batches moved back to the queues per call.
 RELEASE_LIMIT = 200
+#: Batches of one (merchant, platform) sending at once in this process (pipeline/delivery/lanes.py):
+#: two windows of requests in flight cover a connection's rate limit at the latencies platforms answer with.
+LANES = Lanes(per_key=1)
 
 
 def publish(merchant: str, platform: str, deliveries: Sequence[Delivery], *, queue: str | None = None) -> None:
@@ -92,7 +96,8 @@ def deliver_batch(
             )
             return
     batch = [Delivery.from_dict(d) for d in deliveries]
-    result = until_redis_answers(lambda: runtime().deliverer(merchant, platform).deliver(batch, owner=batch_id))
+    with LANES.hold((merchant, platform)):  # the batch's lease is renewed while it waits (workers/leases.py)
+        result = until_redis_answers(lambda: runtime().deliverer(merchant, platform).deliver(batch, owner=batch_id))
     record_batch(merchant, platform, result)
     now_s = runtime().clock.now().timestamp()
     then = [(result.retry, now_s + result.retry_in_s), (result.deferred, now_s + result.defer_s)]
