@@ -20,7 +20,7 @@ beat and the web process, and measures in one run:
 
 Sections 6-8 run against the sink (bench/sink.py: an asyncio HTTP/1.1 keep-alive endpoint in its own
 process, per-key limits, a set answer latency) with worker processes started from the Procfile's
-``worker`` line as it stands (``--procfile-workers`` of them, default 1), the CPU of every process
+``worker`` line as it stands (``--procfile-workers`` of them, default one per core), the CPU of every process
 group (workers, sink, Redis) read from /proc; each run starts from an emptied Redis database and
 pulls through the scheduled sync task, on ingest-only workers, before the delivery phase
 (bench/scenarios/sinkruns.py):
@@ -66,7 +66,8 @@ def _args() -> argparse.Namespace:
     ap.add_argument("--only", default="1,2,3,4,5,6,7,8",
                     help="sections to run, e.g. 1,4 (1p: section 1, pipeline only)")
     ap.add_argument("--platforms", default="postscript,klaviyo", help="section 1's platform variants")
-    ap.add_argument("--procfile-workers", type=int, default=1, help="sections 6-8: processes of the Procfile worker")
+    ap.add_argument("--procfile-workers", type=int, default=os.cpu_count() or 1,
+                    help="sections 6-8: processes of the Procfile worker (default: one per core)")
     ap.add_argument("--scale", default="60,200", help="section 6: merchant counts M")
     return ap.parse_args()
 

@@ -60,7 +60,8 @@ class Cfg:
         self.balance_share = 0.01
         self.seed = 11
         # sections 6-8 (bench/sinkstack.py, bench/scenarios/sinkruns.py): the sink, Procfile workers
-        self.procfile_workers = 1  # processes started from the Procfile's worker line
+        # processes started from the Procfile's worker line: one per core, as docs/operations.md runs it
+        self.procfile_workers = os.cpu_count() or 1
         self.scale_merchants = (60, 200)
         self.scale_latency_ms = 100.0
         self.scale_warm_s = 4.0 if quick else 10.0
