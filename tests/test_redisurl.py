@@ -74,7 +74,7 @@ def test_a_sentinel_broker_becomes_kombus_sentinel_transport_with_the_visibility
     assert conn.transport_cls == "sentinel" and len(conn.alt) == 2 and conn.virtual_host == "3"
     assert celery_config(Settings.from_env({"REDIS_URL": "redis://r:6379/0"}))["broker_transport_options"] == {
         "visibility_timeout": VISIBILITY_TIMEOUT_S, "socket_timeout": BROKER_SOCKET_TIMEOUT_S,
-        "socket_connect_timeout": BROKER_SOCKET_TIMEOUT_S}
+        "socket_connect_timeout": BROKER_SOCKET_TIMEOUT_S, "max_connections": 2048}  # REDIS_MAX_CONNECTIONS
 
 
 @pytest.mark.redis
