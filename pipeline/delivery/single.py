@@ -18,6 +18,7 @@ waits while this batch may send it.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -141,11 +142,15 @@ class SingleSends:
                     flights.append(flight)
             while flights:
                 land()
+        except BaseException:
+            # a bug, or Redis gone (the limiter's call): what is in flight was sent, so every
+            # answer is read and settled first (settling waits for Redis), or a retry of this
+            # batch would send it again; then the first error goes on
+            while flights:
+                with contextlib.suppress(Exception):
+                    land()  # a flight that fails here has its claim given back by land
+            raise
         finally:
-            while flights:  # a bug, or Redis gone: what is in flight was sent, its claim goes back
-                flight = flights.popleft()
-                if flight.claim is not None and owner is not None:
-                    books.release([flight.claim], owner)
             if claims and owner is not None:  # claimed, not sent: deferred
                 books.release(list(claims.values()), owner)
         return contended

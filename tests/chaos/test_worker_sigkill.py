@@ -47,7 +47,7 @@ def test_sigkill_worker_every_few_seconds_loses_and_duplicates_nothing(fresh_red
                                                                         redelivery: str) -> None:
     opts = DemoOptions(merchants=1, customers=60, transactions=TRANSACTIONS, providers=("smile",),
                        redis_url=fresh_redis.url, allow_fake_redis=False, sync_interval_s=1.0, worker_concurrency=4,
-                       postscript_rate_per_s=200, smile_rate_per_s=50, timeout_s=170, log_level="INFO")
+                       postscript_rate_per_s=40, smile_rate_per_s=50, timeout_s=170, log_level="INFO")
     rng = random.Random(20240601)
     with demo_stack(opts, say=lambda _: None) as stack:
         tenant = stack.tenants[0]

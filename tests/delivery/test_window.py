@@ -169,3 +169,41 @@ def test_profile_updates_look_up_then_patch_in_flight_and_a_stale_id_is_forgotte
     assert cache.get("acme", "postscript", "s1@example.test") == "s_s1"
     assert cache.get("acme", "postscript", "sgone@example.test") is None  # forgotten: looked up again next time
     assert Platform.order.index("GET s1@example.test") < Platform.order.index("PATCH s_s1")
+
+
+def test_when_redis_fails_mid_window_what_is_in_flight_is_settled_before_the_error_goes_on(platform: str) -> None:
+    import redis
+
+    class FailingLimiter:  # the shared limiter's Redis call fails on the 4th request
+        calls = 0
+
+        def pace(self, method: str, path: str) -> None:
+            FailingLimiter.calls += 1
+            if FailingLimiter.calls == 4:
+                raise redis.ConnectionError("Redis went away")
+
+        def learn(self, path: str, status: int, headers: object) -> None:
+            pass
+
+        def before(self, request: object) -> None: ...
+
+        def after(self, response: object) -> None: ...
+
+    ledger = MemoryLedger(FrozenClock())
+    account = platform_account(base_url=platform)
+    client = build_client(base_url=platform, headers=PostscriptDestination.auth_headers(account), timeout_s=5,
+                          hooks=FailingLimiter())  # type: ignore[arg-type]
+    failing = PostscriptDestination(merchant="acme", account=account, client=client,
+                                    subscribers=MemorySubscriberCache(FrozenClock()))
+    deliverer = Deliverer(merchant="acme", platform="postscript", destination=failing, ledger=ledger,
+                          dead_letters=MemoryJournal(FrozenClock()), skipped=MemoryJournal(FrozenClock()),
+                          counters=MemoryCounters(), clock=SystemClock(), pauses=MemoryPauses(),
+                          profiles=MemoryProfileStates(), dedup_ttl_s=3600, max_attempts=3, retry_base_s=1,
+                          retry_max_s=60, window=4)
+    batch = events([f"c{i}" for i in range(8)])
+    with pytest.raises(redis.ConnectionError):
+        deliverer.deliver(batch, owner="b1")
+    assert len(Platform.order) == 3  # three were on the wire when the fourth's limiter call failed
+    acked = ledger.which_exist([keys.delivered("acme", "postscript", d.id) for d in batch])
+    assert acked == [True] * 3 + [False] * 5  # all three settled: a retry of the batch sends none of them again
+    assert not any(ledger.which_exist([keys.inflight("acme", "postscript", d.id) for d in batch]))
