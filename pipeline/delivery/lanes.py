@@ -4,9 +4,7 @@ A batch keeps a window of requests in flight (pipeline/delivery/single.py), so o
 connection's batches already use all its rate limit; more of them would only wait in the
 limiter (or be deferred by it, and come back through the broker). The others wait for a lane
 without running: a waiting thread costs no CPU, and the threads that do run are spread over
-the merchants instead of piling onto the first merchants in the queue. A batch that waits
-too long goes back to the due set (the caller's choice), so a thread never stays parked behind
-one merchant while other merchants' batches wait in the queue.
+the merchants instead of piling onto the first merchants in the queue.
 """
 
 from __future__ import annotations
@@ -27,17 +25,14 @@ class Lanes:
         self._lanes: dict[Hashable, threading.BoundedSemaphore] = {}
 
     @contextmanager
-    def hold(self, key: Hashable, *, timeout_s: float | None = None) -> Iterator[bool]:
-        """Run the block in one of ``key``'s lanes, waiting up to ``timeout_s`` (None: as long
-        as it takes) for one to be free; yields False, holding none, if none came free."""
+    def hold(self, key: Hashable) -> Iterator[None]:
+        """Run the block in one of ``key``'s lanes, waiting for one to be free."""
         with self._lock:
             lane = self._lanes.get(key)
             if lane is None:
                 lane = self._lanes[key] = threading.BoundedSemaphore(self._per_key)
-        if not lane.acquire(timeout=timeout_s if timeout_s is not None else -1):
-            yield False
-            return
+        lane.acquire()
         try:
-            yield True
+            yield
         finally:
             lane.release()

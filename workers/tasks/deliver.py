@@ -26,7 +26,6 @@ from celery import shared_task
 
 from pipeline.config import PLATFORM_DEFAULTS
 from pipeline.delivery.lanes import Lanes
-from pipeline.delivery.result import BatchResult
 from pipeline.observability.metrics import record_batch
 from pipeline.state.due import HANDOVER_LEASE_S, QUEUED_LEASE_S, RUN_LEASE_S, Hold
 from pipeline.types import Delivery
@@ -41,10 +40,6 @@ RELEASE_LIMIT = 200
 #: Batches of one (merchant, platform) sending at once in this process (pipeline/delivery/lanes.py):
 #: two windows of requests in flight cover a connection's rate limit at the latencies platforms answer with.
 LANES = Lanes(per_key=1)
-#: How long a batch waits for its lane before it goes back to the due set (to come back after
-#: LANE_RECHECK_S at the end of the queue): a thread is never parked behind one merchant for long
-#: while other merchants' batches wait in the queue behind it.
-LANE_WAIT_S, LANE_RECHECK_S = 5.0, 1.0
 
 
 def publish(merchant: str, platform: str, deliveries: Sequence[Delivery], *, queue: str | None = None) -> None:
@@ -101,12 +96,8 @@ def deliver_batch(
             )
             return
     batch = [Delivery.from_dict(d) for d in deliveries]
-    # the batch's lease is renewed while it waits for its lane (workers/leases.py)
-    with LANES.hold((merchant, platform), timeout_s=LANE_WAIT_S) as running:
-        if running:
-            result = until_redis_answers(lambda: runtime().deliverer(merchant, platform).deliver(batch, owner=batch_id))
-        else:  # its lane stayed busy: back to the due set, and this thread takes the next message
-            result = BatchResult(deferred=batch, defer_s=LANE_RECHECK_S)
+    with LANES.hold((merchant, platform)):  # the batch's lease is renewed while it waits (workers/leases.py)
+        result = until_redis_answers(lambda: runtime().deliverer(merchant, platform).deliver(batch, owner=batch_id))
     record_batch(merchant, platform, result)
     now_s = runtime().clock.now().timestamp()
     then = [(result.retry, now_s + result.retry_in_s), (result.deferred, now_s + result.defer_s)]
