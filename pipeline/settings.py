@@ -28,7 +28,7 @@ class Settings:
     ``DELIVERY_RETRY_MAX_S`` cap of one retry delay (default 60);
     ``MAX_INLINE_WAIT_S`` longest rate-limit pacing inside a delivery task; longer waits defer
     the rest of the batch to the due set instead of holding the worker (default 1);
-    ``DELIVERY_WINDOW`` requests one delivery batch keeps in flight (default 8);
+    ``DELIVERY_WINDOW`` requests one delivery batch keeps in flight (default 4);
     ``REDIS_MAX_CONNECTIONS`` a process's Redis connections at most (default 2048; redis-py's own
     default of 100 refuses the 101st task in flight);
     ``LOG_LEVEL`` (default INFO);
@@ -49,7 +49,7 @@ class Settings:
     dedup_ttl_s: int = 7 * 24 * 3600
     max_inline_wait_s: float = 1.0
     redis_max_connections: int = 2048
-    delivery_window: int = 8
+    delivery_window: int = 4
     log_level: str = "INFO"
     webhook_read_timeout_s: float = 20.0
     metrics_cache_s: float = 10.0
