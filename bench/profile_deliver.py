@@ -150,8 +150,8 @@ def main() -> None:
                   f"which inflates it; the shares are what matters):")
             for name, secs in parts.items():
                 print(f"  {secs / total:6.1%}  {name}")
-            stats.sort_stats("tottime").print_stats(18)
-            print("\n".join(out.getvalue().splitlines()[:45]))
+            stats.sort_stats(os.environ.get("PROF_SORT", "tottime")).print_stats(int(os.environ.get("PROF_N", "18")))
+            print("\n".join(out.getvalue().splitlines()[:int(os.environ.get("PROF_N", "18")) + 30]))
     finally:
         if sim.stdin:
             sim.stdin.close()

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 __all__ = [
@@ -149,8 +150,8 @@ class Delivery:
     full: bool = False  # profile updates: resend every property, even unchanged ones
     replay_of: str | None = None  # the dead-letter entry this delivery replays
 
-    @property
-    def id(self) -> str:
+    @cached_property
+    def id(self) -> str:  # computed once per object (uuid5 is not free; it is read several times per send)
         return stable_id(self.item.id, self.platform)
 
     @property

@@ -149,3 +149,17 @@ def test_a_replay_another_batch_acknowledged_meanwhile_leaves_the_dead_letter_qu
     batch[1] = dc_replace(batch[1], replay_of=entry_id)
     assert deliverer.deliver(batch, owner="b1").duplicates == 1
     assert list(journal.read("lp:dlq:acme:postscript")) == []
+
+
+def test_a_failing_platform_holds_the_rest_of_the_batch_back_after_a_few_sends_not_one_timeout_each() -> None:
+    from pipeline.delivery.single import FAILING_STREAK
+
+    dest = ScriptedDestination(RetriableError("503", status=503), SendResult("delivered"),
+                               *(RetriableError("timeout") for _ in range(FAILING_STREAK + 5)))
+    deliverer, _, _ = harness(dest)
+    batch = [Delivery(platform="postscript", item=event(id=f"e{i}")) for i in range(20)]
+    result = deliverer.deliver(batch, owner="batch-1")
+    sent = 2 + FAILING_STREAK  # one failure, one success (the streak starts again), then the streak
+    assert len(dest.sent) == sent and result.delivered == 1 and len(result.retry) == 1 + FAILING_STREAK
+    assert [d.item.id for d in result.deferred] == [f"e{i}" for i in range(sent, 20)]
+    assert result.defer_s == result.retry_in_s > 0  # the rest waits as long as the retries

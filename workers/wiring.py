@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping
 from functools import cached_property
 from urllib.parse import urlparse
 
-import httpx
 import redis
 from redis import Redis
 
@@ -17,7 +16,7 @@ from pipeline.clock import Clock, SystemClock
 from pipeline.config import Connection
 from pipeline.delivery import Deliverer
 from pipeline.destinations.registry import DESTINATIONS
-from pipeline.http.client import build_client
+from pipeline.http.client import HttpClient, build_client
 from pipeline.ingest import Enqueue, Ingestor
 from pipeline.providers.base import Provider
 from pipeline.providers.registry import PROVIDERS, WEBHOOK_SCHEMES
@@ -74,7 +73,7 @@ class Runtime:
         #: Set by the Celery app once its tasks exist (wiring never imports the tasks).
         self.publish = publish
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
-        self._clients: dict[tuple[str, str], httpx.Client] = {}
+        self._clients: dict[tuple[str, str], HttpClient] = {}
         self._pid = os.getpid()
 
     def connection(self, merchant: str) -> Connection:
@@ -222,7 +221,7 @@ class Runtime:
         *,
         max_wait_s: float | None = None,
         rate_scale: float = 1.0,
-    ) -> httpx.Client:
+    ) -> HttpClient:
         if os.getpid() != self._pid:  # forked: never share sockets with the parent
             self._clients.clear()
             self._pid = os.getpid()
@@ -241,8 +240,7 @@ class Runtime:
                 base_url=base_url,
                 headers=headers,
                 timeout_s=self.settings.http_timeout_s,
-                before_request=throttle.before,
-                after_response=throttle.after,
+                hooks=throttle,
             )
         return self._clients[key]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -29,7 +29,21 @@ from pipeline.state.trail import Trail
 from pipeline.state.trail import entry as trail_entry
 from pipeline.types import Attempt, Delivery
 
-__all__ = ["Books"]
+__all__ = ["Books", "Held"]
+
+
+@dataclass(frozen=True)
+class Held:
+    """The claim a single send holds (``claim``, by ``owner``) and the deliveries claimed ahead
+    of it in the same round trip (``ahead``: their ids and claims). Settling the send releases
+    ``claim`` and renews the claims ahead in the round trip that writes the acknowledgement;
+    the ids of those acknowledged elsewhere meanwhile are added to ``done`` (their claims
+    released): they must not be sent."""
+
+    owner: str
+    claim: str
+    ahead: tuple[tuple[str, str], ...] = ()
+    done: set[str] = field(default_factory=set)
 
 
 class Books:
@@ -107,14 +121,30 @@ class Books:
         result.duplicates += 1
         self._replayed(delivery)
 
-    def _acknowledge(self, deliveries: Sequence[Delivery]) -> None:
-        self.persist(lambda: self._ledger.mark([self._acked_key(d) for d in deliveries], ttl_s=self.dedup_ttl_s))
+    def _acknowledge(self, deliveries: Sequence[Delivery], held: Held | None = None) -> None:
+        marks = [self._acked_key(d) for d in deliveries]
+        if held is None:
+            self.persist(lambda: self._ledger.mark(marks, ttl_s=self.dedup_ttl_s))
+        else:
+            ahead = [(claim, keys.delivered(self.merchant, self.platform, id_)) for id_, claim in held.ahead]
+            done = self.persist(
+                lambda: self._ledger.settle(
+                    marks,
+                    ttl_s=self.dedup_ttl_s,
+                    owner=held.owner,
+                    release=[held.claim],
+                    extend=ahead,
+                    extend_ttl_s=INFLIGHT_TTL_S,
+                )
+            )
+            held.done.update(id_ for (id_, _), d in zip(held.ahead, done, strict=True) if d)
+        if any(d.replay_of for d in deliveries):
 
-        def replays_done() -> None:
-            for d in deliveries:
-                self._replayed(d)
+            def replays_done() -> None:
+                for d in deliveries:
+                    self._replayed(d)
 
-        self.persist(replays_done)
+            self.persist(replays_done)
 
     def _replayed(self, delivery: Delivery) -> None:
         """A replay reached a final, successful outcome: its dead-letter entry can go."""
@@ -123,10 +153,11 @@ class Books:
 
     # -- outcomes -----------------------------------------------------------------------------
 
-    def unchanged(self, deliveries: Sequence[Delivery], result: BatchResult) -> None:
-        """Nothing to send (the platform has these values already): acknowledged as they are."""
+    def unchanged(self, deliveries: Sequence[Delivery], result: BatchResult, held: Held | None = None) -> None:
+        """Nothing to send (the platform has these values already): acknowledged as they are
+        (and ``held``, a single send's claim, settled in the same round trip)."""
         result.unchanged += len(deliveries)
-        self._acknowledge(deliveries)
+        self._acknowledge(deliveries, held)
         for d in deliveries:
             self.note(result, d, "unchanged")
 
@@ -136,9 +167,10 @@ class Books:
         for d in deliveries:
             self.note(result, d, "delivered", via="bulk")
 
-    def sent(self, delivery: Delivery, sent: SendResult, result: BatchResult) -> None:
-        """A single send's answer: delivered, or skipped by policy (journaled with its reason)."""
-        self._acknowledge([delivery])
+    def sent(self, delivery: Delivery, sent: SendResult, result: BatchResult, held: Held | None = None) -> None:
+        """A single send's answer: delivered, or skipped by policy (journaled with its reason);
+        ``held``, its claim, is settled in the round trip that acknowledges it."""
+        self._acknowledge([delivery], held)
         if sent.outcome == "skipped":
             entry = {
                 "delivery_id": delivery.id,

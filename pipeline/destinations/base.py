@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import httpx
 
     from pipeline.accounts import PlatformAccount
+    from pipeline.http.client import HttpClient
     from pipeline.state.subscribers import SubscriberCache
 
 __all__ = ["BulkEventDestination", "BulkProfileDestination", "Destination", "DestinationClass", "SendResult"]
@@ -91,7 +92,7 @@ class DestinationClass(Protocol):
     def auth_headers(self, account: PlatformAccount) -> dict[str, str]: ...
 
     def __call__(
-        self, *, merchant: str, account: PlatformAccount, client: httpx.Client, subscribers: SubscriberCache
+        self, *, merchant: str, account: PlatformAccount, client: HttpClient, subscribers: SubscriberCache
     ) -> Destination: ...
 
 

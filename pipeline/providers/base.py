@@ -12,6 +12,7 @@ import httpx
 from pipeline.backoff import backoff_s
 from pipeline.clock import Clock
 from pipeline.errors import InvalidRecord, RetriableError
+from pipeline.http.client import HttpClient
 from pipeline.http.policy import raise_for_response, raise_for_transport
 from pipeline.types import Record
 
@@ -63,7 +64,7 @@ class Provider(Protocol):
 
 
 def get_json(
-    client: httpx.Client,
+    client: HttpClient,
     path: str,
     *,
     params: Mapping[str, Any],

@@ -13,11 +13,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-import httpx
-
 from pipeline.accounts import ProviderAccount
 from pipeline.clock import Clock
 from pipeline.errors import AuthError, FatalError, InvalidRecord, ScopeMissing
+from pipeline.http.client import HttpClient
 from pipeline.providers.base import Page, Rejected, get_json
 from pipeline.providers.resources import decode, resource, snapshot_of
 from pipeline.state.directory import CustomerDirectory
@@ -47,7 +46,7 @@ class HttpProvider:
         *,
         merchant: str,
         account: ProviderAccount,
-        client: httpx.Client,
+        client: HttpClient,
         directory: CustomerDirectory,
         snapshots: SnapshotStore,
         clock: Clock,

@@ -75,6 +75,7 @@ class RedisRateLimiter:
         self._acquire = client.register_script(self._acquire_src)
         self._penalize = client.register_script(self._penalize_src)
         self._loaded = False
+        self._keys: dict[tuple[str, tuple[Window, ...]], tuple[list[str], list[int]]] = {}
 
     def _load(self) -> None:
         # Load up front so the hot path never takes the NOSCRIPT round trip (redis-py still
@@ -86,12 +87,14 @@ class RedisRateLimiter:
 
     def reserve(self, scope: str, windows: Sequence[Window], *, max_wait_s: float) -> Reservation:
         self._load()
-        state = keys.rate_limit(scope)
-        tats = [f"{state}:w{w.limit}/{w.period_s:g}" for w in windows]
-        wait_us, _factor, reserved = self._acquire(
-            keys=[state, *tats],
-            args=[len(windows), *(w.interval_us for w in windows), INCREASE, int(max_wait_s * 1_000_000)],
-        )
+        plan = self._keys.get((scope, tuple(windows)))
+        if plan is None:
+            state = keys.rate_limit(scope)
+            tats = [f"{state}:w{w.limit}/{w.period_s:g}" for w in windows]
+            plan = ([state, *tats], [len(windows), *(w.interval_us for w in windows)])
+            if len(self._keys) < 4096:  # one per (scope, windows): merchants × endpoint classes
+                self._keys[(scope, tuple(windows))] = plan
+        wait_us, _factor, reserved = self._acquire(keys=plan[0], args=[*plan[1], INCREASE, int(max_wait_s * 1_000_000)])
         return Reservation(bool(int(reserved)), float(wait_us) / 1_000_000)
 
     def acquire(self, scope: str, windows: Sequence[Window]) -> float:

@@ -50,6 +50,22 @@ class Ledger(Protocol):
         """``release`` of each key held by ``owner``, in one round trip."""
         ...
 
+    def settle(
+        self,
+        marks: Sequence[str],
+        *,
+        ttl_s: int,
+        owner: str,
+        release: Sequence[str] = (),
+        extend: Sequence[tuple[str, str]] = (),
+        extend_ttl_s: int = 0,
+    ) -> list[bool]:
+        """One round trip after a send: ``mark`` ``marks``, ``release_many`` ``release``, and
+        for each (claim, unless) of ``extend``: if ``unless`` is marked (acknowledged elsewhere
+        meanwhile) release the claim and report True, else give the claim, if ``owner`` still
+        holds it, ``extend_ttl_s`` again and report False."""
+        ...
+
 
 _CLAIM = """
 local out = {}
@@ -68,6 +84,25 @@ for i = 1, n do
 end
 return out
 """
+_SETTLE = """
+local marks, releases = tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 1, marks do redis.call('SET', KEYS[i], '1', 'EX', tonumber(ARGV[1])) end
+for i = marks + 1, marks + releases do
+  if redis.call('GET', KEYS[i]) == ARGV[4] then redis.call('DEL', KEYS[i]) end
+end
+local done = {}
+for i = marks + releases + 1, #KEYS, 2 do
+  local held = redis.call('GET', KEYS[i]) == ARGV[4]
+  if redis.call('EXISTS', KEYS[i + 1]) == 1 then
+    if held then redis.call('DEL', KEYS[i]) end
+    done[#done + 1] = 1
+  else
+    if held then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[5])) end
+    done[#done + 1] = 0
+  end
+end
+return done
+"""
 _CLAIMS = {0: Claim.BUSY, 1: Claim.TAKEN, 2: Claim.DONE, 3: Claim.RESUMED}
 _RELEASE = """
 for _, key in ipairs(KEYS) do
@@ -82,6 +117,7 @@ class RedisLedger:
         self._redis = client
         self._claim = client.register_script(_CLAIM)
         self._release = client.register_script(_RELEASE)
+        self._settle = client.register_script(_SETTLE)
 
     def which_exist(self, names: Sequence[str]) -> list[bool]:
         if not names:
@@ -121,6 +157,24 @@ class RedisLedger:
     def release_many(self, names: Sequence[str], *, owner: str) -> None:
         if names:
             self._release(keys=list(names), args=[owner])
+
+    def settle(
+        self,
+        marks: Sequence[str],
+        *,
+        ttl_s: int,
+        owner: str,
+        release: Sequence[str] = (),
+        extend: Sequence[tuple[str, str]] = (),
+        extend_ttl_s: int = 0,
+    ) -> list[bool]:
+        if not (marks or release or extend):
+            return []
+        pairs = [key for pair in extend for key in pair]
+        done = self._settle(
+            keys=[*marks, *release, *pairs], args=[ttl_s, len(marks), len(release), owner, extend_ttl_s or 1]
+        )
+        return [bool(int(d)) for d in done]
 
 
 class MemoryLedger:
@@ -171,3 +225,24 @@ class MemoryLedger:
     def release_many(self, names: Sequence[str], *, owner: str) -> None:
         for n in names:
             self.release(n, owner=owner)
+
+    def settle(
+        self,
+        marks: Sequence[str],
+        *,
+        ttl_s: int,
+        owner: str,
+        release: Sequence[str] = (),
+        extend: Sequence[tuple[str, str]] = (),
+        extend_ttl_s: int = 0,
+    ) -> list[bool]:
+        self.mark(marks, ttl_s=ttl_s)
+        self.release_many(release, owner=owner)
+        until, done = self._clock.monotonic() + extend_ttl_s, []
+        for claim, unless in extend:
+            done.append(self.which_exist([unless])[0])
+            if done[-1]:
+                self.release(claim, owner=owner)
+            elif self._owner.get(claim) == owner and self.which_exist([claim])[0]:
+                self._expiry[claim] = until
+        return done

@@ -36,8 +36,7 @@ def destination(base_url: str, key: str = KEY, *, timeout_s: float = 5, throttle
     acct = PlatformAccount(kind="klaviyo", base_url=base_url, credential_env="X", credential=Secret(key),
                            rate_per_s=None, unknown_subscriber="create")
     client = build_client(base_url=base_url, headers=KlaviyoDestination.auth_headers(acct), timeout_s=timeout_s,
-                          before_request=throttle.before if throttle else None,
-                          after_response=throttle.after if throttle else None, transport=transport)
+                          hooks=throttle, transport=transport)
     return KlaviyoDestination(merchant="acme", account=acct, client=client,
                               subscribers=MemorySubscriberCache(FrozenClock()))
 

@@ -39,8 +39,7 @@ def _provider(sim: OkendoSimulator, clock: Any, *, snapshots: MemorySnapshotStor
     account = ProviderAccount(kind="okendo", base_url=f"{sim.base_url}/enterprise", credential_env="X",
                               credential=Secret(f"{USER}:{KEY}"), rate_per_s=None, page_size=50)
     client = build_client(base_url=account.base_url, headers=OkendoProvider.auth_headers(account), timeout_s=5,
-                          before_request=throttle.before if throttle else None,
-                          after_response=throttle.after if throttle else None)
+                          hooks=throttle)
     return OkendoProvider(merchant="m", account=account, client=client, directory=MemoryCustomerDirectory(),
                           snapshots=snapshots, clock=clock)
 

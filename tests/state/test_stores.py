@@ -69,6 +69,25 @@ def test_ledger_claims(backend: str, request: pytest.FixtureRequest) -> None:
     assert ledger.claim("f", ttl_s=60, owner="batch-5")  # the DONE one was left unclaimed
 
 
+def test_ledger_settle_acknowledges_releases_renews_and_reports_in_one_call(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    ledger = make(backend, request, lambda: MemoryLedger(FrozenClock()), RedisLedger)
+    assert ledger.claim_many(["s1", "s2", "s3", "s4"], ttl_s=60, owner="b") == [Claim.TAKEN] * 4
+    assert ledger.claim("theirs", ttl_s=60, owner="other")
+    ledger.mark(["s3-done"], ttl_s=60)  # another batch acknowledged s3 meanwhile
+    done = ledger.settle(["s1-done"], ttl_s=60, owner="b", release=["s1", "theirs"],
+                         extend=[("s2", "s2-done"), ("s3", "s3-done"), ("s4", "s4-done")], extend_ttl_s=30)
+    assert done == [False, True, False]
+    assert ledger.which_exist(["s1-done", "s1", "s2", "s3", "s4", "theirs"]) == [True, False, True, False, True, True]
+    assert ledger.claim("s1", ttl_s=60, owner="c") and ledger.claim("s3", ttl_s=60, owner="c")  # released
+    assert not ledger.claim("s2", ttl_s=60, owner="c") and not ledger.claim("theirs", ttl_s=60, owner="c")
+    assert ledger.settle([], ttl_s=60, owner="b") == []
+    if backend == "redis":
+        client = request.getfixturevalue("real_redis")
+        assert 0 < client.ttl("s2") <= 30 and client.ttl("s1-done") > 30  # renewed to extend_ttl_s
+
+
 def test_journal(backend: str, request: pytest.FixtureRequest) -> None:
     journal = make(backend, request, lambda: MemoryJournal(FrozenClock()), RedisJournal)
     ids = [journal.append("j", {"n": n}) for n in range(3)]

@@ -20,6 +20,7 @@ from pipeline.destinations.base import SendResult, answer_json
 from pipeline.destinations.encoding.base import Encoding
 from pipeline.destinations.spec import PlatformSpec
 from pipeline.errors import FatalError
+from pipeline.http.client import HttpClient
 from pipeline.http.policy import raise_for_response, raise_for_transport
 from pipeline.ratelimit.window import SECOND_S, Window
 from pipeline.state.subscribers import SubscriberCache
@@ -32,7 +33,7 @@ class AttentiveDestination:
     kind: ClassVar[str] = "attentive"
 
     def __init__(
-        self, *, merchant: str, account: PlatformAccount, client: httpx.Client, subscribers: SubscriberCache
+        self, *, merchant: str, account: PlatformAccount, client: HttpClient, subscribers: SubscriberCache
     ) -> None:
         self._merchant = merchant
         self._client = client

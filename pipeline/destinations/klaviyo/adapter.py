@@ -20,6 +20,7 @@ from pipeline.destinations.base import SendResult, answer_json
 from pipeline.destinations.encoding.base import Encoding
 from pipeline.destinations.spec import PlatformSpec
 from pipeline.errors import AuthError, FatalError
+from pipeline.http.client import HttpClient
 from pipeline.http.policy import raise_for_response, raise_for_transport
 from pipeline.ratelimit.window import MINUTE_S, SECOND_S, Window
 from pipeline.redact import mask
@@ -36,7 +37,7 @@ class KlaviyoDestination:
     kind: ClassVar[str] = "klaviyo"
 
     def __init__(
-        self, *, merchant: str, account: PlatformAccount, client: httpx.Client, subscribers: SubscriberCache
+        self, *, merchant: str, account: PlatformAccount, client: HttpClient, subscribers: SubscriberCache
     ) -> None:
         self._merchant = merchant
         self._account = account

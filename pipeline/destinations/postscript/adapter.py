@@ -34,6 +34,7 @@ from pipeline.destinations.postscript.encoding import (
 )
 from pipeline.destinations.spec import PlatformSpec
 from pipeline.errors import FatalError, RetriableError
+from pipeline.http.client import HttpClient
 from pipeline.http.policy import raise_for_response, raise_for_transport
 from pipeline.ratelimit.window import SECOND_S, Window
 from pipeline.state.subscribers import ABSENT, SubscriberCache
@@ -53,7 +54,7 @@ class PostscriptDestination:
     kind: ClassVar[str] = "postscript"
 
     def __init__(
-        self, *, merchant: str, account: PlatformAccount, client: httpx.Client, subscribers: SubscriberCache
+        self, *, merchant: str, account: PlatformAccount, client: HttpClient, subscribers: SubscriberCache
     ) -> None:
         self._merchant = merchant
         self._account = account
