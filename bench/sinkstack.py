@@ -82,7 +82,6 @@ class SinkBench:
 
     def __init__(self, st: Stack, sections: set[str]) -> None:
         self.st = st
-        c = st.cfg
         self.sink = SinkProc(latency_ms=0, postscript_rate_per_s=0, attentive_rate_per_s=0, log=st.logs / "sink.log")
         self.worker_args = procfile_worker()
         self.shape = worker_shape(self.worker_args)
@@ -90,6 +89,18 @@ class SinkBench:
         self.groups: dict[str, list[SmileTenant]] = {}
         self.platform: dict[str, str] = {}
         t0 = time.perf_counter()
+        try:
+            self._seed(sections)
+        except BaseException:
+            self.sink.stop()  # the Stack never saw this object: stop the sink here
+            raise
+        st.say(
+            f"sink on {self.sink.base_url} (pid {self.sink.pid}); sections 6-8 merchants seeded in "
+            f"{time.perf_counter() - t0:.1f}s: { {g: len(ts) for g, ts in self.groups.items()} }"
+        )
+
+    def _seed(self, sections: set[str]) -> None:
+        c = self.st.cfg
         if "6" in sections:
             for m in c.scale_merchants:
                 self._add(f"scale{m}", m, "postscript", c.scale_customers, c.scale_transactions)
@@ -98,10 +109,6 @@ class SinkBench:
             self._add("cpua", c.cpu_merchants, "attentive", c.cpu_customers, c.cpu_transactions)
         if "8" in sections:
             self._add("ing", c.ingest_merchants, "postscript", c.ingest_customers, c.ingest_transactions)
-        st.say(
-            f"sink on {self.sink.base_url} (pid {self.sink.pid}); sections 6-8 merchants seeded in "
-            f"{time.perf_counter() - t0:.1f}s: { {g: len(ts) for g, ts in self.groups.items()} }"
-        )
 
     def _add(self, group: str, n: int, platform: str, customers: int, transactions: int) -> None:
         self.platform[group] = platform
