@@ -115,6 +115,10 @@ def scale(sb: SinkBench, m: int) -> dict[str, Any]:
     time.sleep(c.scale_window_s)
     s1, cpu1, w1 = sink.stats(), sb.cpu(WORKERS), time.time()
     rss = sb.rss_mib(WORKERS)
+    counters: dict[str, int] = {}
+    for merchant in sb.merchants(group):  # the pipeline's own view: delivered, deferred, rate_limited, ...
+        for k, v in st.counters.get(merchant).items():
+            counters[k] = counters.get(k, 0) + v
     st.stop_group(WORKERS, timeout=3)
     dt = w1 - w0
     ok = _sum_keys(s1, labels, "ok") - _sum_keys(s0, labels, "ok")
@@ -158,6 +162,7 @@ def scale(sb: SinkBench, m: int) -> dict[str, Any]:
         "binds": binds,
         "utilisation": use,
         "ingest": ing,
+        "pipeline_counters_at_window_end": {k: v for k, v in counters.items() if v},
         "keys_whose_backlog_ran_out": exhausted,
         "backlog_ran_out": exhausted > 0,
         "loadavg_at_window_end": os.getloadavg(),
