@@ -162,6 +162,8 @@ class SinkBench:
     # -- processes -------------------------------------------------------------------------------
     def start_workers(self, group: str, n: int, *, ingest_only: bool = False) -> None:
         args = list(self.worker_args)
+        if not ingest_only and not any(q.startswith("deliver.") for q in self.shape["queues"]):
+            raise RuntimeError(f"the Procfile's worker line consumes no deliver.* queue: {self.shape['command']}")
         if ingest_only:
             queues = [q for q in self.shape["queues"] if q and not q.startswith("deliver.")]
             args = replace_option(args, ("-Q", "--queues"), ",".join(queues))
