@@ -67,12 +67,18 @@ def replace_option(args: list[str], names: tuple[str, ...], value: str) -> list[
 
 
 def worker_shape(args: list[str]) -> dict[str, Any]:
+    """Pool, concurrency and queues of a worker command (no ``-Q``: every queue the app declares)."""
     conc = option(args, "--concurrency", "-c")
+    queues = option(args, "--queues", "-Q")
+    if queues is None:
+        from workers.config import queue_names
+
+        queues = ",".join(queue_names())
     return {
         "command": shlex.join(args),
         "pool": option(args, "--pool", "-P") or "prefork",
         "concurrency": int(conc) if conc and conc.isdigit() else None,
-        "queues": (option(args, "--queues", "-Q") or "").split(","),
+        "queues": queues.split(","),
     }
 
 
