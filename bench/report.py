@@ -84,8 +84,46 @@ def table(res: dict[str, Any]) -> str:
         rows.append(("5. balance sync, 1% changed", f"{d['requests_per_customer']} requests/customer "
                      f"({d['requests']} for {d['customers']} customers, {d['changed']} changed) in {d['secs']} s"
                      + ("" if d.get("correct", True) else " INCORRECT")))
+    rows += _sink_rows(res)
     width = max(len(k) for k, _ in rows) if rows else 0
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _sink_rows(res: dict[str, Any]) -> list[tuple[str, str]]:
+    """Sections 6-8 (bench/scenarios/sinkruns.py)."""
+    rows: list[tuple[str, str]] = []
+    if res.get("sink_worker"):
+        w = res["sink_worker"]
+        rows.append(("6-8. Procfile worker", f"--pool {w['pool']} --concurrency {w['concurrency']}"))
+    for name, d in (res.get("scale") or {}).items():
+        if not d:
+            continue
+        c = d["cores"]
+        rows.append((f"6. scale {name} at {d['latency_ms']:g} ms", f"{d['achieved_rps']} of {d['allowed_rps']} rps = "
+                     f"{d['achieved_over_allowed']} ({d['worker_processes']} worker process(es)), 429 share "
+                     f"{d['share_429']:.2%}; binds: {d['binds']}"
+                     + (" BACKLOG RAN OUT" if d["backlog_ran_out"] else "")))
+        rows.append(("   CPU, memory, in flight", f"worker {d['worker_cpu_ms_per_request']} ms/request; cores: workers "
+                     f"{c['workers']}, sink {c['sink']}, Redis {c['redis']}; worker RSS {d['worker_rss']['total_mib']} "
+                     f"MiB; in flight mean {d['in_flight_mean']} (max {d['in_flight_max']})"))
+    for platform, d in (res.get("cpu_per_request") or {}).items():
+        if not d:
+            continue
+        p, n = d["pipeline"], d.get("naive") or {}
+        rows.append((f"7. {platform}: worker CPU per request", f"pipeline {p['worker_cpu_ms_per_request']} ms "
+                     f"delivering, {p['worker_cpu_ms_per_request_all_in']} ms with ingest; naive "
+                     f"{n.get('worker_cpu_ms_per_request')} ms; raw httpx "
+                     f"{(d.get('raw_httpx') or {}).get('client_cpu_ms_per_request')} ms, http.client "
+                     f"{(d.get('raw_http.client') or {}).get('client_cpu_ms_per_request')} ms"))
+        redis_ms = round(p["cpu_s"]["redis"] * 1000 / max(1, p["requests_ok"]), 3)
+        rows.append(("   sink, Redis CPU per request", f"sink {p['sink_cpu_ms_per_request']} ms, Redis {redis_ms} ms "
+                     f"(pipeline run, {p['requests_ok']} requests)"))
+    d = res.get("ingest_rate")
+    if d:
+        rows.append(("8. ingest", f"{d['records_pulled']} records in {d['secs']} s = {d['records_per_s']}/s; "
+                     f"{d['records_per_cpu_s']} records per worker CPU second "
+                     f"({d['worker_cpu_ms_per_record']} ms/record)"))
+    return rows
 
 
 def write_json(res: dict[str, Any], path: str) -> None:

@@ -26,6 +26,7 @@ class SinkProc:
         postscript_rate_per_s: float = 15,
         attentive_rate_per_s: float = 150,
         log: Path | None = None,
+        loop: str = "asyncio",
     ) -> None:
         args = [
             sys.executable,
@@ -36,6 +37,8 @@ class SinkProc:
             str(postscript_rate_per_s),
             "--attentive-rate-per-s",
             str(attentive_rate_per_s),
+            "--loop",
+            loop,
         ]
         err = log.open("ab") if log else subprocess.DEVNULL
         self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT, start_new_session=True)

@@ -67,12 +67,18 @@ def replace_option(args: list[str], names: tuple[str, ...], value: str) -> list[
 
 
 def worker_shape(args: list[str]) -> dict[str, Any]:
+    """Pool, concurrency and queues of a worker command (no ``-Q``: every queue the app declares)."""
     conc = option(args, "--concurrency", "-c")
+    queues = option(args, "--queues", "-Q")
+    if queues is None:
+        from workers.config import queue_names
+
+        queues = ",".join(queue_names())
     return {
         "command": shlex.join(args),
         "pool": option(args, "--pool", "-P") or "prefork",
         "concurrency": int(conc) if conc and conc.isdigit() else None,
-        "queues": (option(args, "--queues", "-Q") or "").split(","),
+        "queues": queues.split(","),
     }
 
 
@@ -82,7 +88,6 @@ class SinkBench:
 
     def __init__(self, st: Stack, sections: set[str]) -> None:
         self.st = st
-        c = st.cfg
         self.sink = SinkProc(latency_ms=0, postscript_rate_per_s=0, attentive_rate_per_s=0, log=st.logs / "sink.log")
         self.worker_args = procfile_worker()
         self.shape = worker_shape(self.worker_args)
@@ -90,6 +95,18 @@ class SinkBench:
         self.groups: dict[str, list[SmileTenant]] = {}
         self.platform: dict[str, str] = {}
         t0 = time.perf_counter()
+        try:
+            self._seed(sections)
+        except BaseException:
+            self.sink.stop()  # the Stack never saw this object: stop the sink here
+            raise
+        st.say(
+            f"sink on {self.sink.base_url} (pid {self.sink.pid}); sections 6-8 merchants seeded in "
+            f"{time.perf_counter() - t0:.1f}s: { {g: len(ts) for g, ts in self.groups.items()} }"
+        )
+
+    def _seed(self, sections: set[str]) -> None:
+        c = self.st.cfg
         if "6" in sections:
             for m in c.scale_merchants:
                 self._add(f"scale{m}", m, "postscript", c.scale_customers, c.scale_transactions)
@@ -98,10 +115,6 @@ class SinkBench:
             self._add("cpua", c.cpu_merchants, "attentive", c.cpu_customers, c.cpu_transactions)
         if "8" in sections:
             self._add("ing", c.ingest_merchants, "postscript", c.ingest_customers, c.ingest_transactions)
-        st.say(
-            f"sink on {self.sink.base_url} (pid {self.sink.pid}); sections 6-8 merchants seeded in "
-            f"{time.perf_counter() - t0:.1f}s: { {g: len(ts) for g, ts in self.groups.items()} }"
-        )
 
     def _add(self, group: str, n: int, platform: str, customers: int, transactions: int) -> None:
         self.platform[group] = platform
@@ -155,6 +168,8 @@ class SinkBench:
     # -- processes -------------------------------------------------------------------------------
     def start_workers(self, group: str, n: int, *, ingest_only: bool = False) -> None:
         args = list(self.worker_args)
+        if not ingest_only and not any(q.startswith("deliver.") for q in self.shape["queues"]):
+            raise RuntimeError(f"the Procfile's worker line consumes no deliver.* queue: {self.shape['command']}")
         if ingest_only:
             queues = [q for q in self.shape["queues"] if q and not q.startswith("deliver.")]
             args = replace_option(args, ("-Q", "--queues"), ",".join(queues))
