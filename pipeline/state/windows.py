@@ -159,6 +159,21 @@ return 1
 _STEPS = {-1: Step.STALE, 1: Step.OK, 2: Step.CLOSE, 3: Step.PAUSE, 4: Step.RESUME}
 
 
+def _window(raw: dict[str, str]) -> Window | None:
+    """A window from its hash (Redis) or dict (memory): the same fields in both twins."""
+    if "id" not in raw:
+        return None
+    return Window(
+        id=raw["id"],
+        next_index=int(raw.get("next", 0)),
+        fetched=raw.get("fetched") == "1",
+        closing=raw.get("closing") == "1",
+        pending=tuple(sorted(int(k[2:]) for k in raw if k.startswith("p:"))),
+        newest=tuple(v for k, v in raw.items() if k.startswith("n:")),
+        paused=raw.get("paused") == "1",
+    )
+
+
 def _s(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -180,17 +195,7 @@ class RedisWindows(RedisRuns):
 
     def get(self, merchant: str, provider: str, stream: str) -> Window | None:
         raw = {_s(k): _s(v) for k, v in self._redis.hgetall(keys.ingest_window(merchant, provider, stream)).items()}
-        if "id" not in raw:
-            return None
-        return Window(
-            id=raw["id"],
-            next_index=int(raw.get("next", 0)),
-            fetched=raw.get("fetched") == "1",
-            closing=raw.get("closing") == "1",
-            pending=tuple(sorted(int(k[2:]) for k in raw if k.startswith("p:"))),
-            newest=tuple(v for k, v in raw.items() if k.startswith("n:")),
-            paused=raw.get("paused") == "1",
-        )
+        return _window(raw)
 
     def add_page(
         self,
@@ -257,17 +262,7 @@ class MemoryWindows(MemoryRuns):
     def get(self, merchant: str, provider: str, stream: str) -> Window | None:
         with self._lock:
             raw = dict(self._windows.get((merchant, provider, stream), {}))
-        if not raw:
-            return None
-        return Window(
-            id=raw["id"],
-            next_index=int(raw["next"]),
-            fetched=raw.get("fetched") == "1",
-            closing=raw.get("closing") == "1",
-            pending=tuple(sorted(int(k[2:]) for k in raw if k.startswith("p:"))),
-            newest=tuple(v for k, v in raw.items() if k.startswith("n:")),
-            paused=raw.get("paused") == "1",
-        )
+        return _window(raw)
 
     def _closes(self, w: dict[str, str]) -> bool:
         if w.get("fetched") == "1" and w["pending"] == "0" and "closing" not in w:
