@@ -123,7 +123,7 @@ class SingleSends:
                     skip.update(d.id for d in chunk if d.id not in claims)
                 if delivery.id in skip:
                     continue
-                who = _who(delivery)
+                who = identity(delivery.item)
                 while flights and not stop and (len(flights) >= self._window or any(f.who == who for f in flights)):
                     land()
                 if stop:
@@ -158,7 +158,7 @@ class SingleSends:
     def send(self, delivery: Delivery, result: BatchResult) -> bool:
         """Send one delivery (its claim held by the caller) and write what came of it; True
         when the rest of the batch must wait."""
-        flight = self._start(delivery, result, None, _who(delivery), None)
+        flight = self._start(delivery, result, None, identity(delivery.item), None)
         if flight is None:
             return False
         while True:
@@ -218,8 +218,3 @@ def _step(flight: _Flight) -> SendResult:
         return out
     flight.pending = out
     return _NEXT
-
-
-def _who(delivery: Delivery) -> str:
-    """The customer a delivery is about (two about one customer are never in flight together)."""
-    return identity(delivery.item)

@@ -75,9 +75,11 @@ class AttentiveDestination:
 
     def begin(self, item: Item, *, delivery_id: str) -> Pending:
         """``send``, with the answer read later (pipeline/destinations/pending.py)."""
+        if self._pipelined is None:
+            return Done(self.send(item, delivery_id=delivery_id))
         prepared = self._prepare(item, delivery_id)
-        if isinstance(prepared, SendResult) or self._pipelined is None:
-            return Done(prepared if isinstance(prepared, SendResult) else self.send(item, delivery_id=delivery_id))
+        if isinstance(prepared, SendResult):
+            return Done(prepared)
         path, body = prepared
         what = f"attentive POST {path}"
         try:
