@@ -22,7 +22,7 @@ import enum
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import redis
@@ -67,21 +67,23 @@ class DueBatch:
     platform: str
     deliveries: list[Delivery]
     queue: str | None = None
+    #: ``deliveries`` as ``Delivery.to_dict`` writes them (what the body holds and a message carries),
+    #: kept so that handing the batch to the broker does not encode them again
+    encoded: list[dict[str, Any]] = field(default_factory=list, repr=False, compare=False)
 
 
 def _new(merchant: str, platform: str, deliveries: Sequence[Delivery], queue: str | None) -> tuple[DueBatch, str]:
-    batch = DueBatch(uuid.uuid4().hex, merchant, platform, list(deliveries), queue)
-    body = json.dumps(
-        {"merchant": merchant, "platform": platform, "queue": queue, "deliveries": [d.to_dict() for d in deliveries]}
-    )
+    encoded = [d.to_dict() for d in deliveries]
+    batch = DueBatch(uuid.uuid4().hex, merchant, platform, list(deliveries), queue, encoded)
+    body = json.dumps({"merchant": merchant, "platform": platform, "queue": queue, "deliveries": encoded})
     return batch, body
 
 
 def _decode(batch_id: str, body: str | bytes) -> DueBatch:
     raw: dict[str, Any] = json.loads(body)
-    return DueBatch(
-        batch_id, raw["merchant"], raw["platform"], [Delivery.from_dict(d) for d in raw["deliveries"]], raw.get("queue")
-    )
+    encoded = raw["deliveries"]
+    deliveries = [Delivery.from_dict(d) for d in encoded]
+    return DueBatch(batch_id, raw["merchant"], raw["platform"], deliveries, raw.get("queue"), encoded)
 
 
 class DueStore(Protocol):

@@ -52,7 +52,7 @@ def publish(merchant: str, platform: str, deliveries: Sequence[Delivery], *, que
     batch = runtime().due.add(merchant, platform, deliveries, queue=queue, due_at_s=now_s + HANDOVER_LEASE_S)
     assert batch is not None
     deliver_batch.apply_async(
-        (merchant, platform, [d.to_dict() for d in deliveries]),
+        (merchant, platform, batch.encoded),
         {"batch_id": batch.id},
         queue=queue,
         **_reprs(merchant, platform, len(deliveries), batch.id),
@@ -129,7 +129,7 @@ def release(platform: str) -> int:
     released = runtime().due.release(platform, now_s=now_s, limit=RELEASE_LIMIT)
     for due in released:
         deliver_batch.apply_async(
-            (due.merchant, due.platform, [d.to_dict() for d in due.deliveries]),
+            (due.merchant, due.platform, due.encoded or [d.to_dict() for d in due.deliveries]),
             {"batch_id": due.id},
             queue=due.queue or delivery_queue(platform),
             **_reprs(due.merchant, due.platform, len(due.deliveries), due.id),
